@@ -1,0 +1,81 @@
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import type { z } from "zod";
+import { configSchema, type Config } from "./schema.js";
+
+/** Every problem in a config, one line each, by path: `edge.issuers[0].audiences: required`. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Expands ${VAR} and ${VAR:-default}; a missing variable without default is a problem, not an empty string. */
+export function expandEnv(text: string, env: Env): { text: string; problems: string[] } {
+  const problems: string[] = [];
+  const out = text.split("\n").map((line, i) =>
+    line.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, def?: string) => {
+      const v = env[name];
+      if (v !== undefined && v !== "") return v;
+      if (def !== undefined) return def;
+      problems.push(`line ${i + 1}: environment variable ${name} is not set`);
+      return "";
+    }),
+  );
+  return { text: out.join("\n"), problems };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => {
+    const path = formatPath(i.path) || "(top level)";
+    if (i.code === "invalid_type" && i.input === undefined) return `${path}: required`;
+    if (i.code === "unrecognized_keys") return `${path}: unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.join(", ")}`;
+    return `${path}: ${i.message}`;
+  });
+}
+
+export function parseConfig(value: unknown): Config {
+  const r = configSchema.safeParse(value ?? {});
+  if (!r.success) throw new ConfigError(formatIssues(r.error.issues));
+  return cross(r.data);
+}
+
+/** YAML text (with ${ENV} expansion) to a validated config. */
+export function parseConfigText(text: string, env: Env): Config {
+  const { text: expanded, problems } = expandEnv(text, env);
+  let value: unknown;
+  try {
+    value = parseYaml(expanded);
+  } catch (e) {
+    const msg = e instanceof YAMLParseError ? e.message : String(e);
+    throw new ConfigError([...problems, `YAML: ${msg}`]);
+  }
+  if (problems.length) {
+    // Report the schema's problems too, so one run shows everything.
+    try {
+      parseConfig(value);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError([...problems, ...e.problems]);
+    }
+    throw new ConfigError(problems);
+  }
+  return parseConfig(value);
+}
+
+/** Rules that span sections. */
+function cross(c: Config): Config {
+  const problems: string[] = [];
+  if (!c.edge && !c.frontend) problems.push("(top level): configure edge, frontend, or both");
+  if (c.identity && !c.identity.secret && !c.identity.private_jwk && !c.identity.public_jwk)
+    problems.push("identity: set secret, or private_jwk (edge) / public_jwk (frontend)");
+  if (c.identity?.secret && (c.identity.private_jwk || c.identity.public_jwk))
+    problems.push("identity: use either secret or a key pair, not both");
+  if (problems.length) throw new ConfigError(problems);
+  return c;
+}

@@ -1,0 +1,170 @@
+import { z } from "zod";
+import { parseDurationMs } from "./duration.js";
+import { tenantIdProblem } from "./tenant-id.js";
+
+/** A duration ("30s", "5m", or seconds as a number), parsed to milliseconds. */
+const duration = () =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDurationMs(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 30s, 5m, 1h)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const url = () => z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+const tenantId = z.string().superRefine((v, ctx) => {
+  const p = tenantIdProblem(v);
+  if (p) ctx.addIssue({ code: "custom", message: p });
+});
+
+// Symmetric algorithms (HS*) and "none" are never accepted for user tokens: with a public JWKS,
+// accepting HS256 would let anyone sign with the public key (algorithm confusion).
+export const ASYMMETRIC_ALGORITHMS = [
+  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519",
+] as const;
+
+const issuer = z
+  .object({
+    issuer: url(),
+    audiences: z.array(z.string().min(1)).min(1, "list at least one accepted audience"),
+    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS, { error: "only asymmetric algorithms are accepted (RS*, PS*, ES*, EdDSA)" }))
+      .min(1)
+      .default(["RS256", "PS256", "ES256", "EdDSA"]),
+    jwks_uri: url().optional(),
+    clock_tolerance: duration().default(30_000),
+    claims: z
+      .object({
+        subject: z.string().default("sub"),
+        groups: z.string().default("groups"),
+        scopes: z.string().default("scope"),
+        // A token whose subject equals one of these claims was issued to a client, not a person.
+        client_id: z.array(z.string()).default(["client_id", "azp"]),
+      })
+      .prefault({}),
+    id_token: z
+      .object({
+        // Verify Grafana's X-ID-Token header and add its claims (groups) to the access token's.
+        accept: z.boolean().default(false),
+        audiences: z.array(z.string().min(1)).optional(),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+const tenantRule = z
+  .object({
+    claim: z.string().min(1),
+    // The rule matches when the claim (a string or a list) contains one of these; omitted: when the claim is present.
+    values: z.array(z.string()).optional(),
+    // Tenants granted; "$value" stands for each matching claim value that is a valid tenant ID.
+    read: z.array(z.string()).default([]),
+    write: z.array(z.string()).default([]),
+    federate: z.boolean().default(false),
+    default: tenantId.optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    for (const key of ["read", "write"] as const)
+      r[key].forEach((t, i) => {
+        const p = t === "$value" ? undefined : tenantIdProblem(t);
+        if (p) ctx.addIssue({ code: "custom", path: [key, i], message: `${p} (or use "$value")` });
+      });
+  });
+
+const PLACEHOLDERS = ["{hash}", "{client}", "{issuer}"];
+const actorTemplate = z.string().min(1);
+
+const actor = z
+  .object({
+    secret: z.string().min(16, "use a secret of at least 16 characters (e.g. openssl rand -hex 32)"),
+    user_path: actorTemplate.default("users|{hash}"),
+    service_path: actorTemplate.default("services|{client}"),
+    max_levels: z.number().int().min(1).max(16).default(3),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    for (const key of ["user_path", "service_path"] as const) {
+      const segments = a[key].split("|");
+      if (segments.length > a.max_levels)
+        ctx.addIssue({ code: "custom", path: [key], message: `has ${segments.length} levels, more than max_levels (${a.max_levels})` });
+      for (const s of segments) {
+        if (s === "") ctx.addIssue({ code: "custom", path: [key], message: "has an empty segment" });
+        const literal = PLACEHOLDERS.reduce((acc, p) => acc.replaceAll(p, ""), s);
+        if (!/^[A-Za-z0-9_.:-]*$/.test(literal))
+          ctx.addIssue({ code: "custom", path: [key], message: `segment "${s}" may only hold [A-Za-z0-9_.:-] and ${PLACEHOLDERS.join(", ")}` });
+      }
+    }
+  });
+
+const signedIdentity = z
+  .object({
+    // HS256 with a shared secret, or ES256 with a key pair (private key on the edge, public on the frontend).
+    secret: z.string().min(32, "use a secret of at least 32 characters").optional(),
+    private_jwk: z.string().optional(),
+    public_jwk: z.string().optional(),
+    ttl: duration().default(30_000).refine((ms) => ms > 0 && ms <= 60_000, "must be between 1ms and 60s"),
+  })
+  .strict();
+
+const edge = z
+  .object({
+    issuers: z.array(issuer).min(1, "configure at least one trusted issuer"),
+    jwks: z
+      .object({
+        cooldown: duration().default(30_000),
+        max_age: duration().default(600_000),
+        timeout: duration().default(5_000),
+      })
+      .prefault({}),
+    token_cache_size: z.number().int().min(0).default(10_000),
+    max_token_bytes: z.number().int().min(512).default(16_384),
+    tenants: z
+      .object({
+        rules: z.array(tenantRule).min(1, "add at least one rule, or nobody can read anything"),
+        default: tenantId.optional(),
+      })
+      .strict(),
+    actor,
+    upstream: z
+      .object({
+        // Read routes; omit when edge and frontend run in one process.
+        read_url: url().optional(),
+        write_url: url().optional(),
+        tail_url: url().optional(),
+        forward_authorization: z.boolean().default(false),
+        timeout: duration().default(300_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+const frontend = z
+  .object({
+    queriers: z.array(z.object({ url: url() }).strict()).min(1, "configure at least one querier"),
+    tail_url: url().optional(),
+  })
+  .strict();
+
+const listen = z.string().regex(/^[^\s:]*:\d{1,5}$/, 'use "host:port", e.g. 127.0.0.1:8080');
+
+export const configSchema = z
+  .object({
+    server: z.object({ listen: listen.default("127.0.0.1:8080") }).strict().prefault({}),
+    demo: z.object({ enabled: z.boolean().default(false) }).strict().prefault({}),
+    identity: signedIdentity.optional(),
+    edge: edge.optional(),
+    frontend: frontend.optional(),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type EdgeConfig = z.infer<typeof edge>;
+export type IssuerConfig = z.infer<typeof issuer>;
+export type TenantRule = z.infer<typeof tenantRule>;
+export type ActorConfig = z.infer<typeof actor>;
+export type SignedIdentityConfig = z.infer<typeof signedIdentity>;
+export type FrontendConfig = z.infer<typeof frontend>;

@@ -1,0 +1,61 @@
+import { Hono } from "hono";
+import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
+import { ApiError, errorResponse } from "../http/errors.js";
+import type { Identity } from "../identity/identity.js";
+import { Edge, type Admitted } from "./edge.js";
+import { forward } from "../http/forward.js";
+
+/** What differs between Workers and Node. */
+export interface EdgeRuntime {
+  clientIp(req: Request, env: unknown): string | undefined;
+  /** Node's fetch decodes compressed bodies; Workers' re-encodes them itself. */
+  bodiesDecoded: boolean;
+  /** Reads handled in this process (edge and frontend co-deployed): identity passes without a header. */
+  inProcessRead?: (req: Request, identity: Identity) => Promise<Response>;
+  /** Live tail over WebSocket, where the runtime can pass an upgrade through fetch (Workers). */
+  tail?: (admitted: Admitted) => Promise<Response>;
+  fetch?: typeof fetch;
+}
+
+export interface EdgeApp {
+  app: Hono;
+  edge: Edge;
+}
+
+export function createEdgeApp(config: EdgeConfig, runtime: EdgeRuntime, signedIdentity?: SignedIdentityConfig): EdgeApp {
+  const edge = new Edge(config, { signedIdentity });
+  const app = new Hono();
+
+  app.get("/healthz", (c) => c.text("ok\n"));
+  app.get("/ready", async () => {
+    const problems = await edge.verifier.problems();
+    return problems.length === 0
+      ? new Response("ready\n")
+      : new Response(`not ready:\n${problems.map((p) => `- ${p}`).join("\n")}\n`, { status: 503, headers: { "retry-after": "5" } });
+  });
+
+  app.all("*", async (c) => {
+    const req = c.req.raw;
+    const admitted = await edge.admit(req, runtime.clientIp(req, c.env));
+    if (admitted.kind === "tail") {
+      if (!runtime.tail) throw new ApiError("bad_data", "live tail needs a WebSocket upgrade");
+      return runtime.tail(admitted);
+    }
+    if (!admitted.target) {
+      if (!runtime.inProcessRead) throw new ApiError("unavailable", "no read upstream is configured");
+      return runtime.inProcessRead(new Request(req, { headers: admitted.headers }), admitted.identity);
+    }
+    return forward(req, admitted.target, admitted.headers, {
+      timeoutMs: config.upstream.timeout,
+      bodiesDecoded: runtime.bodiesDecoded,
+      fetch: runtime.fetch,
+    });
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return errorResponse(err, c.req.path);
+    console.error("edge: unexpected error", err);
+    return errorResponse(new ApiError("internal", "internal error in the gateway"), c.req.path);
+  });
+  return { app, edge };
+}

@@ -1,0 +1,98 @@
+import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
+import { ApiError } from "../http/errors.js";
+import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
+import { ActorPaths } from "./actor.js";
+import { missingToken } from "./auth/errors.js";
+import { TokenVerifier } from "./auth/verifier.js";
+import { cleanRequestHeaders } from "../http/forward.js";
+import { classifyRoute, type RouteKind } from "./routes.js";
+import { grantFor, resolveTenants } from "./tenant.js";
+
+/** A request that passed every check: where it goes, with which headers, on whose behalf. */
+export interface Admitted {
+  kind: RouteKind;
+  identity: Identity;
+  /** Undefined for reads when the frontend runs in this process. */
+  target?: URL;
+  headers: Headers;
+}
+
+export interface EdgeOptions {
+  /** Sign the identity into a header for a frontend in another process. */
+  signedIdentity?: SignedIdentityConfig;
+}
+
+/**
+ * The edge's decisions, free of any server: authenticate, authorize the tenant, derive the actor
+ * path, clean the headers. Used by the Hono app for HTTP and by the Node server for WebSocket upgrades.
+ */
+export class Edge {
+  readonly verifier: TokenVerifier;
+  readonly actors: ActorPaths;
+  readonly #sign?: Promise<(id: Identity) => Promise<string>>;
+
+  constructor(
+    readonly config: EdgeConfig,
+    opts: EdgeOptions = {},
+  ) {
+    this.verifier = new TokenVerifier(config);
+    this.actors = new ActorPaths(config.actor);
+    if (opts.signedIdentity) this.#sign = identitySigner(opts.signedIdentity);
+  }
+
+  /** Throws ApiError for anything that must not reach an upstream. */
+  async admit(req: Request, clientIp?: string): Promise<Admitted> {
+    const url = new URL(req.url);
+    const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
+    const kind = classifyRoute(req.method, url.pathname, upgrade);
+    if (typeof kind !== "string") {
+      if (kind.status === 405) throw new ApiError("method_not_allowed", `${req.method} is not allowed on ${url.pathname}; use ${kind.allow}`, { allow: kind.allow ?? "" });
+      throw new ApiError("not_found", `no route ${url.pathname}`);
+    }
+
+    const user = await this.verifier.verify(bearerToken(req.headers), req.headers.get("x-id-token") ?? undefined);
+    const access = kind === "write" ? "write" : "read";
+    const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grantFor(user.claims, this.config.tenants), access);
+    const identity: Identity = {
+      subject: await this.actors.subjectHash(user),
+      tenants,
+      actorPath: await this.actors.pathFor(user),
+      scopes: user.scopes,
+    };
+
+    const headers = cleanRequestHeaders(req.headers, {
+      clientIp,
+      proto: url.protocol.replace(":", ""),
+      keepAuthorization: this.config.upstream.forward_authorization,
+    });
+    headers.set("x-scope-orgid", tenants.join("|"));
+    headers.set("x-loki-actor-path", identity.actorPath);
+    if (this.#sign) headers.set(IDENTITY_HEADER, await (await this.#sign)(identity));
+    return { kind, identity, target: this.#target(kind, url), headers };
+  }
+
+  #target(kind: RouteKind, url: URL): URL | undefined {
+    const up = this.config.upstream;
+    const base = kind === "write" ? up.write_url : kind === "tail" ? (up.tail_url ?? up.read_url) : up.read_url;
+    if (!base) {
+      if (kind === "read") return undefined;
+      throw new ApiError("not_found", `${kind === "write" ? "writes are" : "live tail is"} not configured on this gateway`);
+    }
+    const target = new URL(base);
+    target.pathname = target.pathname.replace(/\/$/, "") + url.pathname;
+    target.search = url.search;
+    return target;
+  }
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+function bearerToken(h: Headers): string {
+  const auth = h.get("authorization");
+  if (auth === null || auth.trim() === "") throw missingToken();
+  const m = BEARER.exec(auth);
+  if (!m) throw new ApiError("unauthorized", "authentication failed: Authorization must be \"Bearer <token>\"", {
+    "www-authenticate": 'Bearer realm="fairgate", error="invalid_request", error_description="Authorization must be Bearer <token>"',
+  });
+  return m[1]!;
+}

@@ -1,0 +1,73 @@
+import type { EdgeConfig, TenantRule } from "../config/schema.js";
+import { isTenantId, tenantIdProblem } from "../config/tenant-id.js";
+import { ApiError, printable } from "../http/errors.js";
+import { claimList } from "./auth/claims.js";
+
+export type Access = "read" | "write";
+
+/** What a verified user may do, derived from claims by the tenant rules. */
+export interface TenantGrant {
+  read: Set<string>;
+  write: Set<string>;
+  federate: boolean;
+  defaultTenant?: string;
+}
+
+export function grantFor(claims: Record<string, unknown>, policy: EdgeConfig["tenants"]): TenantGrant {
+  const grant: TenantGrant = { read: new Set(), write: new Set(), federate: false };
+  for (const rule of policy.rules) {
+    const matched = matchRule(claims, rule);
+    if (matched.length === 0) continue;
+    for (const t of expand(rule.read, matched)) grant.read.add(t);
+    for (const t of expand(rule.write, matched)) grant.write.add(t);
+    grant.federate ||= rule.federate;
+    grant.defaultTenant ??= rule.default;
+  }
+  grant.defaultTenant ??= policy.default;
+  return grant;
+}
+
+function matchRule(claims: Record<string, unknown>, rule: TenantRule): string[] {
+  const values = claimList(claims, rule.claim);
+  return rule.values ? values.filter((v) => rule.values!.includes(v)) : values;
+}
+
+// "$value" grants each matching claim value that is a valid tenant ID; invalid ones grant nothing.
+function expand(templates: string[], matched: string[]): string[] {
+  return templates.flatMap((t) => (t === "$value" ? matched.filter(isTenantId) : [t]));
+}
+
+const MAX_LISTED = 10;
+const list = (tenants: Iterable<string>) => {
+  const all = [...tenants].sort();
+  return all.length > MAX_LISTED ? `${all.slice(0, MAX_LISTED).join(", ")}, … (${all.length} in all)` : all.join(", ");
+};
+
+/**
+ * The tenants of this request: the client's X-Scope-OrgID when every tenant in it is allowed,
+ * otherwise the default. Throws 400 for malformed IDs, 403 for tenants the user may not use.
+ */
+export function resolveTenants(header: string | null, grant: TenantGrant, access: Access): string[] {
+  const allowed = access === "read" ? grant.read : grant.write;
+  if (allowed.size === 0)
+    throw new ApiError("forbidden", `your token grants no tenant to ${access}; ask an administrator for access`);
+
+  if (header === null || header.trim() === "") {
+    const def = grant.defaultTenant && allowed.has(grant.defaultTenant) ? grant.defaultTenant : allowed.size === 1 ? [...allowed][0]! : undefined;
+    if (!def) throw new ApiError("bad_data", `send X-Scope-OrgID to choose a tenant; you may ${access}: ${list(allowed)}`);
+    return [def];
+  }
+
+  const tenants = [...new Set(header.split("|").map((t) => t.trim()))];
+  for (const t of tenants) {
+    const problem = tenantIdProblem(t);
+    if (problem) throw new ApiError("bad_data", `X-Scope-OrgID: ${printable(problem)}`);
+  }
+  if (tenants.length > 1 && access === "write")
+    throw new ApiError("bad_data", "X-Scope-OrgID: a write goes to exactly one tenant");
+  if (tenants.length > 1 && !grant.federate)
+    throw new ApiError("forbidden", `X-Scope-OrgID: multi-tenant queries (${printable(tenants.join("|"))}) are not allowed for you`);
+  for (const t of tenants)
+    if (!allowed.has(t)) throw new ApiError("forbidden", `X-Scope-OrgID: you may not ${access} tenant "${t}"; you may ${access}: ${list(allowed)}`);
+  return tenants.sort();
+}

@@ -1,0 +1,65 @@
+import { importJWK, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import type { SignedIdentityConfig } from "../config/schema.js";
+
+/** The only thing the edge hands the frontend. */
+export interface Identity {
+  /** Keyed hash of issuer and subject: never the raw identity. */
+  subject: string;
+  tenants: string[];
+  actorPath: string;
+  scopes: string[];
+}
+
+/** Header carrying the signed identity when edge and frontend run apart. Clients' copies are stripped. */
+export const IDENTITY_HEADER = "x-fairgate-identity";
+const ISSUER = "fairgate-edge";
+const AUDIENCE = "fairgate-frontend";
+
+type Key = CryptoKey | Uint8Array;
+
+interface KeyMaterial {
+  alg: "HS256" | "ES256";
+  key: Key;
+}
+
+async function keyFor(cfg: SignedIdentityConfig, use: "sign" | "verify"): Promise<KeyMaterial> {
+  if (cfg.secret) return { alg: "HS256", key: new TextEncoder().encode(cfg.secret) };
+  const jwk = use === "sign" ? cfg.private_jwk : (cfg.public_jwk ?? cfg.private_jwk);
+  if (!jwk) throw new Error(`identity: ${use === "sign" ? "private_jwk" : "public_jwk"} is required to ${use} identities`);
+  const parsed = JSON.parse(jwk) as Record<string, unknown>;
+  if (use === "verify") delete parsed.d; // a frontend given the private key still only verifies
+  return { alg: "ES256", key: (await importJWK(parsed, "ES256")) as CryptoKey };
+}
+
+export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Identity) => Promise<string>> {
+  const { alg, key } = await keyFor(cfg, "sign");
+  const ttlSeconds = Math.max(1, Math.floor(cfg.ttl / 1000));
+  return (id) =>
+    new SignJWT({ ten: id.tenants, act: id.actorPath, scp: id.scopes })
+      .setProtectedHeader({ alg })
+      .setSubject(id.subject)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(`${ttlSeconds}s`)
+      .sign(key);
+}
+
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
+
+/** Returns the identity, or throws (jose errors, or Error for a malformed payload). */
+export async function identityVerifier(cfg: SignedIdentityConfig): Promise<(jws: string) => Promise<Identity>> {
+  const { alg, key } = await keyFor(cfg, "verify");
+  return async (jws) => {
+    const { payload } = await jwtVerify<JWTPayload & { ten?: unknown; act?: unknown; scp?: unknown }>(jws, key, {
+      algorithms: [alg],
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      maxTokenAge: "60s",
+      requiredClaims: ["exp", "iat", "sub"],
+    });
+    if (!isStringArray(payload.ten) || payload.ten.length === 0 || typeof payload.act !== "string" || !isStringArray(payload.scp))
+      throw new Error("identity payload is malformed");
+    return { subject: payload.sub!, tenants: payload.ten, actorPath: payload.act, scopes: payload.scp };
+  };
+}
