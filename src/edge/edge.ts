@@ -75,8 +75,8 @@ export class Edge {
     const up = this.config.upstream;
     const base = kind === "write" ? up.write_url : kind === "tail" ? (up.tail_url ?? up.read_url) : up.read_url;
     if (!base) {
-      if (kind === "read") return undefined;
-      throw new ApiError("not_found", `${kind === "write" ? "writes are" : "live tail is"} not configured on this gateway`);
+      if (kind === "write") throw new ApiError("not_found", "writes are not configured on this gateway");
+      return undefined; // served in this process
     }
     const target = new URL(base);
     target.pathname = target.pathname.replace(/\/$/, "") + url.pathname;

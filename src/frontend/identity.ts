@@ -1,0 +1,36 @@
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../http/errors.js";
+import { IDENTITY_HEADER, type Identity } from "../identity/identity.js";
+
+export type IdentityVerifier = (jws: string) => Promise<Identity>;
+
+/** Set only by code in this process (the co-deployed edge), never from the wire. */
+export interface InProcessEnv {
+  identity?: Identity;
+}
+
+const REFUSED =
+  "this frontend accepts queries only through the fairgate edge: the signed identity header is missing or invalid";
+
+/**
+ * Who is asking. Tenant and actor path come only from the edge: in-process, or from its signed
+ * header. A hand-written X-Scope-OrgID is never believed.
+ */
+export async function identityOf(req: Request, env: unknown, verify?: IdentityVerifier): Promise<Identity> {
+  const inProcess = (env as InProcessEnv | undefined)?.identity;
+  if (inProcess) return inProcess;
+  const jws = req.headers.get(IDENTITY_HEADER);
+  if (!jws || !verify) throw new ApiError("unauthorized", REFUSED);
+  try {
+    return await verify(jws);
+  } catch {
+    throw new ApiError("unauthorized", REFUSED);
+  }
+}
+
+export function requireIdentity(verify?: IdentityVerifier): MiddlewareHandler<{ Variables: { identity: Identity } }> {
+  return async (c, next) => {
+    c.set("identity", await identityOf(c.req.raw, c.env, verify));
+    await next();
+  };
+}

@@ -1,0 +1,104 @@
+import { Hono } from "hono";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocketServer } from "ws";
+import type { Config } from "../config/schema.js";
+import { demoIssuer } from "../demo/issuer.js";
+import { demoQuerier } from "../demo/querier.js";
+import { createEdgeApp } from "../edge/app.js";
+import { createFrontendApp, querierHeaders } from "../frontend/app.js";
+import { identityOf } from "../frontend/identity.js";
+import { ApiError } from "../http/errors.js";
+import { identityVerifier } from "../identity/identity.js";
+import { ConfigError } from "../config/load.js";
+import { listen, remoteAddress, type Listener } from "./server.js";
+import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
+
+export type Mode = "all" | "edge" | "frontend";
+
+export interface Running extends Listener {
+  mode: Mode;
+}
+
+function requireFor(mode: Mode, config: Config): void {
+  const problems: string[] = [];
+  if (mode !== "frontend" && !config.edge) problems.push(`edge: required to run ${mode}`);
+  if (mode !== "edge" && !config.frontend) problems.push(`frontend: required to run ${mode}`);
+  if (mode === "edge" && config.edge && !config.edge.upstream.read_url) problems.push("edge.upstream.read_url: required when the edge runs alone (the frontend's URL)");
+  if (mode === "edge" && config.edge && !config.identity) problems.push("identity: required when the edge runs alone, to sign the identity it hands the frontend");
+  if (mode === "frontend" && !config.identity) problems.push("identity: required when the frontend runs alone, to verify the edge's signed identity");
+  if (problems.length) throw new ConfigError(problems);
+}
+
+/** Starts fairgate on Node: one listener, the edge and/or the frontend behind it. */
+export async function run(config: Config, mode: Mode): Promise<Running> {
+  requireFor(mode, config);
+  const top = new Hono();
+  const wss = new WebSocketServer({ noServer: true });
+  let onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>) | undefined;
+
+  if (config.demo.enabled) {
+    const base = `http://${config.server.listen}`;
+    top.route("/demo/oidc", await demoIssuer(`${base}/demo/oidc`));
+    top.route("/demo/querier", demoQuerier());
+  }
+
+  const verifyIdentity = mode === "frontend" && config.identity ? await identityVerifier(config.identity) : undefined;
+  const frontend = config.frontend && mode !== "edge" ? createFrontendApp(config.frontend, { verifyIdentity }) : undefined;
+  const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
+
+  if (mode === "frontend") {
+    top.route("/", frontend!);
+    onUpgrade = async (req, socket, head) => {
+      const path = req.url ?? "/";
+      try {
+        const request = upgradeRequest(req);
+        const identity = await identityOf(request, undefined, verifyIdentity);
+        if (new URL(request.url).pathname !== "/loki/api/v1/tail") throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
+        const target = new URL(frontendTail!);
+        target.pathname = target.pathname.replace(/\/$/, "") + "/loki/api/v1/tail";
+        target.search = new URL(request.url).search;
+        proxyWebSocket(wss, req, socket, head, target, querierHeaders(request, identity));
+      } catch (e) {
+        await rejectWithError(socket, e instanceof ApiError ? e : new ApiError("bad_data", "malformed upgrade request"), path);
+      }
+    };
+  } else {
+    const { app, edge } = createEdgeApp(
+      config.edge!,
+      {
+        clientIp: (_req, env) => remoteAddress(env),
+        bodiesDecoded: true,
+        inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.fetch(req, { identity })) : undefined,
+      },
+      mode === "edge" ? config.identity : undefined,
+    );
+    top.route("/", app);
+    onUpgrade = async (req, socket, head) => {
+      const path = req.url ?? "/";
+      try {
+        const admitted = await edge.admit(upgradeRequest(req), req.socket.remoteAddress);
+        let target = admitted.target;
+        if (!target && frontendTail) {
+          target = new URL(frontendTail);
+          target.pathname = target.pathname.replace(/\/$/, "") + "/loki/api/v1/tail";
+          target.search = new URL(path, "http://x").search;
+        }
+        if (admitted.kind !== "tail" || !target) throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
+        proxyWebSocket(wss, req, socket, head, target, admitted.headers);
+      } catch (e) {
+        await rejectWithError(socket, e instanceof ApiError ? e : new ApiError("bad_data", "malformed upgrade request"), path);
+      }
+    };
+  }
+
+  const listener = await listen(top.fetch, config.server.listen, onUpgrade);
+  return {
+    ...listener,
+    mode,
+    close: async (graceMs) => {
+      for (const client of wss.clients) client.terminate();
+      await listener.close(graceMs);
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { createAdaptorServer } from "@hono/node-server";
+import type { IncomingMessage, Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+
+type FetchHandler = (req: Request, env: { incoming: IncomingMessage }) => Response | Promise<Response>;
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
+
+export interface Listener {
+  url: string;
+  server: Server;
+  /** Stops accepting, lets in-flight requests finish for up to graceMs, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export class ListenError extends Error {}
+
+export async function listen(fetch: FetchHandler, address: string, onUpgrade?: UpgradeHandler): Promise<Listener> {
+  const i = address.lastIndexOf(":");
+  const host = address.slice(0, i) || "0.0.0.0";
+  const port = Number(address.slice(i + 1));
+  const server = createAdaptorServer({ fetch: fetch as never }) as Server;
+  // Headers larger than this get 431 from Node itself, before any of our code runs.
+  server.maxHeadersCount = 200;
+  if (onUpgrade) server.on("upgrade", (req, socket, head) => void onUpgrade(req, socket, head));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new ListenError(e.code === "EADDRINUSE" ? `cannot listen on ${address}: the port is already in use` : `cannot listen on ${address}: ${e.message}`)),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  const shownHost = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
+  return {
+    url: `http://${shownHost}:${bound.port}`,
+    server,
+    close: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+export function remoteAddress(env: unknown): string | undefined {
+  return (env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
+}
