@@ -1,0 +1,81 @@
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
+import { WebSocketServer } from "ws";
+
+export interface Recorded {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * A recording upstream: answers every request with what it received (as JSON), and records it,
+ * so a test can assert what reached it — or that nothing did.
+ * Special paths: /slow (never answers until aborted), /gzip (compressed body), and a WebSocket
+ * echo on any path (messages come back prefixed with "echo:").
+ */
+export interface EchoUpstream {
+  url: string;
+  requests: Recorded[];
+  /** Requests whose client went away before the answer. */
+  aborted: string[];
+  upgrades: Recorded[];
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startEchoUpstream(): Promise<EchoUpstream> {
+  const requests: Recorded[] = [];
+  const aborted: string[] = [];
+  const upgrades: Recorded[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const rec = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      requests.push(rec);
+      if (req.url?.includes("/slow")) {
+        res.on("close", () => {
+          if (!res.writableEnded) aborted.push(req.url!);
+        });
+        return; // never answers
+      }
+      const body = JSON.stringify({ status: "success", data: { echo: rec } });
+      if (req.url?.includes("/gzip")) {
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+        return res.end(gzipSync(body));
+      }
+      res.writeHead(200, { "content-type": "application/json", connection: "keep-alive", "x-upstream": "echo" });
+      res.end(body);
+    });
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on("upgrade", (req, socket, head) => {
+    upgrades.push({ method: req.method!, url: req.url!, headers: req.headers, body: "" });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.send(`hello ${req.headers["x-scope-orgid"] ?? "?"}`);
+      ws.on("message", (data) => ws.send(`echo:${data.toString()}`));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    aborted,
+    upgrades,
+    reset() {
+      requests.length = 0;
+      aborted.length = 0;
+      upgrades.length = 0;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}

@@ -1,0 +1,23 @@
+export const IDENTITY_SECRET = "identity-secret-for-tests-0123456789";
+
+/** The edge config the integration tests share, on Node and on Workers. */
+export function edgeConfig(idp: { issuer: string }, upstreamUrl: string) {
+  return {
+    server: { listen: "127.0.0.1:0" },
+    edge: {
+      issuers: [{ issuer: idp.issuer, audiences: ["fairgate"], id_token: { accept: true, audiences: ["grafana"] } }],
+      jwks: { cooldown: "1s" },
+      max_token_bytes: 8192,
+      tenants: {
+        rules: [
+          { claim: "tenants", read: ["$value"] },
+          { claim: "groups", values: ["admins"], federate: true },
+          { claim: "client_id", values: ["svc-ingest"], read: ["team-a"], write: ["team-a"] },
+        ],
+      },
+      actor: { secret: "actor-secret-for-tests" },
+      upstream: { read_url: upstreamUrl, write_url: `${upstreamUrl}/distributor`, tail_url: upstreamUrl, timeout: "3s" },
+    },
+    identity: { secret: IDENTITY_SECRET },
+  };
+}
