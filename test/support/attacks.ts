@@ -80,3 +80,22 @@ export async function buildAttacks(kit: AttackKit): Promise<Attack[]> {
     { name: "dot segments", path: "/loki/api/v1/%2e%2e/%2e%2e/config", headers: bearer(kit.aliceToken), status: 404 },
   ];
 }
+
+/** Sends each attack to the gateway and checks the answer, and that nothing reached the upstream. */
+export async function expectAllRefused(
+  baseUrl: string,
+  attacks: Attack[],
+  upstream: { requests: unknown[]; reset(): void },
+  expect: typeof import("vitest").expect,
+): Promise<void> {
+  expect(attacks.length).toBeGreaterThanOrEqual(20);
+  for (const a of attacks) {
+    upstream.reset();
+    const res = await fetch(`${baseUrl}${a.path ?? "/loki/api/v1/labels"}`, { method: a.method ?? "GET", headers: a.headers, body: a.method === "POST" ? "{}" : undefined });
+    const body = await res.text();
+    expect(res.status, `${a.name}: ${body}`).toBe(a.status);
+    if (a.challenge) expect(res.headers.get("www-authenticate"), a.name).toMatch(a.challenge);
+    if (a.says) expect(body, a.name).toContain(a.says);
+    expect(upstream.requests, a.name).toHaveLength(0);
+  }
+}
