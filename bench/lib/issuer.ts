@@ -1,0 +1,57 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+
+export const BENCH_AUDIENCE = "fairgate-bench";
+
+export interface BenchIssuer {
+  issuer: string;
+  /** A bearer token for a user in group team-a, valid for an hour. */
+  token: string;
+  /** How often the edge fetched discovery or the JWKS: should stay at 1 each, or the bench measures the IdP. */
+  hits: { discovery: number; jwks: number };
+  close(): Promise<void>;
+}
+
+/** A minimal OIDC issuer on loopback: discovery and JWKS only, one signing key. */
+export async function startIssuer(alg: "ES256" | "RS256" = "ES256"): Promise<BenchIssuer> {
+  const { privateKey, publicKey } = await generateKeyPair(alg);
+  const jwk = { ...(await exportJWK(publicKey)), kid: "bench-1", alg, use: "sig" };
+  const hits = { discovery: 0, jwks: 0 };
+  let issuer = "";
+
+  const server = createServer((req, res) => {
+    const json = (body: unknown) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+    if (req.url === "/.well-known/openid-configuration") {
+      hits.discovery++;
+      return json({ issuer, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: [alg] });
+    }
+    if (req.url === "/jwks") {
+      hits.jwks++;
+      return json({ keys: [jwk] });
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const token = await new SignJWT({ groups: ["team-a"], scope: "openid logs:read" })
+    .setProtectedHeader({ alg, kid: jwk.kid, typ: "at+jwt" })
+    .setIssuer(issuer)
+    .setSubject("bench-user")
+    .setAudience(BENCH_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(privateKey);
+
+  return {
+    issuer,
+    token,
+    hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
