@@ -142,10 +142,63 @@ const edge = z
   })
   .strict();
 
+/** Per-tenant query limits: DEFAULT_LIMITS, then `frontend.limits`, then `frontend.tenant_limits.<id>`. */
+const limitsOverride = z
+  .object({
+    // Longest time range one query may cover; 0 means no limit.
+    max_query_length: duration(),
+    max_points_per_series: z.number().int().min(1),
+    max_entries_limit_per_query: z.number().int().min(1),
+    // Split intervals per query kind; 0 turns splitting off.
+    split_metric_queries_by_interval: duration(),
+    split_log_queries_by_interval: duration(),
+    split_metadata_queries_by_interval: duration(),
+    max_query_parallelism: z.number().int().min(1),
+    // Off by default: exact PromQL answers. On: start/end snap to the step grid, so repeated
+    // dashboard queries hit the same cache entries, at the price of results shifted by up to one step.
+    align_queries_with_step: z.boolean(),
+    query_timeout: duration(),
+  })
+  .partial()
+  .strict();
+
+export type Limits = Required<z.infer<typeof limitsOverride>>;
+export type LimitsOverride = z.infer<typeof limitsOverride>;
+
+export const DEFAULT_LIMITS: Limits = {
+  max_query_length: 0,
+  max_points_per_series: 11_000,
+  max_entries_limit_per_query: 5_000,
+  split_metric_queries_by_interval: 86_400_000,
+  split_log_queries_by_interval: 3_600_000,
+  split_metadata_queries_by_interval: 86_400_000,
+  max_query_parallelism: 14,
+  align_queries_with_step: false,
+  query_timeout: 120_000,
+};
+
 const frontend = z
   .object({
-    queriers: z.array(z.object({ url: url() }).strict()).min(1, "configure at least one querier"),
+    queriers: z
+      .array(
+        z
+          .object({
+            url: url(),
+            max_concurrent: z.number().int().min(1).default(4),
+            // Checked in order; the querier is healthy when one answers 200 (Loki/Mimir: /ready, Prometheus: /-/ready).
+            health_paths: z.array(z.string().startsWith("/")).default(["/ready", "/-/ready"]),
+          })
+          .strict(),
+      )
+      .min(1, "configure at least one querier"),
     tail_url: url().optional(),
+    health_check: z
+      .object({ interval: duration().default(5_000), timeout: duration().default(2_000), unhealthy_after: z.number().int().min(1).default(2) })
+      .strict()
+      .prefault({}),
+    retries: z.number().int().min(1).max(10).default(5),
+    limits: limitsOverride.default({}),
+    tenant_limits: z.record(z.string(), limitsOverride).default({}),
   })
   .strict();
 

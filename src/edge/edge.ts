@@ -3,7 +3,7 @@ import { ApiError } from "../http/errors.js";
 import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
 import { ActorPaths } from "./actor.js";
 import { missingToken } from "./auth/errors.js";
-import { TokenVerifier } from "./auth/verifier.js";
+import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
 import { cleanRequestHeaders } from "../http/forward.js";
 import { classifyRoute, type RouteKind } from "./routes.js";
 import { grantFor, resolveTenants } from "./tenant.js";
@@ -53,12 +53,7 @@ export class Edge {
     const user = await this.verifier.verify(bearerToken(req.headers), req.headers.get("x-id-token") ?? undefined);
     const access = kind === "write" ? "write" : "read";
     const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grantFor(user.claims, this.config.tenants), access);
-    const identity: Identity = {
-      subject: await this.actors.subjectHash(user),
-      tenants,
-      actorPath: await this.actors.pathFor(user),
-      scopes: user.scopes,
-    };
+    const identity: Identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
 
     const headers = cleanRequestHeaders(req.headers, {
       clientIp,
@@ -69,6 +64,17 @@ export class Edge {
     headers.set("x-loki-actor-path", identity.actorPath);
     if (this.#sign) headers.set(IDENTITY_HEADER, await (await this.#sign)(identity));
     return { kind, identity, target: this.#target(kind, url), headers };
+  }
+
+  // Hashes depend only on the verified user, which the token cache keeps: compute them once per token.
+  readonly #actors = new WeakMap<VerifiedUser, Promise<{ subject: string; actorPath: string }>>();
+  #actorOf(user: VerifiedUser): Promise<{ subject: string; actorPath: string }> {
+    let derived = this.#actors.get(user);
+    if (!derived) {
+      derived = Promise.all([this.actors.subjectHash(user), this.actors.pathFor(user)]).then(([subject, actorPath]) => ({ subject, actorPath }));
+      this.#actors.set(user, derived);
+    }
+    return derived;
   }
 
   #target(kind: RouteKind, url: URL): URL | undefined {

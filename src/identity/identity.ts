@@ -23,7 +23,9 @@ interface KeyMaterial {
 }
 
 async function keyFor(cfg: SignedIdentityConfig, use: "sign" | "verify"): Promise<KeyMaterial> {
-  if (cfg.secret) return { alg: "HS256", key: new TextEncoder().encode(cfg.secret) };
+  // Imported once: handing jose raw bytes would re-import the key on every request.
+  if (cfg.secret)
+    return { alg: "HS256", key: await crypto.subtle.importKey("raw", new TextEncoder().encode(cfg.secret), { name: "HMAC", hash: "SHA-256" }, false, [use]) };
   const jwk = use === "sign" ? cfg.private_jwk : (cfg.public_jwk ?? cfg.private_jwk);
   if (!jwk) throw new Error(`identity: ${use === "sign" ? "private_jwk" : "public_jwk"} is required to ${use} identities`);
   const parsed = JSON.parse(jwk) as Record<string, unknown>;
@@ -34,7 +36,10 @@ async function keyFor(cfg: SignedIdentityConfig, use: "sign" | "verify"): Promis
 export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Identity) => Promise<string>> {
   const { alg, key } = await keyFor(cfg, "sign");
   const ttlSeconds = Math.max(1, Math.floor(cfg.ttl / 1000));
-  return (id) =>
+  // A signed identity is reused for half its lifetime, so a busy user costs one signature per
+  // ttl/2 instead of one per request; the frontend still sees at least ttl/2 of validity.
+  const reuse = new Map<string, { jws: string; until: number }>();
+  const sign = (id: Identity) =>
     new SignJWT({ ten: id.tenants, act: id.actorPath, scp: id.scopes })
       .setProtectedHeader({ alg })
       .setSubject(id.subject)
@@ -43,6 +48,16 @@ export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Id
       .setIssuedAt()
       .setExpirationTime(`${ttlSeconds}s`)
       .sign(key);
+  return async (id) => {
+    const k = JSON.stringify([id.subject, id.tenants, id.actorPath, id.scopes]);
+    const now = Date.now();
+    const hit = reuse.get(k);
+    if (hit && hit.until > now) return hit.jws;
+    const jws = await sign(id);
+    if (reuse.size >= 10_000) reuse.clear();
+    reuse.set(k, { jws, until: now + (ttlSeconds * 1000) / 2 });
+    return jws;
+  };
 }
 
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");

@@ -1,0 +1,71 @@
+import type { Identity } from "../identity/identity.js";
+
+export type Api = "loki" | "prometheus";
+
+/**
+ * What a request asks for. Kinds decide how it is split and merged:
+ * - metric: a range query evaluated at step timestamps (Prometheus query_range, Loki metric query_range)
+ * - log: a Loki log query_range with limit and direction
+ * - metadata: labels, label values, series (merged as a sorted, de-duplicated union)
+ * - stats / volume: Loki index stats and volume (merged by summing)
+ * - instant / passthrough: one sub-query, answered as the querier answered it
+ */
+export type QueryKind = "metric" | "log" | "metadata" | "stats" | "volume" | "instant" | "passthrough";
+
+export type Params = Record<string, string | string[]>;
+
+export interface QueryRequest {
+  api: Api;
+  kind: QueryKind;
+  /** The path the querier is asked, e.g. /loki/api/v1/query_range or /api/v1/query_range (prefix removed). */
+  path: string;
+  /** Every parameter the client sent, except the ones this request owns (start, end, step...). */
+  params: Params;
+  query?: string;
+  /** Nanoseconds since the epoch. Prometheus: both inclusive. Loki logs: end exclusive. */
+  startNs: bigint;
+  endNs: bigint;
+  /** Milliseconds, for metric queries. */
+  stepMs?: number;
+  limit?: number;
+  direction?: "forward" | "backward";
+}
+
+/** A querier's answer. JSON bodies are parsed once, so merging never re-reads bytes. */
+export interface QueryResponse {
+  status: number;
+  contentType: string;
+  /** Parsed JSON for successful structured answers. */
+  json?: unknown;
+  /** Raw bytes otherwise (errors, passthrough). */
+  raw?: Uint8Array;
+  headers?: Record<string, string>;
+}
+
+export interface QueryStats {
+  splits: number;
+  queueWaitMs: number;
+  querierMs: number;
+  retries: number;
+}
+
+export interface QueryContext {
+  identity: Identity;
+  /** Client headers worth passing to queriers (traceparent, X-Query-Tags...). */
+  forwardHeaders: Headers;
+  /** Aborts when the client disconnects or the query times out: queued and in-flight sub-queries stop. */
+  signal: AbortSignal;
+  deadline: number;
+  stats: QueryStats;
+}
+
+export type Handler = (req: QueryRequest, ctx: QueryContext) => Promise<QueryResponse>;
+export type Middleware = (next: Handler) => Handler;
+
+/** compose(a, b, c)(h) = a(b(c(h))): the first middleware sees the request first. */
+export const compose =
+  (...middlewares: Middleware[]): Middleware =>
+  (h) =>
+    middlewares.reduceRight((next, m) => m(next), h);
+
+export const NS_PER_MS = 1_000_000n;
