@@ -1,14 +1,32 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { FrontendConfig } from "../config/schema.js";
 import { ApiError, errorResponse } from "../http/errors.js";
-import { cleanRequestHeaders, forward } from "../http/forward.js";
+import { cleanRequestHeaders } from "../http/forward.js";
 import type { Identity } from "../identity/identity.js";
+import type { Codec } from "./api/codec.js";
+import { lokiCodec } from "./api/loki.js";
+import { readParams } from "./api/params.js";
+import { prometheusCodec } from "./api/prometheus.js";
+import { QuerierPool, type Job } from "./dispatch/pool.js";
 import { requireIdentity, type IdentityVerifier } from "./identity.js";
+import { limitsFor } from "./limits.js";
+import { align } from "./pipeline/align.js";
+import { split } from "./pipeline/split.js";
+import { TenantFifoQueue, type RequestQueue } from "./queue/queue.js";
+import { compose, type Api, type Handler, type QueryContext, type QueryResponse } from "./types.js";
 
 export interface FrontendDeps {
   verifyIdentity?: IdentityVerifier;
-  bodiesDecoded?: boolean;
+  queue?: RequestQueue<Job>;
 }
+
+export interface Frontend {
+  app: Hono<Env>;
+  pool: QuerierPool;
+  close(): void;
+}
+
+type Env = { Variables: { identity: Identity } };
 
 /** Headers the queriers get: the identity's tenant and actor path, nothing a client wrote. */
 export function querierHeaders(req: Request, identity: Identity): Headers {
@@ -18,25 +36,60 @@ export function querierHeaders(req: Request, identity: Identity): Headers {
   return h;
 }
 
-export function createFrontendApp(config: FrontendConfig, deps: FrontendDeps = {}): Hono<{ Variables: { identity: Identity } }> {
-  const app = new Hono<{ Variables: { identity: Identity } }>();
-  let next = 0;
+const codecs: Record<Api, Codec> = { loki: lokiCodec, prometheus: prometheusCodec };
 
+function encode(res: QueryResponse): Response {
+  const body = res.json !== undefined ? JSON.stringify(res.json) : res.raw;
+  return new Response(body as BodyInit, { status: res.status, headers: { "content-type": res.contentType } });
+}
+
+export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
+  const pool = new QuerierPool(config, deps.queue ?? new TenantFifoQueue<Job>(), codecs);
+  const pipeline: Handler = compose(
+    align((tenants) => limitsFor(config, tenants).align_queries_with_step),
+    split((req, parts) => codecs[req.api].merge(req, parts)),
+  )(pool.dispatch);
+
+  const app = new Hono<Env>();
   app.get("/healthz", (c) => c.text("ok\n"));
-  app.get("/ready", (c) => c.text("ready\n"));
+  app.get("/ready", (c) => {
+    const reason = pool.notReady();
+    return reason ? c.text(`not ready: ${reason}\n`, 503) : c.text("ready\n");
+  });
   app.use("*", requireIdentity(deps.verifyIdentity));
 
-  // Until the query pipeline lands, every query passes through to the queriers in turn.
+  const serve = (api: Api, prefix: RegExp) => async (c: Context<Env>) => {
+    const path = c.req.path;
+    const route = path.replace(prefix, "");
+    if (c.req.method !== "GET" && c.req.method !== "POST") throw new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${path}; use GET or POST`, { allow: "GET, POST" });
+    const identity = c.get("identity");
+    const limits = limitsFor(config, identity.tenants);
+    const params = await readParams(c.req.raw);
+    const req = { ...codecs[api].parse(route, params, BigInt(Date.now()) * 1_000_000n, limits), path };
+
+    const timeout = AbortSignal.timeout(limits.query_timeout);
+    const ctx: QueryContext = {
+      identity,
+      forwardHeaders: querierHeaders(c.req.raw, identity),
+      signal: AbortSignal.any([c.req.raw.signal, timeout]),
+      deadline: Date.now() + limits.query_timeout,
+      limits,
+      stats: { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0 },
+    };
+    ctx.forwardHeaders.delete("content-type");
+    try {
+      return encode(await pipeline(req, ctx));
+    } catch (e) {
+      if (timeout.aborted) throw new ApiError("timeout", `query timed out after ${limits.query_timeout / 1000}s; try a smaller time range or a larger step`);
+      if (c.req.raw.signal.aborted) throw new ApiError("canceled", "the client went away");
+      throw e;
+    }
+  };
+  app.all("/loki/api/v1/*", serve("loki", /^\/loki\/api\/v1\//));
+  app.all("/api/v1/*", serve("prometheus", /^\/api\/v1\//));
+  app.all("/prometheus/api/v1/*", serve("prometheus", /^\/prometheus\/api\/v1\//));
   app.all("*", (c) => {
-    const querier = config.queriers[next++ % config.queriers.length]!;
-    const url = new URL(c.req.url);
-    const target = new URL(querier.url);
-    target.pathname = target.pathname.replace(/\/$/, "") + url.pathname;
-    target.search = url.search;
-    return forward(c.req.raw, target, querierHeaders(c.req.raw, c.get("identity")), {
-      timeoutMs: 300_000,
-      bodiesDecoded: deps.bodiesDecoded ?? true,
-    });
+    throw new ApiError("not_found", `no route ${c.req.path}`);
   });
 
   app.onError((err, c) => {
@@ -44,5 +97,5 @@ export function createFrontendApp(config: FrontendConfig, deps: FrontendDeps = {
     console.error("frontend: unexpected error", err);
     return errorResponse(new ApiError("internal", "internal error in the query frontend"), c.req.path);
   });
-  return app;
+  return { app, pool, close: () => pool.close() };
 }

@@ -1,3 +1,4 @@
+import type { Limits } from "../config/schema.js";
 import type { Identity } from "../identity/identity.js";
 
 export type Api = "loki" | "prometheus";
@@ -56,6 +57,8 @@ export interface QueryContext {
   /** Aborts when the client disconnects or the query times out: queued and in-flight sub-queries stop. */
   signal: AbortSignal;
   deadline: number;
+  /** The strictest limits of the query's tenants. */
+  limits: Limits;
   stats: QueryStats;
 }
 

@@ -6,7 +6,7 @@ import type { Config } from "../config/schema.js";
 import { demoIssuer } from "../demo/issuer.js";
 import { demoQuerier } from "../demo/querier.js";
 import { createEdgeApp } from "../edge/app.js";
-import { createFrontendApp, querierHeaders } from "../frontend/app.js";
+import { createFrontend, querierHeaders } from "../frontend/app.js";
 import { identityOf } from "../frontend/identity.js";
 import { ApiError } from "../http/errors.js";
 import { identityVerifier } from "../identity/identity.js";
@@ -44,11 +44,11 @@ export async function run(config: Config, mode: Mode): Promise<Running> {
   }
 
   const verifyIdentity = mode === "frontend" && config.identity ? await identityVerifier(config.identity) : undefined;
-  const frontend = config.frontend && mode !== "edge" ? createFrontendApp(config.frontend, { verifyIdentity }) : undefined;
+  const frontend = config.frontend && mode !== "edge" ? createFrontend(config.frontend, { verifyIdentity }) : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
 
   if (mode === "frontend") {
-    top.route("/", frontend!);
+    top.route("/", frontend!.app);
     onUpgrade = async (req, socket, head) => {
       const path = req.url ?? "/";
       try {
@@ -69,7 +69,7 @@ export async function run(config: Config, mode: Mode): Promise<Running> {
       {
         clientIp: (_req, env) => remoteAddress(env),
         bodiesDecoded: true,
-        inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.fetch(req, { identity })) : undefined,
+        inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.app.fetch(req, { identity })) : undefined,
       },
       mode === "edge" ? config.identity : undefined,
     );
@@ -99,6 +99,7 @@ export async function run(config: Config, mode: Mode): Promise<Running> {
     close: async (graceMs) => {
       for (const client of wss.clients) client.terminate();
       await listener.close(graceMs);
+      frontend?.close();
     },
   };
 }

@@ -1,0 +1,178 @@
+import type { FrontendConfig } from "../../config/schema.js";
+import { ApiError } from "../../http/errors.js";
+import type { Codec } from "../api/codec.js";
+import type { QueuedRequest, RequestQueue } from "../queue/queue.js";
+import type { Api, Handler, QueryContext, QueryRequest, QueryResponse } from "../types.js";
+import { callQuerier, QuerierFailure } from "./querier.js";
+
+export interface QuerierState {
+  id: string;
+  url: string;
+  maxConcurrent: number;
+  inflight: number;
+  healthy: boolean;
+  failures: number;
+  lastError?: string;
+}
+
+export interface Job extends QueuedRequest {
+  /** Queriers that already failed this sub-query: another is preferred. */
+  avoid: Set<string>;
+  start(querier: QuerierState): void;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
+  });
+
+/**
+ * The queriers and their free slots. Whenever a slot frees or a job arrives, the queue is asked
+ * for the next job for a querier with a free slot (the queue decides whose turn it is; the pool
+ * decides where it runs). Failed sub-queries are retried on another querier, with backoff.
+ */
+export class QuerierPool {
+  readonly queriers: QuerierState[];
+  readonly #timer?: ReturnType<typeof setInterval>;
+
+  constructor(
+    readonly config: FrontendConfig,
+    readonly queue: RequestQueue<Job>,
+    readonly codecs: Record<Api, Codec>,
+  ) {
+    this.queriers = config.queriers.map((q, i) => ({ id: `q${i}:${new URL(q.url).host}`, url: q.url, maxConcurrent: q.max_concurrent, inflight: 0, healthy: true, failures: 0 }));
+    void this.checkHealth();
+    this.#timer = setInterval(() => void this.checkHealth(), config.health_check.interval);
+    this.#timer.unref?.();
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Undefined when at least one querier is healthy; otherwise why none is. */
+  notReady(): string | undefined {
+    if (this.queriers.some((q) => q.healthy)) return undefined;
+    return `no healthy querier: ${this.queriers.map((q) => `${q.url} (${q.lastError ?? "unhealthy"})`).join("; ")}`;
+  }
+
+  readonly dispatch: Handler = async (req, ctx) => {
+    const avoid = new Set<string>();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#once(req, ctx, avoid);
+      } catch (e) {
+        if (!(e instanceof QuerierFailure) || ctx.signal.aborted) throw e;
+        if (attempt >= this.config.retries) {
+          if (e.response) return e.response;
+          throw new ApiError("bad_gateway", `${e.message} (after ${attempt} attempts)`);
+        }
+        ctx.stats.retries++;
+        // Exponential backoff with jitter, capped: 100 ms, 200 ms, 400 ms… up to 2 s.
+        await sleep(Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2), ctx.signal);
+      }
+    }
+  };
+
+  #once(req: QueryRequest, ctx: QueryContext, avoid: Set<string>): Promise<QueryResponse> {
+    const reason = this.notReady();
+    if (reason) return Promise.reject(new ApiError("unavailable", reason, { "retry-after": "5" }));
+    return new Promise<QueryResponse>((resolve, reject) => {
+      const onAbort = () => {
+        this.queue.remove(job);
+        reject(ctx.signal.reason);
+      };
+      const job: Job = {
+        tenant: ctx.identity.tenants.join("|"),
+        actorPath: ctx.identity.actorPath.split("|"),
+        enqueuedAt: Date.now(),
+        signal: ctx.signal,
+        avoid,
+        start: (querier) => {
+          ctx.signal.removeEventListener("abort", onAbort);
+          const waited = Date.now() - job.enqueuedAt;
+          ctx.stats.queueWaitMs += waited;
+          const headers = new Headers(ctx.forwardHeaders);
+          headers.set("x-scope-orgid", job.tenant);
+          headers.set("x-loki-actor-path", ctx.identity.actorPath);
+          headers.set("x-query-queue-time", `${waited}ms`);
+          const began = Date.now();
+          querier.inflight++;
+          callQuerier(querier.url, this.codecs[req.api].toQuerier(req), headers, ctx.signal)
+            .then(
+              (res) => {
+                querier.failures = 0;
+                resolve(res);
+              },
+              (e: unknown) => {
+                if (e instanceof QuerierFailure) {
+                  avoid.add(querier.id);
+                  if (!e.response) this.#failed(querier, e.message); // unreachable, not merely 5xx
+                }
+                reject(e);
+              },
+            )
+            .finally(() => {
+              ctx.stats.querierMs += Date.now() - began;
+              querier.inflight--;
+              this.#pump();
+            });
+        },
+      };
+      this.queue.enqueue(job);
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    for (;;) {
+      const free = this.queriers.filter((q) => q.healthy && q.inflight < q.maxConcurrent).sort((a, b) => a.inflight / a.maxConcurrent - b.inflight / b.maxConcurrent);
+      let started = false;
+      for (const q of free) {
+        if (q.inflight >= q.maxConcurrent) continue;
+        const job = this.queue.dequeue(q.id);
+        if (!job) continue;
+        // A retry goes to a querier it has not failed on, when one has a free slot.
+        const target = job.avoid.has(q.id) ? (free.find((o) => !job.avoid.has(o.id) && o.inflight < o.maxConcurrent) ?? q) : q;
+        job.start(target);
+        started = true;
+      }
+      if (!started) return;
+    }
+  }
+
+  #failed(q: QuerierState, error: string): void {
+    q.failures++;
+    q.lastError = error;
+    if (q.failures >= this.config.health_check.unhealthy_after) q.healthy = false;
+  }
+
+  async checkHealth(): Promise<void> {
+    const timeout = this.config.health_check.timeout;
+    await Promise.all(
+      this.queriers.map(async (q, i) => {
+        let error = "no health path answered 200";
+        for (const path of this.config.queriers[i]!.health_paths) {
+          try {
+            const res = await fetch(new URL(path, q.url.endsWith("/") ? q.url : `${q.url}/`), { signal: AbortSignal.timeout(timeout) });
+            await res.body?.cancel();
+            if (res.ok) {
+              const wasDown = !q.healthy;
+              q.healthy = true;
+              q.failures = 0;
+              q.lastError = undefined;
+              if (wasDown) this.#pump();
+              return;
+            }
+            error = `${path} answered ${res.status}`;
+          } catch (e) {
+            error = `${path}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`;
+          }
+        }
+        this.#failed(q, error);
+      }),
+    );
+  }
+}

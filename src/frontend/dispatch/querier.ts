@@ -1,0 +1,45 @@
+import type { QuerierCall } from "../api/codec.js";
+import type { QueryResponse } from "../types.js";
+
+/** Thrown when a querier could not be asked or answered with 5xx: worth trying another. */
+export class QuerierFailure extends Error {
+  constructor(
+    message: string,
+    readonly response?: QueryResponse,
+  ) {
+    super(message);
+    this.name = "QuerierFailure";
+  }
+}
+
+/** One HTTP call to a querier. 2xx JSON is parsed; 4xx comes back as the querier's answer; 5xx and network errors throw. */
+export async function callQuerier(baseUrl: string, call: QuerierCall, headers: Headers, signal: AbortSignal): Promise<QueryResponse> {
+  const url = new URL(baseUrl);
+  url.pathname = url.pathname.replace(/\/$/, "") + call.path;
+  const h = new Headers(headers);
+  let body: string | undefined;
+  if (call.method === "POST") {
+    body = call.params.toString();
+    h.set("content-type", "application/x-www-form-urlencoded");
+  } else url.search = call.params.toString();
+
+  let res: Response;
+  try {
+    res = await fetch(url, { method: call.method, headers: h, body, signal, redirect: "manual" });
+  } catch (e) {
+    if (signal.aborted) throw signal.reason ?? e;
+    throw new QuerierFailure(`querier ${url.host} is unreachable: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+  }
+  const contentType = res.headers.get("content-type") ?? "application/octet-stream";
+  const raw = new Uint8Array(await res.arrayBuffer());
+  const response: QueryResponse = { status: res.status, contentType, raw };
+  if (res.status >= 500) throw new QuerierFailure(`querier ${url.host} answered ${res.status}`, response);
+  if (res.status >= 200 && res.status < 300 && contentType.includes("json")) {
+    try {
+      return { status: res.status, contentType, json: JSON.parse(new TextDecoder().decode(raw)) };
+    } catch {
+      throw new QuerierFailure(`querier ${url.host} answered invalid JSON`, response);
+    }
+  }
+  return response;
+}

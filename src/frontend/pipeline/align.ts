@@ -1,0 +1,16 @@
+import { NS_PER_MS, type Middleware } from "../types.js";
+
+/**
+ * Snaps a metric query's start and end down to the step grid (start = ⌊start/step⌋·step,
+ * end = ⌊end/step⌋·step). Repeated dashboard queries then ask the same questions, which the results
+ * cache can answer; the price is that results may shift by up to one step from what PromQL would
+ * return for the exact range. Per tenant: `align_queries_with_step`, off by default.
+ */
+export const align =
+  (enabled: (tenants: string[]) => boolean): Middleware =>
+  (next) =>
+  (req, ctx) => {
+    if (req.kind !== "metric" || !req.stepMs || !enabled(ctx.identity.tenants)) return next(req, ctx);
+    const step = BigInt(req.stepMs) * NS_PER_MS;
+    return next({ ...req, startNs: (req.startNs / step) * step, endNs: (req.endNs / step) * step }, ctx);
+  };
