@@ -154,6 +154,8 @@ const limitsOverride = z
     split_log_queries_by_interval: duration(),
     split_metadata_queries_by_interval: duration(),
     max_query_parallelism: z.number().int().min(1),
+    // A query cut into more pieces than this is cut at a multiple of its interval instead.
+    max_splits_per_query: z.number().int().min(1),
     // Off by default: exact PromQL answers. On: start/end snap to the step grid, so repeated
     // dashboard queries hit the same cache entries, at the price of results shifted by up to one step.
     align_queries_with_step: z.boolean(),
@@ -173,6 +175,7 @@ export const DEFAULT_LIMITS: Limits = {
   split_log_queries_by_interval: 3_600_000,
   split_metadata_queries_by_interval: 86_400_000,
   max_query_parallelism: 14,
+  max_splits_per_query: 512,
   align_queries_with_step: false,
   query_timeout: 120_000,
 };

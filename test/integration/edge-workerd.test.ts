@@ -47,10 +47,10 @@ describe("edge on Workers (workerd), frontend on Node", () => {
   beforeEach(() => querier.reset());
 
   it("admits a real token and the frontend serves it with the tenant the edge decided", async () => {
-    const res = await get("/loki/api/v1/labels?start=1", { authorization: `Bearer ${alice.accessToken}`, "x-id-token": alice.idToken, "x-query-tags": "Source=logsample" });
+    const res = await get("/loki/api/v1/format_query?query=%7Bapp%3D%22api%22%7D", { authorization: `Bearer ${alice.accessToken}`, "x-id-token": alice.idToken, "x-query-tags": "Source=logsample" });
     expect(res.status, worker.logs()).toBe(200);
     const seen = querier.requests[0]!;
-    expect(seen.url).toBe("/loki/api/v1/labels?start=1");
+    expect(seen.url).toBe("/loki/api/v1/format_query?query=%7Bapp%3D%22api%22%7D");
     expect(seen.headers["x-scope-orgid"]).toBe("team-a");
     expect(seen.headers["x-loki-actor-path"]).toMatch(/^users\|[0-9a-f]{32}$/);
     expect(seen.headers["x-query-tags"]).toBe("Source=logsample");

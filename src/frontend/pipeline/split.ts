@@ -5,10 +5,19 @@ export type Merge = (req: QueryRequest, parts: QueryResponse[]) => QueryResponse
 
 function rangesFor(req: QueryRequest, ctx: QueryContext): Range[] {
   const l = ctx.limits;
-  const ms = (v: number) => BigInt(v) * NS_PER_MS;
+  // An interval that would cut the range into more than max_splits_per_query pieces grows by whole
+  // multiples, so boundaries stay on the configured grid.
+  const span = req.endNs - req.startNs;
+  const ms = (v: number) => {
+    const interval = BigInt(v) * NS_PER_MS;
+    if (interval <= 0n) return interval;
+    const pieces = span / interval + 1n;
+    const max = BigInt(l.max_splits_per_query);
+    return pieces > max ? interval * ((pieces + max - 1n) / max) : interval;
+  };
   switch (req.kind) {
     case "metric":
-      return metricSplits(req.startNs, req.endNs, ms(req.stepMs ?? 0), ms(l.split_metric_queries_by_interval));
+      return metricSplits(req.startNs, req.endNs, BigInt(req.stepMs ?? 0) * NS_PER_MS, ms(l.split_metric_queries_by_interval));
     case "log":
       return intervalSplits(req.startNs, req.endNs, ms(l.split_log_queries_by_interval));
     case "metadata":
