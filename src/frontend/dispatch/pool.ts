@@ -153,7 +153,7 @@ export class QuerierPool {
     const timeout = this.config.health_check.timeout;
     await Promise.all(
       this.queriers.map(async (q, i) => {
-        let error = "no health path answered 200";
+        const errors: string[] = [];
         for (const path of this.config.queriers[i]!.health_paths) {
           try {
             const res = await fetch(new URL(path, q.url.endsWith("/") ? q.url : `${q.url}/`), { signal: AbortSignal.timeout(timeout) });
@@ -166,12 +166,12 @@ export class QuerierPool {
               if (wasDown) this.#pump();
               return;
             }
-            error = `${path} answered ${res.status}`;
+            errors.push(`${path} answered ${res.status}`);
           } catch (e) {
-            error = `${path}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`;
+            errors.push(`${path}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
           }
         }
-        this.#failed(q, error);
+        this.#failed(q, errors.join(", "));
       }),
     );
   }
