@@ -13,7 +13,7 @@ import { limitsFor } from "./limits.js";
 import { align } from "./pipeline/align.js";
 import { split } from "./pipeline/split.js";
 import { TenantFifoQueue, type RequestQueue } from "./queue/queue.js";
-import { compose, type Api, type Handler, type QueryContext, type QueryResponse } from "./types.js";
+import { compose, type Api, type Handler, type QueryContext, type QueryResponse, type QueryStats } from "./types.js";
 
 export interface FrontendDeps {
   verifyIdentity?: IdentityVerifier;
@@ -38,9 +38,17 @@ export function querierHeaders(req: Request, identity: Identity): Headers {
 
 const codecs: Record<Api, Codec> = { loki: lokiCodec, prometheus: prometheusCodec };
 
-function encode(res: QueryResponse): Response {
+function encode(res: QueryResponse, stats: QueryStats): Response {
   const body = res.json !== undefined ? JSON.stringify(res.json) : res.raw;
-  return new Response(body as BodyInit, { status: res.status, headers: { "content-type": res.contentType } });
+  return new Response(body as BodyInit, {
+    status: res.status,
+    headers: {
+      "content-type": res.contentType,
+      // Where the time went, for the browser's network panel and for people reading curl -i.
+      "server-timing": `queue;dur=${stats.queueWaitMs}, querier;dur=${stats.querierMs}`,
+      "x-fairgate-splits": String(stats.splits),
+    },
+  });
 }
 
 export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
@@ -78,7 +86,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     };
     ctx.forwardHeaders.delete("content-type");
     try {
-      return encode(await pipeline(req, ctx));
+      return encode(await pipeline(req, ctx), ctx.stats);
     } catch (e) {
       if (timeout.aborted) throw new ApiError("timeout", `query timed out after ${limits.query_timeout / 1000}s; try a smaller time range or a larger step`);
       if (c.req.raw.signal.aborted) throw new ApiError("canceled", "the client went away");
