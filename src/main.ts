@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<void> {
 
   const config = loadConfig(file);
   const running = await run(config, mode);
-  process.stdout.write(`fairgate ${version()} (${mode}) listening on ${running.url}\n`);
+  process.stdout.write(`fairgate ${version()} (${mode}) listening on ${running.url}${running.adminUrl ? `, admin on ${running.adminUrl} (/metrics, /debug/queue)` : ""}\n`);
   if (config.demo.enabled) printDemo(running.url);
 
   let stopping = false;

@@ -200,6 +200,23 @@ const frontend = z
       .strict()
       .prefault({}),
     retries: z.number().int().min(1).max(10).default(5),
+    queue: z
+      .object({
+        // Between tenants, and within each tenant unless tenant_policy says otherwise.
+        policy: z.enum(["querier-time", "round-robin"]).default("querier-time"),
+        tenant_policy: z.record(z.string(), z.enum(["querier-time", "round-robin"])).default({}),
+        max_queue_hierarchy_levels: z.number().int().min(0).max(16).default(3),
+        max_outstanding_requests_per_tenant: z.number().int().min(1).default(2048),
+        max_outstanding_requests_per_actor: z.number().int().min(0).default(0),
+        // Shuffle sharding: each tenant uses at most this many queriers (0 = all).
+        max_queriers_per_tenant: z.number().int().min(0).default(0),
+        // Relative shares: a node of weight 2 may use twice the querier time of its weight-1 siblings.
+        weights: z
+          .array(z.object({ tenant: z.string().optional(), path: z.string().default(""), weight: z.number().positive() }).strict())
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
     limits: limitsOverride.default({}),
     tenant_limits: z.record(z.string(), limitsOverride).default({}),
   })
@@ -209,7 +226,14 @@ const listen = z.string().regex(/^[^\s:]*:\d{1,5}$/, 'use "host:port", e.g. 127.
 
 export const configSchema = z
   .object({
-    server: z.object({ listen: listen.default("127.0.0.1:8080") }).strict().prefault({}),
+    server: z
+      .object({
+        listen: listen.default("127.0.0.1:8080"),
+        // Operators only: /metrics, /debug/queue. Keep it off the public network.
+        admin_listen: listen.optional(),
+      })
+      .strict()
+      .prefault({}),
     demo: z.object({ enabled: z.boolean().default(false) }).strict().prefault({}),
     identity: signedIdentity.optional(),
     edge: edge.optional(),

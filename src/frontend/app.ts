@@ -12,7 +12,9 @@ import { requireIdentity, type IdentityVerifier } from "./identity.js";
 import { limitsFor } from "./limits.js";
 import { align } from "./pipeline/align.js";
 import { split } from "./pipeline/split.js";
-import { TenantFifoQueue, type RequestQueue } from "./queue/queue.js";
+import { FairQueue } from "./queue/fair-queue.js";
+import type { RequestQueue } from "./queue/queue.js";
+import { FrontendMetrics } from "../observability/metrics.js";
 import { compose, type Api, type Handler, type QueryContext, type QueryResponse, type QueryStats } from "./types.js";
 
 export interface FrontendDeps {
@@ -23,6 +25,10 @@ export interface FrontendDeps {
 export interface Frontend {
   app: Hono<Env>;
   pool: QuerierPool;
+  queue: RequestQueue<Job>;
+  metrics: FrontendMetrics;
+  /** Routes for operators (metrics, queue snapshot), served on the admin listener. */
+  admin: Hono;
   close(): void;
 }
 
@@ -52,7 +58,13 @@ function encode(res: QueryResponse, stats: QueryStats): Response {
 }
 
 export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
-  const pool = new QuerierPool(config, deps.queue ?? new TenantFifoQueue<Job>(), codecs);
+  const metrics = new FrontendMetrics();
+  const queue = deps.queue ?? fairQueue(config);
+  const pool = new QuerierPool(config, queue, codecs, metrics);
+  metrics.sources = {
+    queuedByTenant: () => (queue instanceof FairQueue ? queue.queuedByTenant() : [{ tenant: "", queued: queue.length }]),
+    queriers: () => pool.queriers,
+  };
   const pipeline: Handler = compose(
     align((tenants) => limitsFor(config, tenants).align_queries_with_step),
     split((req, parts) => codecs[req.api].merge(req, parts)),
@@ -105,5 +117,27 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     console.error("frontend: unexpected error", err);
     return errorResponse(new ApiError("internal", "internal error in the query frontend"), c.req.path);
   });
-  return { app, pool, close: () => pool.close() };
+  const admin = new Hono();
+  admin.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }));
+  admin.get("/debug/queue", (c) =>
+    c.json({ queue: queue instanceof FairQueue ? queue.snapshot() : { queued: queue.length }, queriers: pool.queriers.map(({ id, inflight, healthy, lastError }) => ({ id, inflight, healthy, lastError })) }),
+  );
+  return { app, pool, queue, metrics, admin, close: () => pool.close() };
+}
+
+export function fairQueue(config: FrontendConfig): FairQueue<Job> {
+  const q = config.queue;
+  return new FairQueue<Job>({
+    policy: q.policy,
+    tenantPolicy: q.tenant_policy,
+    maxLevels: q.max_queue_hierarchy_levels,
+    maxOutstandingPerTenant: q.max_outstanding_requests_per_tenant,
+    maxOutstandingPerActor: q.max_outstanding_requests_per_actor,
+    maxQueriersPerTenant: q.max_queriers_per_tenant,
+    querierIds: config.queriers.map((x) => x.url),
+    weight: (tenant, path) => {
+      const joined = path.join("|");
+      return q.weights.find((w) => (w.tenant === undefined || w.tenant === tenant) && w.path === joined)?.weight ?? 1;
+    },
+  });
 }

@@ -18,6 +18,7 @@ export type Mode = "all" | "edge" | "frontend";
 
 export interface Running extends Listener {
   mode: Mode;
+  adminUrl?: string;
 }
 
 function requireFor(mode: Mode, config: Config): void {
@@ -93,12 +94,17 @@ export async function run(config: Config, mode: Mode): Promise<Running> {
   }
 
   const listener = await listen(top.fetch, config.server.listen, onUpgrade);
+  const admin = frontend && config.server.admin_listen ? await listen(frontend.admin.fetch, config.server.admin_listen).catch(async (e: unknown) => {
+    await listener.close(0);
+    throw e;
+  }) : undefined;
   return {
     ...listener,
     mode,
+    adminUrl: admin?.url,
     close: async (graceMs) => {
       for (const client of wss.clients) client.terminate();
-      await listener.close(graceMs);
+      await Promise.all([listener.close(graceMs), admin?.close(graceMs)]);
       frontend?.close();
     },
   };

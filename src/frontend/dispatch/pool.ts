@@ -3,6 +3,7 @@ import { ApiError } from "../../http/errors.js";
 import type { Codec } from "../api/codec.js";
 import type { QueuedRequest, RequestQueue } from "../queue/queue.js";
 import type { Api, Handler, QueryContext, QueryRequest, QueryResponse } from "../types.js";
+import type { FrontendMetrics } from "../../observability/metrics.js";
 import { callQuerier, QuerierFailure } from "./querier.js";
 
 export interface QuerierState {
@@ -40,8 +41,10 @@ export class QuerierPool {
     readonly config: FrontendConfig,
     readonly queue: RequestQueue<Job>,
     readonly codecs: Record<Api, Codec>,
+    readonly metrics?: FrontendMetrics,
   ) {
-    this.queriers = config.queriers.map((q, i) => ({ id: `q${i}:${new URL(q.url).host}`, url: q.url, maxConcurrent: q.max_concurrent, inflight: 0, healthy: true, failures: 0 }));
+    // A querier's ID is its URL: stable across restarts and replicas, which shuffle sharding needs.
+    this.queriers = config.queriers.map((q) => ({ id: q.url, url: q.url, maxConcurrent: q.max_concurrent, inflight: 0, healthy: true, failures: 0 }));
     void this.checkHealth();
     this.#timer = setInterval(() => void this.checkHealth(), config.health_check.interval);
     this.#timer.unref?.();
@@ -69,6 +72,7 @@ export class QuerierPool {
           throw new ApiError("bad_gateway", `${e.message} (after ${attempt} attempts)`);
         }
         ctx.stats.retries++;
+        this.metrics?.retries.inc();
         // Exponential backoff with jitter, capped: 100 ms, 200 ms, 400 ms… up to 2 s.
         await sleep(Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2), ctx.signal);
       }
@@ -81,6 +85,7 @@ export class QuerierPool {
     return new Promise<QueryResponse>((resolve, reject) => {
       const onAbort = () => {
         this.queue.remove(job);
+        this.metrics?.discarded.inc({ user: job.tenant, reason: ctx.signal.reason instanceof DOMException && ctx.signal.reason.name === "TimeoutError" ? "timeout" : "cancelled" });
         reject(ctx.signal.reason);
       };
       const job: Job = {
@@ -93,6 +98,7 @@ export class QuerierPool {
           ctx.signal.removeEventListener("abort", onAbort);
           const waited = Date.now() - job.enqueuedAt;
           ctx.stats.queueWaitMs += waited;
+          this.metrics?.queueDuration.observe(waited / 1000);
           const headers = new Headers(ctx.forwardHeaders);
           headers.set("x-scope-orgid", job.tenant);
           headers.set("x-loki-actor-path", ctx.identity.actorPath);
@@ -114,13 +120,21 @@ export class QuerierPool {
               },
             )
             .finally(() => {
-              ctx.stats.querierMs += Date.now() - began;
+              const used = Date.now() - began;
+              ctx.stats.querierMs += used;
+              this.queue.finished(job, used);
+              this.metrics?.querierTime.inc({ user: job.tenant }, used / 1000);
               querier.inflight--;
               this.#pump();
             });
         },
       };
-      this.queue.enqueue(job);
+      try {
+        this.queue.enqueue(job);
+      } catch (e) {
+        this.metrics?.discarded.inc({ user: job.tenant, reason: e instanceof ApiError && e.status === 429 ? "too_many_outstanding" : "invalid" });
+        throw e;
+      }
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       this.#pump();
     });

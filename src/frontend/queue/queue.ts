@@ -16,6 +16,8 @@ export interface RequestQueue<T extends QueuedRequest = QueuedRequest> {
   dequeue(querierId: string): T | undefined;
   /** Takes a cancelled request out at once. */
   remove(item: T): void;
+  /** A dispatched request is done after `querierMs` of querier time (fair queues charge it). */
+  finished(item: T, querierMs: number): void;
   readonly length: number;
 }
 
@@ -53,6 +55,8 @@ export class TenantFifoQueue<T extends QueuedRequest> implements RequestQueue<T>
     this.#length--;
     if (q!.length === 0) this.#tenants.delete(item.tenant);
   }
+
+  finished(): void {}
 
   get length(): number {
     return this.#length;

@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * The frontend's metrics, in a registry of their own (several frontends may share a process in
+ * tests). Names follow Loki's query scheduler where the concept is the same, so existing dashboards
+ * and alerts carry over; the rest are fairgate_*.
+ */
+export interface FrontendSources {
+  queuedByTenant(): { tenant: string; queued: number }[];
+  queriers(): { id: string; inflight: number; healthy: boolean }[];
+}
+
+export class FrontendMetrics {
+  readonly registry = new Registry();
+  /** Read at scrape time, so the hot path keeps no gauges up to date. */
+  sources?: FrontendSources;
+  readonly queueLength = this.#gauge("loki_query_scheduler_queue_length", "Sub-queries waiting in the queue, per tenant.", ["user"], (g) => {
+    g.reset();
+    for (const t of this.sources?.queuedByTenant() ?? []) g.set({ user: t.tenant }, t.queued);
+  });
+  readonly queueDuration = new Histogram({
+    name: "loki_query_scheduler_queue_duration_seconds",
+    help: "Time sub-queries waited in the queue before a querier took them.",
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly discarded = new Counter({ name: "loki_query_scheduler_discarded_requests_total", help: "Sub-queries that left the queue without running, by reason.", labelNames: ["user", "reason"], registers: [this.registry] });
+  readonly querierInflight = this.#gauge("fairgate_querier_inflight_requests", "Sub-queries running on each querier.", ["querier"], (g) => {
+    for (const q of this.sources?.queriers() ?? []) g.set({ querier: q.id }, q.inflight);
+  });
+  readonly querierHealthy = this.#gauge("fairgate_querier_healthy", "1 while the querier passes its health check.", ["querier"], (g) => {
+    for (const q of this.sources?.queriers() ?? []) g.set({ querier: q.id }, q.healthy ? 1 : 0);
+  });
+  readonly querierTime = new Counter({ name: "fairgate_querier_time_seconds_total", help: "Querier time used, per tenant.", labelNames: ["user"], registers: [this.registry] });
+  readonly retries = new Counter({ name: "fairgate_querier_retries_total", help: "Sub-queries retried after a 5xx or an unreachable querier.", registers: [this.registry] });
+
+  #gauge(name: string, help: string, labelNames: string[], collect: (g: Gauge) => void): Gauge {
+    return new Gauge({ name, help, labelNames, registers: [this.registry], collect() { collect(this); } });
+  }
+}
