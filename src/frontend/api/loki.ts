@@ -11,8 +11,12 @@ import { parseDurationMs } from "../../config/duration.js";
 const HOUR_NS = 3_600_000_000_000n;
 const METADATA = /^(labels|series|label\/[^/]+\/values)$/;
 
+/** LogQL `#` comments run to the end of the line (outside string literals); Grafana keeps them in queries. */
+export const stripComments = (q: string): string =>
+  q.replace(/("(?:[^"\\]|\\.)*"|`[^`]*`)|#[^\n]*/g, (m, quoted: string | undefined) => quoted ?? "");
+
 /** A log query selects streams (`{...}` first); anything else (count_over_time(...), vector(1)) is a metric query. */
-export const isLogQuery = (q: string): boolean => q.trimStart().startsWith("{");
+export const isLogQuery = (q: string): boolean => stripComments(q).trimStart().startsWith("{");
 
 /** Loki's default step: the range over 250 points, at least 1 s. */
 export function defaultStepMs(startNs: bigint, endNs: bigint): number {
@@ -57,7 +61,8 @@ export const lokiCodec: Codec = {
       const { startNs, endNs } = range(params, nowNs, HOUR_NS);
       const rest = without(params, "query", "start", "end", "since", "limit", "direction", "step");
       if (isLogQuery(query)) {
-        checkRange(startNs, endNs, limits);
+        // Loki checks step on every query_range, log queries included.
+        checkRange(startNs, endNs, limits, parsed(params, "step", parseStepMs, "duration", () => defaultStepMs(startNs, endNs)));
         if (endNs === startNs) throw new ApiError("bad_data", "end timestamp must not be before or equal to start time");
         return { ...base, kind: "log", params: { ...rest, ...(one(params, "step") ? { step: one(params, "step")! } : {}) }, query, startNs, endNs, limit: limitOf(params, limits, 100), direction: directionOf(params) };
       }

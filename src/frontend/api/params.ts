@@ -11,7 +11,7 @@ export async function readParams(req: Request): Promise<Params> {
     const have = params[k];
     params[k] = have === undefined ? v : Array.isArray(have) ? [...have, v] : [have, v];
   };
-  url.searchParams.forEach((v, k) => add(k, v));
+  // A form body comes first: Go's FormValue, which Prometheus uses, prefers it to the URL.
   if (req.method === "POST" && (req.headers.get("content-type") ?? "").includes("application/x-www-form-urlencoded")) {
     const declared = Number(req.headers.get("content-length") ?? 0);
     if (declared > MAX_BODY_BYTES) throw new ApiError("too_large", `form body over ${MAX_BODY_BYTES} bytes`);
@@ -19,6 +19,7 @@ export async function readParams(req: Request): Promise<Params> {
     if (text.length > MAX_BODY_BYTES) throw new ApiError("too_large", `form body over ${MAX_BODY_BYTES} bytes`);
     new URLSearchParams(text).forEach((v, k) => add(k, v));
   }
+  url.searchParams.forEach((v, k) => add(k, v));
   return params;
 }
 

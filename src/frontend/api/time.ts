@@ -8,14 +8,22 @@ function rfc3339Ns(s: string): bigint | undefined {
   const m = RFC3339.exec(s);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, sec, frac = "", zone] = m;
-  let ms = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +sec!);
-  if (Number.isNaN(ms)) return undefined;
+  // Go's time.Parse (and so Loki and Prometheus) refuses fields out of range; Date.UTC would roll them over.
+  const daysInMonth = new Date(Date.UTC(2000, +mo!, 0)).getUTCDate() - (+mo! === 2 && !isLeap(+y!) ? 1 : 0);
+  if (+mo! < 1 || +mo! > 12 || +d! < 1 || +d! > daysInMonth || +h! > 23 || +mi! > 59 || +sec! > 59) return undefined;
+  if (zone !== "Z" && zone !== "z" && (+zone!.slice(1, 3) > 23 || +zone!.slice(4, 6) > 59)) return undefined;
+  const date = new Date(0);
+  date.setUTCFullYear(+y!, +mo! - 1, +d!); // unlike Date.UTC, keeps years 0–99 as they are
+  date.setUTCHours(+h!, +mi!, +sec!, 0);
+  let ms = date.getTime();
   if (zone !== "Z" && zone !== "z") {
     const sign = zone!.startsWith("-") ? -1 : 1;
     ms -= sign * (+zone!.slice(1, 3) * 60 + +zone!.slice(4, 6)) * 60_000;
   }
   return BigInt(ms) * NS_PER_MS + BigInt(frac.padEnd(9, "0"));
 }
+
+const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
 /** Seconds with an optional fraction ("1700000000.123") to ns, exactly (no float rounding). */
 function decimalSecondsNs(s: string): bigint | undefined {
@@ -55,5 +63,6 @@ export function formatSeconds(ns: bigint): string {
   return `${neg ? "-" : ""}${sec}${frac ? `.${frac}` : ""}`;
 }
 
-export const msToNs = (ms: number): bigint => BigInt(Math.round(ms)) * NS_PER_MS;
+/** Milliseconds (possibly fractional: a step of 1.5ms is valid) to ns. */
+export const msToNs = (ms: number): bigint => BigInt(Math.round(ms * 1_000_000));
 export const nsToMs = (ns: bigint): number => Number(ns / NS_PER_MS);

@@ -1,4 +1,5 @@
-import { NS_PER_MS, type Middleware } from "../types.js";
+import { msToNs } from "../api/time.js";
+import type { Middleware } from "../types.js";
 
 /**
  * Snaps a metric query's start and end down to the step grid (start = ⌊start/step⌋·step,
@@ -11,6 +12,6 @@ export const align =
   (next) =>
   (req, ctx) => {
     if (req.kind !== "metric" || !req.stepMs || !enabled(ctx.identity.tenants)) return next(req, ctx);
-    const step = BigInt(req.stepMs) * NS_PER_MS;
+    const step = msToNs(req.stepMs);
     return next({ ...req, startNs: (req.startNs / step) * step, endNs: (req.endNs / step) * step }, ctx);
   };

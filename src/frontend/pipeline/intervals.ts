@@ -23,7 +23,7 @@ export function metricSplits(startNs: bigint, endNs: bigint, stepNs: bigint, int
   return out;
 }
 
-function floorDiv(a: bigint, b: bigint): bigint {
+export function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
   return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }

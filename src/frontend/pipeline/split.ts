@@ -1,5 +1,6 @@
-import { NS_PER_MS, type Handler, type Middleware, type QueryContext, type QueryRequest, type QueryResponse } from "../types.js";
-import { intervalSplits, metricSplits, type Range } from "./intervals.js";
+import { msToNs } from "../api/time.js";
+import { type Handler, type Middleware, type QueryContext, type QueryRequest, type QueryResponse } from "../types.js";
+import { floorDiv, intervalSplits, metricSplits, type Range } from "./intervals.js";
 
 export type Merge = (req: QueryRequest, parts: QueryResponse[]) => QueryResponse;
 
@@ -7,17 +8,18 @@ function rangesFor(req: QueryRequest, ctx: QueryContext): Range[] {
   const l = ctx.limits;
   // An interval that would cut the range into more than max_splits_per_query pieces grows by whole
   // multiples, so boundaries stay on the configured grid.
-  const span = req.endNs - req.startNs;
+  const max = BigInt(l.max_splits_per_query);
+  const pieces = (interval: bigint) => floorDiv(req.endNs - 1n, interval) - floorDiv(req.startNs, interval) + 1n;
   const ms = (v: number) => {
-    const interval = BigInt(v) * NS_PER_MS;
-    if (interval <= 0n) return interval;
-    const pieces = span / interval + 1n;
-    const max = BigInt(l.max_splits_per_query);
-    return pieces > max ? interval * ((pieces + max - 1n) / max) : interval;
+    const base = msToNs(v);
+    if (base <= 0n) return base;
+    let interval = base;
+    for (let k = 2n; pieces(interval) > max; k *= 2n) interval = base * k;
+    return interval;
   };
   switch (req.kind) {
     case "metric":
-      return metricSplits(req.startNs, req.endNs, BigInt(req.stepMs ?? 0) * NS_PER_MS, ms(l.split_metric_queries_by_interval));
+      return metricSplits(req.startNs, req.endNs, msToNs(req.stepMs ?? 0), ms(l.split_metric_queries_by_interval));
     case "log":
       return intervalSplits(req.startNs, req.endNs, ms(l.split_log_queries_by_interval));
     case "metadata":
@@ -59,6 +61,7 @@ export const split =
 async function runInOrder(pieces: QueryRequest[], next: Handler, ctx: QueryContext, enough: (entries: number) => boolean): Promise<QueryResponse[] | QueryResponse> {
   const stop = new AbortController();
   const onAbort = () => stop.abort(ctx.signal.reason);
+  if (ctx.signal.aborted) throw ctx.signal.reason;
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   const sub: QueryContext = { ...ctx, signal: stop.signal };
   const results: (QueryResponse | undefined)[] = new Array(pieces.length);
