@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, startSupervised, type ExitStatus } from "./supervised.js";
 
 /**
  * A real Prometheus (the Debian `prometheus` binary) over deterministic, backfilled synthetic history,
@@ -552,76 +552,6 @@ function blocksFor(start: number, end: number, step: number): Promise<Blocks> {
 // The Prometheus process
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Group leader between the test process and Prometheus. When its stdin closes (close(), or the test
- * process died without calling it) or on SIGTERM, it stops Prometheus (SIGTERM, SIGKILL after 3 s),
- * removes the scratch directory and exits. When Prometheus exits on its own (e.g. port taken), it
- * exits with it and leaves the scratch directory to the test process.
- */
-const WATCHDOG = `
-const { spawn } = require("node:child_process");
-const { rmSync } = require("node:fs");
-const [bin, ...args] = process.argv.slice(1);
-const child = spawn(bin, args, { stdio: ["ignore", "inherit", "inherit"] });
-let stopping = false;
-const cleanup = () => {
-  try { rmSync(process.env.FAIRGATE_PROM_SCRATCH, { recursive: true, force: true }); } catch {}
-  try { process.kill(0, "SIGKILL"); } catch {}
-  process.exit(1);
-};
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  child.kill("SIGTERM");
-  setTimeout(cleanup, 3000).unref();
-};
-for (const s of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(s, stop);
-process.stdin.on("end", stop).on("error", stop).resume();
-child.on("exit", (code, signal) => (stopping ? cleanup() : process.exit(code ?? 1)));
-child.on("error", (e) => { console.error(String(e)); process.exit(127); });
-`;
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function groupAlive(pgid: number): boolean {
-  if (process.platform === "linux") {
-    try {
-      for (const entry of readdirSync("/proc")) {
-        if (!/^\d+$/.test(entry)) continue;
-        let statLine: string;
-        try {
-          statLine = readFileSync(`/proc/${entry}/stat`, "utf8");
-        } catch {
-          continue;
-        }
-        const [state, , pgrp] = statLine.slice(statLine.lastIndexOf(")") + 2).split(" ");
-        if (pgrp === String(pgid) && state !== "Z" && state !== "X") return true;
-      }
-      return false;
-    } catch {
-      // no /proc
-    }
-  }
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function fetchJson(url: string, timeoutMs = 5000): Promise<{ status: number; body: any }> {
@@ -659,59 +589,13 @@ async function launch(scratch: string, extraArgs: string[], deadline: number): P
       `--web.console.libraries=${join(scratch, "console_libraries")}`,
       ...extraArgs,
     ];
-    const logFd = openSync(logFile, "a");
-    let child: ChildProcess;
-    try {
-      child = spawn(process.execPath, ["-e", WATCHDOG, PROMETHEUS_BIN, ...args], {
-        detached: true, // own process group, killed as one
-        stdio: ["pipe", logFd, logFd],
-        env: { ...process.env, FAIRGATE_PROM_SCRATCH: scratch },
-      });
-    } finally {
-      closeSync(logFd);
-    }
-    live.add(child);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      // A test that forgot close(): the watchdogs stop Prometheus (their stdin closes too).
-      process.once("exit", () => {
-        for (const c of live) c.kill("SIGTERM");
-      });
-    }
-    child.stdin!.on("error", () => {});
-    let exited: { code: number | null; signal: string | null } | undefined;
-    const exitedP = new Promise<void>((r) =>
-      child.once("exit", (code, signal) => {
-        exited = { code, signal };
-        r();
-      }),
-    );
-    const logs = () => {
-      try {
-        return readFileSync(logFile, "utf8");
-      } catch {
-        return "";
-      }
-    };
-    let closed: Promise<void> | undefined;
-    const stop = (): Promise<void> =>
-      (closed ??= (async () => {
-        const pid = child.pid;
-        child.kill("SIGTERM");
-        child.stdin!.end();
-        const until = Date.now() + 5000;
-        while (pid && groupAlive(pid) && Date.now() < until) await sleep(20);
-        if (pid && groupAlive(pid)) {
-          try {
-            process.kill(-pid, "SIGKILL");
-          } catch {
-            // gone
-          }
-        }
-        while (pid && groupAlive(pid)) await sleep(20);
-        await Promise.race([exitedP, sleep(1000)]);
-        live.delete(child);
-      })());
+    // When Prometheus exits on its own (e.g. port taken), the watchdog exits with it and leaves the
+    // scratch directory (blocks, log) for the next attempt.
+    const proc = startSupervised({ command: PROMETHEUS_BIN, args, scratch, logFile, onChildExit: "exit" });
+    let exited: ExitStatus | undefined;
+    void proc.exited.then((s) => (exited = s));
+    const logs = proc.output;
+    const stop = () => proc.close();
 
     // Wait for /-/ready.
     while (!exited) {
