@@ -160,6 +160,9 @@ const limitsOverride = z
     // dashboard queries hit the same cache entries, at the price of results shifted by up to one step.
     align_queries_with_step: z.boolean(),
     query_timeout: duration(),
+    // Nothing newer than now − this is cached: recent data may still change (late samples, ingesters).
+    max_cache_freshness: duration(),
+    max_metadata_cache_freshness: duration(),
   })
   .partial()
   .strict();
@@ -178,6 +181,8 @@ export const DEFAULT_LIMITS: Limits = {
   max_splits_per_query: 512,
   align_queries_with_step: false,
   query_timeout: 120_000,
+  max_cache_freshness: 600_000,
+  max_metadata_cache_freshness: 86_400_000,
 };
 
 const frontend = z
@@ -216,6 +221,31 @@ const frontend = z
           .default([]),
       })
       .strict()
+      .prefault({}),
+    cache: z
+      .object({
+        // memory: a byte-bounded LRU in this process; memcached: shared by every replica.
+        backend: z.enum(["memory", "memcached"]).default("memory"),
+        memory_max_bytes: z.number().int().min(1).default(256 * 1024 * 1024),
+        memcached: z
+          .object({
+            servers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'use "host:port"')).min(1),
+            timeout: duration().default(150),
+            max_item_bytes: z.number().int().min(1024).default(1024 * 1024),
+            breaker_failures: z.number().int().min(1).default(5),
+            breaker_cooldown: duration().default(10_000),
+          })
+          .strict()
+          .optional(),
+        results: z.object({ enabled: z.boolean().default(true), ttl: duration().default(7 * 86_400_000), min_extent: duration().default(300_000) }).strict().prefault({}),
+        metadata: z.object({ enabled: z.boolean().default(true), ttl: duration().default(86_400_000) }).strict().prefault({}),
+        // Loki caches log queries whose answer was empty, a common case for alerting and Drilldown.
+        empty_logs: z.object({ enabled: z.boolean().default(true), ttl: duration().default(3_600_000) }).strict().prefault({}),
+      })
+      .strict()
+      .superRefine((c, ctx) => {
+        if (c.backend === "memcached" && !c.memcached) ctx.addIssue({ code: "custom", path: ["memcached"], message: "required when backend is memcached" });
+      })
       .prefault({}),
     limits: limitsOverride.default({}),
     tenant_limits: z.record(z.string(), limitsOverride).default({}),

@@ -12,19 +12,31 @@ import { requireIdentity, type IdentityVerifier } from "./identity.js";
 import { limitsFor } from "./limits.js";
 import { align } from "./pipeline/align.js";
 import { split } from "./pipeline/split.js";
+import { resultsCache } from "./pipeline/results-cache.js";
+import { pieceCache } from "./pipeline/piece-cache.js";
+import { buildCache } from "./cache/build.js";
+import { StoredValues } from "./cache/stored.js";
+import type { Cache } from "./cache/cache.js";
 import { FairQueue } from "./queue/fair-queue.js";
 import type { RequestQueue } from "./queue/queue.js";
 import { FrontendMetrics } from "../observability/metrics.js";
-import { compose, type Api, type Handler, type QueryContext, type QueryResponse, type QueryStats } from "./types.js";
+import { compose, emptyCacheStats, type Api, type Handler, type QueryContext, type QueryResponse, type QueryStats } from "./types.js";
 
 export interface FrontendDeps {
   verifyIdentity?: IdentityVerifier;
   queue?: RequestQueue<Job>;
+  /** Replaces the configured cache backend (tests). */
+  cache?: Cache;
+  /** Hash for results cache keys (tests force collisions with it). */
+  cacheKeyHash?: (full: string) => string;
+  now?: () => number;
+  log?: (line: string) => void;
 }
 
 export interface Frontend {
   app: Hono<Env>;
   pool: QuerierPool;
+  cache: Cache;
   queue: RequestQueue<Job>;
   metrics: FrontendMetrics;
   /** Routes for operators (metrics, queue snapshot), served on the admin listener. */
@@ -44,17 +56,40 @@ export function querierHeaders(req: Request, identity: Identity): Headers {
 
 const codecs: Record<Api, Codec> = { loki: lokiCodec, prometheus: prometheusCodec };
 
-function encode(res: QueryResponse, stats: QueryStats): Response {
-  const body = res.json !== undefined ? JSON.stringify(res.json) : res.raw;
-  return new Response(body as BodyInit, {
-    status: res.status,
-    headers: {
-      "content-type": res.contentType,
-      // Where the time went, for the browser's network panel and for people reading curl -i.
-      "server-timing": `queue;dur=${stats.queueWaitMs}, querier;dur=${stats.querierMs}`,
-      "x-fairgate-splits": String(stats.splits),
+/** Loki reports cache use in stats.cache.result; fill it with what this query's pieces did. */
+function lokiCacheStats(json: unknown, stats: QueryStats): void {
+  const data = (json as { data?: { stats?: { cache?: Record<string, unknown> } } })?.data;
+  if (!data?.stats) return;
+  const c = stats.cache;
+  data.stats.cache = {
+    ...data.stats.cache,
+    result: {
+      entriesFound: c.entriesFound,
+      entriesRequested: c.entriesRequested,
+      entriesStored: c.entriesStored,
+      bytesReceived: c.bytesReceived,
+      bytesSent: c.bytesSent,
+      requests: c.entriesRequested,
+      downloadTime: 0,
+      queryLengthServed: Number(c.queryLengthServedNs),
     },
-  });
+  };
+}
+
+const cacheOutcome = (c: QueryStats["cache"]) => (c.hit + c.partial + c.miss === 0 ? undefined : c.partial || (c.hit && c.miss) ? "partial" : c.hit ? "hit" : "miss");
+
+function encode(res: QueryResponse, stats: QueryStats, api: Api): Response {
+  if (api === "loki" && res.json !== undefined) lokiCacheStats(res.json, stats);
+  const body = res.json !== undefined ? JSON.stringify(res.json) : res.raw;
+  const headers: Record<string, string> = {
+    "content-type": res.contentType,
+    // Where the time went, for the browser's network panel and for people reading curl -i.
+    "server-timing": `queue;dur=${stats.queueWaitMs}, querier;dur=${stats.querierMs}`,
+    "x-fairgate-splits": String(stats.splits),
+  };
+  const outcome = cacheOutcome(stats.cache);
+  if (outcome) headers["x-fairgate-cache"] = outcome;
+  return new Response(body as BodyInit, { status: res.status, headers });
 }
 
 export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
@@ -65,9 +100,29 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     queuedByTenant: () => (queue instanceof FairQueue ? queue.queuedByTenant() : [{ tenant: "", queued: queue.length }]),
     queriers: () => pool.queriers,
   };
+  const log = deps.log ?? ((line: string) => console.error(line));
+  const cache = deps.cache ?? buildCache(config.cache, {
+    error: (op) => metrics.cacheErrors.inc({ op }),
+    // Logged once per outage, not per request: the breaker turns a dead memcached into one line.
+    state: (open) => {
+      metrics.cacheBypassed.set(open ? 1 : 0);
+      log(open ? `cache: memcached is failing; bypassing it for ${config.cache.memcached?.breaker_cooldown ?? 0} ms at a time (queries go on uncached)` : "cache: memcached is back");
+    },
+    skipped: () => metrics.cacheSkipped.inc({ reason: "too_large" }),
+  });
+  const maxItem = config.cache.backend === "memcached" ? config.cache.memcached!.max_item_bytes : config.cache.memory_max_bytes;
+  const store = new StoredValues(cache, maxItem);
+  const c = config.cache;
   const pipeline: Handler = compose(
     align((tenants) => limitsFor(config, tenants).align_queries_with_step),
     split((req, parts) => codecs[req.api].merge(req, parts)),
+    ...(c.results.enabled ? [resultsCache({ store, ttlSeconds: c.results.ttl / 1000, minExtentMs: c.results.min_extent, hash: deps.cacheKeyHash, now: deps.now })] : []),
+    pieceCache({
+      store,
+      metadata: c.metadata.enabled ? { ttlSeconds: c.metadata.ttl / 1000 } : undefined,
+      emptyLogs: c.empty_logs.enabled ? { ttlSeconds: c.empty_logs.ttl / 1000 } : undefined,
+      now: deps.now,
+    }),
   )(pool.dispatch);
 
   const app = new Hono<Env>();
@@ -94,11 +149,16 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
       signal: AbortSignal.any([c.req.raw.signal, timeout]),
       deadline: Date.now() + limits.query_timeout,
       limits,
-      stats: { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0 },
+      stats: { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0, cache: emptyCacheStats() },
     };
     ctx.forwardHeaders.delete("content-type");
     try {
-      return encode(await pipeline(req, ctx), ctx.stats);
+      const res = await pipeline(req, ctx);
+      const cs = ctx.stats.cache;
+      for (const outcome of ["hit", "partial", "miss"] as const) if (cs[outcome]) metrics.cacheOutcomes.inc({ outcome }, cs[outcome]);
+      if (cs.bytesReceived) metrics.cacheBytes.inc({ direction: "read" }, cs.bytesReceived);
+      if (cs.bytesSent) metrics.cacheBytes.inc({ direction: "written" }, cs.bytesSent);
+      return encode(res, ctx.stats, api);
     } catch (e) {
       if (timeout.aborted) throw new ApiError("timeout", `query timed out after ${limits.query_timeout / 1000}s; try a smaller time range or a larger step`);
       if (c.req.raw.signal.aborted) throw new ApiError("canceled", "the client went away");
@@ -122,7 +182,18 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   admin.get("/debug/queue", (c) =>
     c.json({ queue: queue instanceof FairQueue ? queue.snapshot() : { queued: queue.length }, queriers: pool.queriers.map(({ id, inflight, healthy, lastError }) => ({ id, inflight, healthy, lastError })) }),
   );
-  return { app, pool, queue, metrics, admin, close: () => pool.close() };
+  return {
+    app,
+    pool,
+    cache,
+    queue,
+    metrics,
+    admin,
+    close: () => {
+      pool.close();
+      void cache.close();
+    },
+  };
 }
 
 export function fairQueue(config: FrontendConfig): FairQueue<Job> {

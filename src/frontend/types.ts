@@ -40,14 +40,32 @@ export interface QueryResponse {
   json?: unknown;
   /** Raw bytes otherwise (errors, passthrough). */
   raw?: Uint8Array;
-  headers?: Record<string, string>;
+  /** The querier's Cache-Control, if any: `no-store` keeps the answer out of the results cache. */
+  cacheControl?: string;
 }
+
+export interface CacheStats {
+  /** Pieces answered wholly, partly or not at all from cache. */
+  hit: number;
+  partial: number;
+  miss: number;
+  entriesFound: number;
+  entriesRequested: number;
+  entriesStored: number;
+  bytesReceived: number;
+  bytesSent: number;
+  /** Nanoseconds of the query's range answered from cache. */
+  queryLengthServedNs: bigint;
+}
+
+export const emptyCacheStats = (): CacheStats => ({ hit: 0, partial: 0, miss: 0, entriesFound: 0, entriesRequested: 0, entriesStored: 0, bytesReceived: 0, bytesSent: 0, queryLengthServedNs: 0n });
 
 export interface QueryStats {
   splits: number;
   queueWaitMs: number;
   querierMs: number;
   retries: number;
+  cache: CacheStats;
 }
 
 export interface QueryContext {

@@ -32,6 +32,11 @@ export class FrontendMetrics {
     for (const q of this.sources?.queriers() ?? []) g.set({ querier: q.id }, q.healthy ? 1 : 0);
   });
   readonly querierTime = new Counter({ name: "fairgate_querier_time_seconds_total", help: "Querier time used, per tenant.", labelNames: ["user"], registers: [this.registry] });
+  readonly cacheOutcomes = new Counter({ name: "fairgate_cache_requests_total", help: "Split pieces answered from the results cache, by outcome (hit, partial, miss).", labelNames: ["outcome"], registers: [this.registry] });
+  readonly cacheBytes = new Counter({ name: "fairgate_cache_bytes_total", help: "Bytes read from and written to the cache (compressed).", labelNames: ["direction"], registers: [this.registry] });
+  readonly cacheErrors = new Counter({ name: "fairgate_cache_errors_total", help: "Cache backend operations that failed or timed out.", labelNames: ["op"], registers: [this.registry] });
+  readonly cacheSkipped = new Counter({ name: "fairgate_cache_skipped_total", help: "Values not stored, by reason.", labelNames: ["reason"], registers: [this.registry] });
+  readonly cacheBypassed = new Gauge({ name: "fairgate_cache_bypassed", help: "1 while the cache backend is bypassed after repeated failures.", registers: [this.registry] });
   readonly retries = new Counter({ name: "fairgate_querier_retries_total", help: "Sub-queries retried after a 5xx or an unreachable querier.", registers: [this.registry] });
 
   #gauge(name: string, help: string, labelNames: string[], collect: (g: Gauge) => void): Gauge {

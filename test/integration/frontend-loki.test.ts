@@ -7,6 +7,7 @@ import { loadFixture, startFixtureQuerier, type FixtureQuerier } from "../suppor
 const identity = (tenant = "team-a", actor = "users|0123456789abcdef0123456789abcdef"): Identity => ({ subject: "s", tenants: [tenant], actorPath: actor, scopes: [] });
 
 const fx0 = loadFixture;
+const NO_CACHE = { results: { enabled: false }, metadata: { enabled: false }, empty_logs: { enabled: false } };
 type Result = { status: string; data: { resultType: string; result: { stream?: Record<string, string>; metric?: Record<string, string>; values: unknown[] }[]; stats?: { summary: { splits: number } } } };
 
 describe("frontend against a Loki querier serving real Loki responses", () => {
@@ -30,6 +31,8 @@ describe("frontend against a Loki querier serving real Loki responses", () => {
           health_check: { interval: "100ms", timeout: "1s", unhealthy_after: 1 },
           limits: { split_metric_queries_by_interval: day, split_log_queries_by_interval: day, split_metadata_queries_by_interval: day },
           tenant_limits: { "team-slow": { query_timeout: "300ms" } },
+          // Dispatch and merging are under test here; the results cache has tests of its own.
+          cache: NO_CACHE,
         },
       }).frontend!,
     );
@@ -76,7 +79,7 @@ describe("frontend against a Loki querier serving real Loki responses", () => {
   });
 
   it("walks log splits newest first and never sends the ones the limit makes useless", async () => {
-    const sequential = createFrontend(parseConfig({ frontend: { queriers: [{ url: querier.url }], limits: { split_log_queries_by_interval: "24h", max_query_parallelism: 1 } } }).frontend!);
+    const sequential = createFrontend(parseConfig({ frontend: { queriers: [{ url: querier.url }], limits: { split_log_queries_by_interval: "24h", max_query_parallelism: 1 }, cache: NO_CACHE } }).frontend!);
     const { res, fx } = await ask("log_2d_backward_full", { via: sequential });
     sequential.close();
     expect(((await res.json()) as Result).data.result).toEqual((fx.response as Result).data.result);
@@ -168,7 +171,7 @@ describe("frontend with a dead querier in the pool", () => {
   it("retries on the live querier and marks the dead one unhealthy", async () => {
     const live = await startFixtureQuerier();
     const frontend = createFrontend(
-      parseConfig({ frontend: { queriers: [{ url: "http://127.0.0.1:9" }, { url: live.url }], health_check: { interval: "1h", unhealthy_after: 1 } } }).frontend!,
+      parseConfig({ frontend: { queriers: [{ url: "http://127.0.0.1:9" }, { url: live.url }], health_check: { interval: "1h", unhealthy_after: 1 }, cache: NO_CACHE } }).frontend!,
     );
     try {
       const fx = loadFixture("labels");

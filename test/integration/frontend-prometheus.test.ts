@@ -35,6 +35,8 @@ describe("frontend conformance with a real Prometheus", () => {
         frontend: {
           queriers: [{ url: prom.url, max_concurrent: 4 }],
           limits: { split_metric_queries_by_interval: "24h", split_metadata_queries_by_interval: "24h", align_queries_with_step: false },
+          // Splitting and merging are under test; the results cache is compared with Prometheus in its own test.
+          cache: { results: { enabled: false }, metadata: { enabled: false } },
         },
       }).frontend!,
     );

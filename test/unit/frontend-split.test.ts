@@ -3,7 +3,7 @@ import { DEFAULT_LIMITS, type Limits } from "../../src/config/schema.js";
 import { mergeResponses } from "../../src/frontend/api/merge-responses.js";
 import { align } from "../../src/frontend/pipeline/align.js";
 import { split, type Merge } from "../../src/frontend/pipeline/split.js";
-import type { Handler, QueryContext, QueryRequest, QueryResponse } from "../../src/frontend/types.js";
+import { emptyCacheStats, type Handler, type QueryContext, type QueryRequest, type QueryResponse } from "../../src/frontend/types.js";
 import { rng } from "../support/rng.js";
 
 const S = 1_000_000_000n;
@@ -21,7 +21,7 @@ function context(over: Partial<Limits> = {}, signal: AbortSignal = new AbortCont
     signal,
     deadline: Date.now() + 60_000,
     limits: { ...DEFAULT_LIMITS, ...over },
-    stats: { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0 },
+    stats: { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0, cache: emptyCacheStats() },
   };
 }
 

@@ -36,7 +36,8 @@ export async function callQuerier(baseUrl: string, call: QuerierCall, headers: H
   if (res.status >= 500) throw new QuerierFailure(`querier ${url.host} answered ${res.status}`, response);
   if (res.status >= 200 && res.status < 300 && contentType.includes("json")) {
     try {
-      return { status: res.status, contentType, json: JSON.parse(new TextDecoder().decode(raw)) };
+      const cacheControl = res.headers.get("cache-control") ?? undefined;
+      return { status: res.status, contentType, json: JSON.parse(new TextDecoder().decode(raw)), ...(cacheControl ? { cacheControl } : {}) };
     } catch {
       throw new QuerierFailure(`querier ${url.host} answered invalid JSON`, response);
     }
