@@ -215,6 +215,8 @@ const frontend = z
         max_outstanding_requests_per_actor: z.number().int().min(0).default(0),
         // Shuffle sharding: each tenant uses at most this many queriers (0 = all).
         max_queriers_per_tenant: z.number().int().min(0).default(0),
+        // Querier time an actor that becomes active may use ahead of busy siblings (at most its idle time).
+        activation_credit: duration().default(2_000),
         // Relative shares: a node of weight 2 may use twice the querier time of its weight-1 siblings.
         weights: z
           .array(z.object({ tenant: z.string().optional(), path: z.string().default(""), weight: z.number().positive() }).strict())

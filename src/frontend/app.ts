@@ -206,6 +206,7 @@ export function fairQueue(config: FrontendConfig): FairQueue<Job> {
     maxOutstandingPerActor: q.max_outstanding_requests_per_actor,
     maxQueriersPerTenant: q.max_queriers_per_tenant,
     querierIds: config.queriers.map((x) => x.url),
+    activationCreditMs: q.activation_credit,
     weight: (tenant, path) => {
       const joined = path.join("|");
       return q.weights.find((w) => (w.tenant === undefined || w.tenant === tenant) && w.path === joined)?.weight ?? 1;

@@ -20,6 +20,13 @@ export interface FairQueueOptions {
   querierIds: string[];
   /** Charge for a sub-query before anything is known of its actor's costs. */
   initialEstimateMs?: number;
+  /**
+   * Querier time a node that becomes active may use ahead of its busy siblings, at most as much as
+   * it was idle (like fq_codel's new flows): an interactive query gets through a flood at about its
+   * idle latency, and an actor that goes idle for a moment cannot keep collecting it.
+   */
+  activationCreditMs?: number;
+  now?: () => number;
 }
 
 /** One node of the tree: a tenant, or an actor path prefix below it. */
@@ -72,6 +79,8 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
   readonly root: Node<T>;
   readonly #where = new Map<T, Placement<T>>();
   readonly #shards = new Map<string, Set<string>>();
+  /** When recently pruned nodes went idle, by path: credit is earned only by real idle time. */
+  readonly #idleSince = new Map<string, number>();
   #length = 0;
   readonly #initial: number;
 
@@ -98,9 +107,9 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     let node = this.root;
     for (const name of [item.tenant, ...path]) node = this.#child(node, name);
     if (node.local.size === 0) {
-      // The local queue is one more sibling: it too starts level with the least-served active one.
+      // The local queue is one more sibling: it too starts level (less its credit) with the least-served active one.
       const active = [...node.children.values()].filter((c) => c.queued > 0).map((c) => c.used);
-      if (active.length) node.localUsed = Math.max(node.localUsed, Math.min(...active));
+      if (active.length) node.localUsed = Math.max(node.localUsed, Math.min(...active) - this.#credit(`${node.path.join("\0")}\0`));
     }
     node.local.add(item);
     for (let n: Node<T> | undefined = node; n; n = n.parent) n.queued++;
@@ -139,8 +148,17 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
       n.inflight--;
     }
     local.localUsed += delta / local.weight;
-    if (querierMs > 0) local.costMs = 0.8 * local.costMs + 0.2 * querierMs;
+    // Every level learns what its sub-queries cost, so a new actor's first charge is its tenant's typical one.
+    if (querierMs > 0) for (const n of nodes) n.costMs = 0.8 * n.costMs + 0.2 * querierMs;
     this.#prune(at.node);
+  }
+
+  #idle(pathKey: string): void {
+    if (!(this.opts.activationCreditMs ?? 0)) return;
+    this.#idleSince.delete(pathKey);
+    this.#idleSince.set(pathKey, (this.opts.now ?? Date.now)());
+    // Bounded: the oldest entries have been idle longest, and would get the full credit anyway.
+    if (this.#idleSince.size > 10_000) this.#idleSince.delete(this.#idleSince.keys().next().value as string);
   }
 
   /** Queriers a tenant's requests may run on (all, unless max_queriers_per_tenant). */
@@ -182,6 +200,7 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
 
   #child(parent: Node<T>, name: string): Node<T> {
     let c = parent.children.get(name);
+    const isNew = !c;
     if (!c) {
       const path = [...parent.path, name];
       c = new Node<T>(name, parent, this.opts.weight?.(path[0]!, path.slice(1)) ?? 1, parent.costMs);
@@ -189,10 +208,13 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
       parent.order.push(name);
     }
     if (c.queued === 0 && c.inflight === 0) {
-      // A node becoming active starts level with its least-served active sibling: idle time
-      // earns no credit to spend starving the others later.
+      // A node becoming active starts level with its least-served active sibling, less the credit
+      // its idle time earned: idle time never buys the right to starve the others for long.
       const active = [...parent.children.values()].filter((s) => s !== c && s.queued > 0).map((s) => s.used);
-      if (active.length) c.used = Math.max(c.used, Math.min(...active));
+      if (active.length) {
+        const level = Math.min(...active) - this.#credit(c.path.join("\0")) / c.weight;
+        c.used = isNew ? level : Math.max(c.used, level);
+      }
     }
     return c;
   }
@@ -255,10 +277,19 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     this.#where.set(item, { node: leaf, charged: { nodes, local: leaf, estimate } });
   }
 
+  #credit(pathKey: string): number {
+    const max = this.opts.activationCreditMs ?? 0;
+    if (max <= 0) return 0;
+    const since = this.#idleSince.get(pathKey);
+    return since === undefined ? max : Math.min(max, (this.opts.now ?? Date.now)() - since);
+  }
+
   /** Removes nodes with nothing queued and nothing in flight, bottom up: the tree never grows without bound. */
   #prune(node: Node<T>): void {
+    if (node.local.size === 0 && node.queued === 0) this.#idle(`${node.path.join("\0")}\0`);
     for (let n: Node<T> | undefined = node; n?.parent; n = n.parent) {
       if (n.queued > 0 || n.inflight > 0 || n.local.size > 0) return;
+      this.#idle(n.path.join("\0"));
       const p = n.parent;
       p.children.delete(n.name);
       const i = p.order.indexOf(n.name);
