@@ -249,6 +249,20 @@ const frontend = z
         if (c.backend === "memcached" && !c.memcached) ctx.addIssue({ code: "custom", path: ["memcached"], message: "required when backend is memcached" });
       })
       .prefault({}),
+    async: z
+      .object({
+        // An async query's own deadline, instead of the HTTP timeout.
+        deadline: duration().default(1_800_000),
+        // How long a finished job and its result are kept for polling.
+        keep_alive: duration().default(3_600_000).refine((ms) => ms <= 7 * 86_400_000, "at most 7d"),
+        max_wait: duration().default(30_000),
+        max_result_bytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+        max_jobs_per_tenant: z.number().int().min(1).default(20),
+        max_jobs_per_actor: z.number().int().min(1).default(3),
+        heartbeat: duration().default(5_000),
+      })
+      .strict()
+      .prefault({}),
     limits: limitsOverride.default({}),
     tenant_limits: z.record(z.string(), limitsOverride).default({}),
   })

@@ -13,6 +13,8 @@ export function classifyRoute(method: string, pathname: string, upgrade: boolean
   if (!CLEAN_PATH.test(pathname) || pathname.split("/").some((s) => s === "." || s === "..")) return { status: 404 };
   if (WRITE_ROUTES.has(pathname)) return method === "POST" ? "write" : { status: 405, allow: "POST" };
   if (pathname === "/loki/api/v1/tail") return method === "GET" && upgrade ? "tail" : { status: 405, allow: "GET (WebSocket upgrade)" };
+  // Asynchronous query tickets: poll (GET) and cancel (DELETE), owned by whoever submitted them.
+  if (pathname.startsWith("/fairgate/api/v1/async/")) return method === "GET" || method === "DELETE" ? "read" : { status: 405, allow: "GET, DELETE" };
   if (!READ_PREFIXES.some((p) => pathname.startsWith(p))) return { status: 404 };
   return method === "GET" || method === "POST" ? "read" : { status: 405, allow: "GET, POST" };
 }

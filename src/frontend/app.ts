@@ -5,7 +5,9 @@ import { cleanRequestHeaders } from "../http/forward.js";
 import type { Identity } from "../identity/identity.js";
 import type { Codec } from "./api/codec.js";
 import { lokiCodec } from "./api/loki.js";
-import { readParams } from "./api/params.js";
+import { one, parsed, readParams, without } from "./api/params.js";
+import { parseStepMs } from "./api/time.js";
+import { AsyncJobs, type Answer, type JobRecord } from "./async/jobs.js";
 import { prometheusCodec } from "./api/prometheus.js";
 import { QuerierPool, type Job } from "./dispatch/pool.js";
 import { requireIdentity, type IdentityVerifier } from "./identity.js";
@@ -35,6 +37,7 @@ export interface FrontendDeps {
 
 export interface Frontend {
   app: Hono<Env>;
+  jobs: AsyncJobs;
   pool: QuerierPool;
   cache: Cache;
   queue: RequestQueue<Job>;
@@ -76,11 +79,15 @@ function lokiCacheStats(json: unknown, stats: QueryStats): void {
   };
 }
 
+function bodyOf(res: QueryResponse, stats: QueryStats, api: Api): string | Uint8Array | undefined {
+  if (api === "loki" && res.json !== undefined) lokiCacheStats(res.json, stats);
+  return res.json !== undefined ? JSON.stringify(res.json) : res.raw;
+}
+
 const cacheOutcome = (c: QueryStats["cache"]) => (c.hit + c.partial + c.miss === 0 ? undefined : c.partial || (c.hit && c.miss) ? "partial" : c.hit ? "hit" : "miss");
 
 function encode(res: QueryResponse, stats: QueryStats, api: Api): Response {
-  if (api === "loki" && res.json !== undefined) lokiCacheStats(res.json, stats);
-  const body = res.json !== undefined ? JSON.stringify(res.json) : res.raw;
+  const body = bodyOf(res, stats, api);
   const headers: Record<string, string> = {
     "content-type": res.contentType,
     // Where the time went, for the browser's network panel and for people reading curl -i.
@@ -112,6 +119,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   });
   const maxItem = config.cache.backend === "memcached" ? config.cache.memcached!.max_item_bytes : config.cache.memory_max_bytes;
   const store = new StoredValues(cache, maxItem);
+  const jobs = new AsyncJobs(store, config.async, deps.now);
   const c = config.cache;
   const pipeline: Handler = compose(
     align((tenants) => limitsFor(config, tenants).align_queries_with_step),
@@ -139,19 +147,42 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     if (c.req.method !== "GET" && c.req.method !== "POST") throw new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${path}; use GET or POST`, { allow: "GET, POST" });
     const identity = c.get("identity");
     const limits = limitsFor(config, identity.tenants);
-    const params = await readParams(c.req.raw);
+    const all = await readParams(c.req.raw);
+    const params = without(all, "async", "wait");
     const req = { ...codecs[api].parse(route, params, BigInt(Date.now()) * 1_000_000n, limits), path };
+    const newContext = (signal: AbortSignal, deadline: number): QueryContext => {
+      const ctx: QueryContext = {
+        identity,
+        forwardHeaders: querierHeaders(c.req.raw, identity),
+        signal,
+        deadline,
+        limits,
+        stats: { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0, cache: emptyCacheStats() },
+      };
+      ctx.forwardHeaders.delete("content-type");
+      return ctx;
+    };
+
+    if (one(all, "async") === "true" && (route === "query_range" || route === "query")) {
+      const waitMs = Math.min(parsed(all, "wait", parseStepMs, "duration", () => 0), config.async.max_wait);
+      const { record, done } = await jobs.submit(identity, async (signal, progress) => {
+        const ctx = { ...newContext(signal, Date.now() + config.async.deadline), progress };
+        const res = await pipeline(req, ctx);
+        const body = bodyOf(res, ctx.stats, api);
+        return { status: res.status, contentType: res.contentType, body: typeof body === "string" ? body : new TextDecoder().decode(body) };
+      });
+      if (waitMs > 0) {
+        const finished = await Promise.race([done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), waitMs).unref?.())]);
+        if (finished) {
+          const answer = await jobs.answer(record.id, record);
+          if (answer) return answerResponse(answer);
+        }
+      }
+      return c.json({ status: "success", data: { id: record.id, state: record.state } }, 202, { location: `/fairgate/api/v1/async/${record.id}` });
+    }
 
     const timeout = AbortSignal.timeout(limits.query_timeout);
-    const ctx: QueryContext = {
-      identity,
-      forwardHeaders: querierHeaders(c.req.raw, identity),
-      signal: AbortSignal.any([c.req.raw.signal, timeout]),
-      deadline: Date.now() + limits.query_timeout,
-      limits,
-      stats: { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0, cache: emptyCacheStats() },
-    };
-    ctx.forwardHeaders.delete("content-type");
+    const ctx = newContext(AbortSignal.any([c.req.raw.signal, timeout]), Date.now() + limits.query_timeout);
     try {
       const res = await pipeline(req, ctx);
       const cs = ctx.stats.cache;
@@ -165,6 +196,24 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
       throw e;
     }
   };
+  const unknownJob = (id: string) => new ApiError("not_found", `no asynchronous query ${id.slice(0, 64)} (unknown, expired or cancelled)`);
+  app.get("/fairgate/api/v1/async/:id/status", async (c) => {
+    const r = await jobs.status(c.req.param("id"), c.get("identity"));
+    if (!r) throw unknownJob(c.req.param("id"));
+    return c.json(statusOf(r));
+  });
+  app.get("/fairgate/api/v1/async/:id", async (c) => {
+    const r = await jobs.status(c.req.param("id"), c.get("identity"));
+    if (!r) throw unknownJob(c.req.param("id"));
+    if (r.state === "queued" || r.state === "running") return c.body(null, 204);
+    const answer = await jobs.answer(r.id, r);
+    if (!answer) throw unknownJob(r.id);
+    return answerResponse(answer);
+  });
+  app.delete("/fairgate/api/v1/async/:id", async (c) => {
+    if (!(await jobs.cancel(c.req.param("id"), c.get("identity")))) throw unknownJob(c.req.param("id"));
+    return c.body(null, 204);
+  });
   app.all("/loki/api/v1/*", serve("loki", /^\/loki\/api\/v1\//));
   app.all("/api/v1/*", serve("prometheus", /^\/api\/v1\//));
   app.all("/prometheus/api/v1/*", serve("prometheus", /^\/prometheus\/api\/v1\//));
@@ -184,17 +233,32 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   );
   return {
     app,
+    jobs,
     pool,
     cache,
     queue,
     metrics,
     admin,
     close: () => {
+      jobs.close();
       pool.close();
       void cache.close();
     },
   };
 }
+
+const answerResponse = (a: Answer) => new Response(a.body, { status: a.status, headers: { "content-type": a.contentType } });
+
+const iso = (ms?: number) => (ms === undefined ? undefined : new Date(ms).toISOString());
+const statusOf = (r: JobRecord) => ({
+  state: r.state,
+  progress: r.progress,
+  submittedAt: iso(r.submittedAt),
+  startedAt: iso(r.startedAt),
+  finishedAt: iso(r.finishedAt),
+  expiresAt: iso(r.expiresAt),
+  ...(r.error ? { error: r.error } : {}),
+});
 
 export function fairQueue(config: FrontendConfig): FairQueue<Job> {
   const q = config.queue;

@@ -78,6 +78,8 @@ export interface QueryContext {
   /** The strictest limits of the query's tenants. */
   limits: Limits;
   stats: QueryStats;
+  /** Told as split pieces complete (asynchronous queries report progress). */
+  progress?: (done: number, total: number) => void;
 }
 
 export type Handler = (req: QueryRequest, ctx: QueryContext) => Promise<QueryResponse>;

@@ -46,7 +46,12 @@ export const split =
   async (req, ctx) => {
     const ranges = rangesFor(req, ctx);
     ctx.stats.splits += ranges.length;
-    if (ranges.length === 1) return merge(req, [await next({ ...req, ...ranges[0]! }, ctx)]);
+    ctx.progress?.(0, ranges.length);
+    if (ranges.length === 1) {
+      const only = await next({ ...req, ...ranges[0]! }, ctx);
+      ctx.progress?.(1, 1);
+      return merge(req, [only]);
+    }
 
     const pieces = ranges.map((r) => ({ ...req, ...r }));
     if (req.kind === "log" && req.direction === "backward") pieces.reverse();
@@ -86,6 +91,7 @@ async function runInOrder(pieces: QueryRequest[], next: Handler, ctx: QueryConte
               if (finished) return;
               if (res.status < 200 || res.status >= 300) return settle(res);
               results[i] = res;
+              ctx.progress?.(results.filter(Boolean).length, pieces.length);
               while (done < pieces.length && results[done]) entries += entriesIn(results[done++]!);
               if (done === pieces.length || enough(entries)) return settle(results.slice(0, done) as QueryResponse[]);
               launch();
