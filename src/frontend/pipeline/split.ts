@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { msToNs } from "../api/time.js";
 import { type Handler, type Middleware, type QueryContext, type QueryRequest, type QueryResponse } from "../types.js";
 import { floorDiv, intervalSplits, metricSplits, type Range } from "./intervals.js";
@@ -65,6 +66,8 @@ export const split =
 /** Runs pieces with bounded parallelism; resolves with the answers of the in-order prefix that was needed. */
 async function runInOrder(pieces: QueryRequest[], next: Handler, ctx: QueryContext, enough: (entries: number) => boolean): Promise<QueryResponse[] | QueryResponse> {
   const stop = new AbortController();
+  // Every piece (pool, fetch) listens on this one signal: a query of many pieces is expected to.
+  setMaxListeners(0, stop.signal);
   const onAbort = () => stop.abort(ctx.signal.reason);
   if (ctx.signal.aborted) throw ctx.signal.reason;
   ctx.signal.addEventListener("abort", onAbort, { once: true });

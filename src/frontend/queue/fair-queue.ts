@@ -43,6 +43,8 @@ class Node<T> {
   /** Querier time charged to this subtree (ms, divided by weight); the local queue has its own. */
   used = 0;
   localUsed = 0;
+  /** Querier time of the last child (or local queue) picked here, after its charge: where a node that becomes active starts. */
+  vtime = 0;
   /** Recent cost of this node's sub-queries, for the charge at dispatch. */
   costMs: number;
 
@@ -109,7 +111,7 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     if (node.local.size === 0) {
       // The local queue is one more sibling: it too starts level (less its credit) with the least-served active one.
       const active = [...node.children.values()].filter((c) => c.queued > 0).map((c) => c.used);
-      if (active.length) node.localUsed = Math.max(node.localUsed, Math.min(...active) - this.#credit(`${node.path.join("\0")}\0`));
+      node.localUsed = Math.max(node.localUsed, Math.max(node.vtime, ...active.length ? [Math.min(...active)] : []) - this.#credit(`${node.path.join("\0")}\0`));
     }
     node.local.add(item);
     for (let n: Node<T> | undefined = node; n; n = n.parent) n.queued++;
@@ -205,16 +207,19 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
       const path = [...parent.path, name];
       c = new Node<T>(name, parent, this.opts.weight?.(path[0]!, path.slice(1)) ?? 1, parent.costMs);
       parent.children.set(name, c);
-      parent.order.push(name);
+      // A new child waits a whole turn: it goes just behind the cursor, not at the end of the order
+      // (which may be ahead of the cursor, so that churning siblings overtake a waiting one forever).
+      if (parent.cursor >= 0) parent.order.splice(parent.cursor++, 0, name);
+      else parent.order.push(name);
     }
-    if (c.queued === 0 && c.inflight === 0) {
-      // A node becoming active starts level with its least-served active sibling, less the credit
-      // its idle time earned: idle time never buys the right to starve the others for long.
+    if (c.queued === 0) {
+      // A node becoming active (even with a request still running) starts level with its least-served
+      // active sibling, the parent's local queue included, and no lower than the parent's virtual time,
+      // less the credit its idle time earned: idle time never buys the right to starve the others for long.
       const active = [...parent.children.values()].filter((s) => s !== c && s.queued > 0).map((s) => s.used);
-      if (active.length) {
-        const level = Math.min(...active) - this.#credit(c.path.join("\0")) / c.weight;
-        c.used = isNew ? level : Math.max(c.used, level);
-      }
+      if (parent.local.size > 0) active.push(parent.localUsed);
+      const level = Math.max(parent.vtime, ...active.length ? [Math.min(...active)] : []) - this.#credit(c.path.join("\0")) / c.weight;
+      c.used = isNew ? level : Math.max(c.used, level);
     }
     return c;
   }
@@ -273,6 +278,8 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     }
     this.root.queued--;
     leaf.localUsed += estimate / leaf.weight;
+    leaf.vtime = Math.max(leaf.vtime, leaf.localUsed);
+    for (const n of nodes) n.parent!.vtime = Math.max(n.parent!.vtime, n.used);
     this.#length--;
     this.#where.set(item, { node: leaf, charged: { nodes, local: leaf, estimate } });
   }
