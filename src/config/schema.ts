@@ -281,6 +281,14 @@ export const configSchema = z
       .strict()
       .prefault({}),
     demo: z.object({ enabled: z.boolean().default(false) }).strict().prefault({}),
+    log: z
+      .object({
+        level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+        // Queries slower than this get a "slow query" line of their own.
+        slow_query: duration().default(10_000),
+      })
+      .strict()
+      .prefault({}),
     identity: signedIdentity.optional(),
     edge: edge.optional(),
     frontend: frontend.optional(),

@@ -8,13 +8,15 @@ import { forward } from "../http/forward.js";
 /** What differs between Workers and Node. */
 export interface EdgeRuntime {
   clientIp(req: Request, env: unknown): string | undefined;
-  /** Node's fetch decodes compressed bodies; Workers' re-encodes them itself. */
+  /** Whether the upstream client hands back decoded bodies (then their Content-Encoding no longer applies). */
   bodiesDecoded: boolean;
   /** Reads handled in this process (edge and frontend co-deployed): identity passes without a header. */
   inProcessRead?: (req: Request, identity: Identity) => Promise<Response>;
   /** Live tail over WebSocket, where the runtime can pass an upgrade through fetch (Workers). */
   tail?: (admitted: Admitted) => Promise<Response>;
   fetch?: typeof fetch;
+  /** Told who a request was admitted as, or why it was refused (for logs and metrics). */
+  observe?: (fields: Record<string, unknown>) => void;
 }
 
 export interface EdgeApp {
@@ -37,6 +39,7 @@ export function createEdgeApp(config: EdgeConfig, runtime: EdgeRuntime, signedId
   app.all("*", async (c) => {
     const req = c.req.raw;
     const admitted = await edge.admit(req, runtime.clientIp(req, c.env));
+    runtime.observe?.({ tenant: admitted.identity.tenants.join("|"), actor: admitted.identity.actorPath });
     if (admitted.kind === "tail") {
       if (!runtime.tail) throw new ApiError("bad_data", "live tail needs a WebSocket upgrade");
       return runtime.tail(admitted);
@@ -53,6 +56,7 @@ export function createEdgeApp(config: EdgeConfig, runtime: EdgeRuntime, signedId
   });
 
   app.onError((err, c) => {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 503)) runtime.observe?.({ auth_failure: err.message });
     if (err instanceof ApiError) return errorResponse(err, c.req.path);
     console.error("edge: unexpected error", err);
     return errorResponse(new ApiError("internal", "internal error in the gateway"), c.req.path);

@@ -33,6 +33,8 @@ export interface FrontendDeps {
   cacheKeyHash?: (full: string) => string;
   now?: () => number;
   log?: (line: string) => void;
+  /** Told what each query did (for logs and metrics). */
+  observe?: (fields: Record<string, unknown>) => void;
 }
 
 export interface Frontend {
@@ -186,6 +188,15 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     try {
       const res = await pipeline(req, ctx);
       const cs = ctx.stats.cache;
+      deps.observe?.({
+        tenant: identity.tenants.join("|"),
+        actor: identity.actorPath,
+        splits: ctx.stats.splits,
+        cache: cacheOutcome(cs),
+        queue_wait_ms: ctx.stats.queueWaitMs,
+        querier_ms: ctx.stats.querierMs,
+        retries: ctx.stats.retries,
+      });
       for (const outcome of ["hit", "partial", "miss"] as const) if (cs[outcome]) metrics.cacheOutcomes.inc({ outcome }, cs[outcome]);
       if (cs.bytesReceived) metrics.cacheBytes.inc({ direction: "read" }, cs.bytesReceived);
       if (cs.bytesSent) metrics.cacheBytes.inc({ direction: "written" }, cs.bytesSent);

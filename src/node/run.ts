@@ -12,6 +12,10 @@ import { ApiError } from "../http/errors.js";
 import { identityVerifier } from "../identity/identity.js";
 import { ConfigError } from "../config/load.js";
 import { listen, remoteAddress, type Listener } from "./server.js";
+import { RequestLog } from "../observability/requests.js";
+import { Registry } from "prom-client";
+import type pino from "pino";
+import { upstreamFetch } from "./upstream-fetch.js";
 import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
 
 export type Mode = "all" | "edge" | "frontend";
@@ -32,9 +36,11 @@ function requireFor(mode: Mode, config: Config): void {
 }
 
 /** Starts fairgate on Node: one listener, the edge and/or the frontend behind it. */
-export async function run(config: Config, mode: Mode): Promise<Running> {
+export async function run(config: Config, mode: Mode, opts: { logDestination?: pino.DestinationStream } = {}): Promise<Running> {
   requireFor(mode, config);
+  const requests = new RequestLog({ level: config.log.level, slowQueryMs: config.log.slow_query, destination: opts.logDestination });
   const top = new Hono();
+  top.use("*", requests.middleware());
   const wss = new WebSocketServer({ noServer: true });
   let onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>) | undefined;
 
@@ -45,7 +51,7 @@ export async function run(config: Config, mode: Mode): Promise<Running> {
   }
 
   const verifyIdentity = mode === "frontend" && config.identity ? await identityVerifier(config.identity) : undefined;
-  const frontend = config.frontend && mode !== "edge" ? createFrontend(config.frontend, { verifyIdentity }) : undefined;
+  const frontend = config.frontend && mode !== "edge" ? createFrontend(config.frontend, { verifyIdentity, observe: requests.observe, log: (line) => requests.logger.warn(line) }) : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
 
   if (mode === "frontend") {
@@ -69,7 +75,9 @@ export async function run(config: Config, mode: Mode): Promise<Running> {
       config.edge!,
       {
         clientIp: (_req, env) => remoteAddress(env),
-        bodiesDecoded: true,
+        bodiesDecoded: false, // upstreamFetch hands bodies on as the upstream encoded them
+        fetch: upstreamFetch,
+        observe: requests.observe,
         inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.app.fetch(req, { identity })) : undefined,
       },
       mode === "edge" ? config.identity : undefined,
@@ -94,7 +102,14 @@ export async function run(config: Config, mode: Mode): Promise<Running> {
   }
 
   const listener = await listen(top.fetch, config.server.listen, onUpgrade);
-  const admin = frontend && config.server.admin_listen ? await listen(frontend.admin.fetch, config.server.admin_listen).catch(async (e: unknown) => {
+  // The admin listener: operators' routes, and every metric of this process.
+  const adminApp = new Hono();
+  adminApp.get("/metrics", async (c) => {
+    const all = Registry.merge([requests.registry, ...(frontend ? [frontend.metrics.registry] : [])]);
+    return c.body(await all.metrics(), 200, { "content-type": all.contentType });
+  });
+  if (frontend) adminApp.route("/", frontend.admin);
+  const admin = config.server.admin_listen ? await listen(adminApp.fetch, config.server.admin_listen).catch(async (e: unknown) => {
     await listener.close(0);
     throw e;
   }) : undefined;

@@ -215,7 +215,7 @@ describe("frontend alone", () => {
   beforeAll(async () => {
     idp = await startOidcProvider({ audience: "fairgate" });
     querier = await startEchoUpstream();
-    frontend = await run(parseConfig({ server: { listen: "127.0.0.1:0" }, frontend: { queriers: [{ url: querier.url }] }, identity: { secret: IDENTITY_SECRET } }), "frontend");
+    frontend = await run(parseConfig({ server: { listen: "127.0.0.1:0" }, log: { level: "warn" }, frontend: { queriers: [{ url: querier.url }] }, identity: { secret: IDENTITY_SECRET } }), "frontend");
     edge = await run(parseConfig(edgeConfig(idp, frontend.url)), "edge");
   });
   afterAll(async () => {

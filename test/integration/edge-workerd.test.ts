@@ -23,7 +23,7 @@ describe("edge on Workers (workerd), frontend on Node", () => {
     idp = await startOidcProvider({ audience: "fairgate" });
     querier = await startEchoUpstream();
     frontend = await run(
-      parseConfig({ server: { listen: "127.0.0.1:0" }, frontend: { queriers: [{ url: querier.url }], tail_url: querier.url }, identity: { secret: IDENTITY_SECRET } }),
+      parseConfig({ server: { listen: "127.0.0.1:0" }, log: { level: "warn" }, frontend: { queriers: [{ url: querier.url }], tail_url: querier.url }, identity: { secret: IDENTITY_SECRET } }),
       "frontend",
     );
     const config = edgeConfig(idp, frontend.url);

@@ -4,6 +4,7 @@ export const IDENTITY_SECRET = "identity-secret-for-tests-0123456789";
 export function edgeConfig(idp: { issuer: string }, upstreamUrl: string) {
   return {
     server: { listen: "127.0.0.1:0" },
+    log: { level: "warn" as const },
     edge: {
       issuers: [{ issuer: idp.issuer, audiences: ["fairgate"], id_token: { accept: true, audiences: ["grafana"] } }],
       jwks: { cooldown: "1s" },

@@ -1,3 +1,5 @@
+import { sha256 } from "@noble/hashes/sha2";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils";
 import { decodeJwt, jwtVerify, type JWTPayload } from "jose";
 import type { EdgeConfig, IssuerConfig } from "../../config/schema.js";
 import { ApiError } from "../../http/errors.js";
@@ -25,8 +27,6 @@ interface TrustedIssuer {
   keys: IssuerKeys;
 }
 
-const hex = (buf: ArrayBuffer) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
-
 export class TokenVerifier {
   readonly #issuers = new Map<string, TrustedIssuer>();
   readonly #cache: Lru<string, VerifiedUser>;
@@ -46,7 +46,8 @@ export class TokenVerifier {
     if (idToken !== undefined && idToken.length > this.config.max_token_bytes)
       throw invalidToken(`ID token is larger than ${this.config.max_token_bytes} bytes`);
 
-    const cacheKey = hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${bearer}\n${idToken ?? ""}`)));
+    // Synchronous pure-JS SHA-256 (Workers too): crypto.subtle.digest is a thread hop per request on Node.
+    const cacheKey = bytesToHex(sha256(utf8ToBytes(`${bearer}\n${idToken ?? ""}`)));
     const cached = this.#cache.get(cacheKey);
     if (cached && cached.expiresAt > Date.now()) return cached;
     if (cached) this.#cache.delete(cacheKey);

@@ -1,0 +1,89 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomBytes } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import pino, { type Logger } from "pino";
+import { Counter, Histogram, Registry } from "prom-client";
+
+/** What the edge and the frontend tell about a request, for its log line and metrics. Never tokens or raw identities. */
+export interface RequestFields {
+  tenant?: string;
+  /** The actor path: already a keyed hash of the user. */
+  actor?: string;
+  route?: string;
+  auth_failure?: string;
+  splits?: number;
+  cache?: string;
+  queue_wait_ms?: number;
+  querier_ms?: number;
+  [k: string]: unknown;
+}
+
+export interface RequestLogOptions {
+  level: string;
+  slowQueryMs: number;
+  destination?: pino.DestinationStream;
+}
+
+/** A bounded route label: the API route with names and IDs taken out. */
+export function routeLabel(path: string): string {
+  const m = /^(?:\/loki|\/prometheus)?\/api\/v1\/(.+)$/.exec(path) ?? /^\/(otlp\/v1\/\w+)$/.exec(path);
+  if (!m) return path.startsWith("/fairgate/api/v1/async/") ? "async" : ["/healthz", "/ready", "/metrics", "/status"].includes(path) ? path.slice(1) : "other";
+  const api = path.startsWith("/loki/") ? "loki" : "prom";
+  const route = m[1]!.replace(/^label\/[^/]+\/values$/, "label_values").replace(/^detected_field\/[^/]+\/values$/, "detected_field_values");
+  return /^[a-z_/]+$/.test(route) ? `${api}:${route}` : `${api}:other`;
+}
+
+/**
+ * One structured log line per request (pino), a slow-query line above a threshold, and request
+ * metrics. Fields come from the edge and the frontend through `observe`, which writes into the
+ * current request's store (AsyncLocalStorage), so neither needs to know about logging.
+ */
+export class RequestLog {
+  readonly logger: Logger;
+  readonly registry = new Registry();
+  readonly #als = new AsyncLocalStorage<RequestFields>();
+  readonly #requests = new Counter({ name: "fairgate_requests_total", help: "HTTP requests by route, status and tenant.", labelNames: ["route", "status", "tenant"], registers: [this.registry] });
+  readonly #duration = new Histogram({
+    name: "fairgate_request_duration_seconds",
+    help: "HTTP request latency by route.",
+    labelNames: ["route"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  readonly #authFailures = new Counter({ name: "fairgate_auth_failures_total", help: "Requests refused by the edge, by reason.", labelNames: ["reason"], registers: [this.registry] });
+
+  constructor(readonly opts: RequestLogOptions) {
+    this.logger = pino({ level: opts.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, opts.destination);
+  }
+
+  readonly observe = (fields: RequestFields): void => {
+    const store = this.#als.getStore();
+    if (store) Object.assign(store, fields);
+  };
+
+  middleware(): MiddlewareHandler {
+    return async (c, next) => {
+      const fields: RequestFields = {};
+      const started = performance.now();
+      await this.#als.run(fields, next);
+      const ms = performance.now() - started;
+      const route = routeLabel(c.req.path);
+      const status = c.res.status;
+      const tenant = fields.tenant ?? "";
+      this.#requests.inc({ route, status: String(status), tenant });
+      this.#duration.observe({ route }, ms / 1000);
+      if (fields.auth_failure) this.#authFailures.inc({ reason: authReason(fields.auth_failure) });
+      const line = { request_id: c.req.header("x-request-id")?.slice(0, 64) ?? randomBytes(8).toString("hex"), method: c.req.method, route, status, duration_ms: Math.round(ms), ...fields };
+      if (status >= 500) this.logger.error(line, "request");
+      else this.logger.info(line, "request");
+      if (ms >= this.opts.slowQueryMs && route !== "other") this.logger.warn({ ...line, slow_query_threshold_ms: this.opts.slowQueryMs }, "slow query");
+    };
+  }
+}
+
+/** The reason label for an authentication failure, from the edge's error description (bounded set). */
+export function authReason(description: string): string {
+  const known = ["expired", "not yet valid", "audience", "issuer", "kid", "signature", "algorithm", "malformed", "larger than", "no sub", "no exp", "another subject", "required", "tenant", "unreachable"];
+  const hit = known.find((k) => description.includes(k));
+  return hit ? hit.replace(/ /g, "_") : "other";
+}
