@@ -63,8 +63,10 @@ const codecs: Record<Api, Codec> = { loki: lokiCodec, prometheus: prometheusCode
 
 /** Loki reports cache use in stats.cache.result; fill it with what this query's pieces did. */
 function lokiCacheStats(json: unknown, stats: QueryStats): void {
-  const data = (json as { data?: { stats?: { cache?: Record<string, unknown> } } })?.data;
-  if (!data?.stats) return;
+  const data = (json as { data?: { resultType?: string; stats?: { cache?: Record<string, unknown> } } })?.data;
+  if (!data || (!data.stats && data.resultType === undefined)) return;
+  // An answer served wholly from cache has no execution stats; it still tells what the cache did.
+  data.stats ??= {};
   const c = stats.cache;
   data.stats.cache = {
     ...data.stats.cache,

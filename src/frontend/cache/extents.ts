@@ -22,12 +22,17 @@ export interface Gap {
   endNs: bigint;
 }
 
-/** Matrix timestamps are float seconds with millisecond precision. */
-const tsNs = (t: number): bigint => BigInt(Math.round(t * 1000)) * 1_000_000n;
-
 /** The samples of a matrix within [startNs, endNs]; series left with none are dropped. */
 export function sliceMatrix(body: MatrixBody, startNs: bigint, endNs: bigint): MatrixBody {
-  const keep = <T extends [number, unknown]>(xs?: T[]) => xs?.filter((s) => tsNs(s[0]) >= startNs && tsNs(s[0]) <= endNs);
+  // Matrix timestamps are float seconds with millisecond precision: compare whole milliseconds,
+  // which doubles hold exactly (no BigInt per sample on the hot path).
+  const fromMs = Number((startNs + 999_999n) / 1_000_000n);
+  const toMs = Number(endNs / 1_000_000n);
+  const keep = <T extends [number, unknown]>(xs?: T[]) =>
+    xs?.filter((s) => {
+      const ms = Math.round(s[0] * 1000);
+      return ms >= fromMs && ms <= toMs;
+    });
   const result = body.data.result
     .map((s) => {
       const values = keep(s.values);

@@ -14,6 +14,8 @@ export interface MemcachedOptions {
 
 class Timeout extends Error {}
 
+const TOO_LARGE = /too large/i;
+
 /**
  * Memcached through memjs, with what memjs lacks: a deadline per operation, and a circuit breaker
  * that bypasses a failing memcached for a cool-down so queries never wait on it (the cache fails
@@ -33,10 +35,11 @@ export class MemcachedCache implements Cache {
       timeout: Math.max(0.05, (opts.timeoutMs * 2) / 1000),
       conntimeout: Math.max(0.1, (opts.timeoutMs * 4) / 1000),
       retries: 0,
-      failover: true,
-      failoverTime: Math.max(1, opts.breakerCooldownMs / 1000),
+      // memjs' failover marks a server dead for failoverTime after one socket error; our breaker decides instead.
+      failover: false,
       keepAlive: true,
-      logger: { log: (...args: unknown[]) => this.events.error?.("memjs", args.join(" ")) },
+      // Failures are reported once per operation by #op; memjs' own console lines would repeat them.
+      logger: { log: () => undefined },
     });
   }
 
@@ -54,7 +57,9 @@ export class MemcachedCache implements Cache {
       this.events.skipped?.(value.byteLength);
       return false;
     }
-    return (await this.#op("set", () => this.#client.set(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength), { expires: ttlSeconds }))) ?? false;
+    // memcached reads an expiry over 30 days as an absolute Unix time.
+    const expires = ttlSeconds > 2_592_000 ? Math.floor(Date.now() / 1000) + ttlSeconds : ttlSeconds;
+    return (await this.#op("set", () => this.#client.set(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength), { expires }), TOO_LARGE)) ?? false;
   }
 
   async delete(key: string): Promise<void> {
@@ -65,7 +70,7 @@ export class MemcachedCache implements Cache {
     this.#client.close();
   }
 
-  async #op<T>(name: string, f: () => Promise<T>): Promise<T | undefined> {
+  async #op<T>(name: string, f: () => Promise<T>, refusal?: RegExp): Promise<T | undefined> {
     if (this.open) return undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -77,6 +82,11 @@ export class MemcachedCache implements Cache {
       this.#failures = 0;
       return result;
     } catch (e) {
+      // memcached refusing one value (larger than its -I) is an answer, not a failure of the backend.
+      if (refusal?.test(String(e))) {
+        this.events.skipped?.(0);
+        return undefined;
+      }
       this.events.error?.(name, e);
       if (++this.#failures === this.opts.breakerFailures) {
         this.#openUntil = Date.now() + this.opts.breakerCooldownMs;

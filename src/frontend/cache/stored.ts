@@ -1,13 +1,16 @@
 import { createHash, randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { deflateRaw, inflateRaw } from "node:zlib";
+import { brotliCompress, brotliDecompress, constants } from "node:zlib";
 import type { Cache } from "./cache.js";
 
-const deflate = promisify(deflateRaw);
-const inflate = promisify(inflateRaw);
+const compress = promisify(brotliCompress);
+const decompress = promisify(brotliDecompress);
+// bench/cache: brotli at quality 4 stores what deflate level 6 does (18% of the JSON) in a third of the time.
+const QUALITY = { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } };
 
-const INLINE = 1;
-const MANIFEST = 2;
+// The first byte says how a value is stored; values written in another format read as misses.
+const INLINE = 3;
+const MANIFEST = 4;
 
 interface Manifest {
   gen: string;
@@ -20,7 +23,7 @@ interface Manifest {
 export const hashKey = (prefix: string, full: string): string => `${prefix}:${createHash("sha256").update(full).digest("base64url")}`;
 
 /**
- * JSON values, compressed (raw deflate: see bench/cache for the comparison), stored under one key
+ * JSON values, compressed (brotli: see bench/cache for the comparison), stored under one key
  * when they fit an item, otherwise as chunks under keys of their own plus a manifest under the key.
  * A fresh generation per write means a reader never mixes the chunks of two writes.
  */
@@ -31,7 +34,7 @@ export class StoredValues {
   ) {}
 
   async put(key: string, value: unknown, ttlSeconds: number): Promise<{ stored: boolean; bytes: number }> {
-    const packed = await deflate(Buffer.from(JSON.stringify(value)));
+    const packed = await compress(Buffer.from(JSON.stringify(value)), QUALITY);
     const room = this.maxItemBytes - 1 - 256; // header byte, and memcached's own per-item overhead
     if (packed.byteLength <= room) {
       const ok = await this.cache.set(key, Buffer.concat([Buffer.of(INLINE), packed]), ttlSeconds);
@@ -59,7 +62,7 @@ export class StoredValues {
         packed = Buffer.concat(parts as Uint8Array[]);
         if (packed.byteLength !== m.bytes || createHash("sha256").update(packed).digest("hex") !== m.sha256) return undefined;
       } else return undefined;
-      return { value: JSON.parse((await inflate(packed)).toString()) as T, bytes: packed.byteLength };
+      return { value: JSON.parse((await decompress(packed)).toString()) as T, bytes: packed.byteLength };
     } catch {
       return undefined; // unreadable: treat as a miss; the next write replaces it
     }

@@ -28,7 +28,11 @@ export const noCache = (ctx: QueryContext) => /\bno-(cache|store)\b/i.test(ctx.f
  */
 function readsRecentData(query: string, cutoffNs: bigint): boolean {
   if (/offset\s+-/.test(query)) return true;
-  for (const m of query.matchAll(/@\s*([0-9]+(?:\.[0-9]+)?)/g)) if (BigInt(Math.round(Number(m[1]) * 1000)) * NS_PER_MS > cutoffNs) return true;
+  // Every number literal PromQL accepts after @: decimals, exponents, hex.
+  for (const m of query.matchAll(/@\s*(0[xX][0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)/g)) {
+    const seconds = Number(m[1]);
+    if (!Number.isFinite(seconds) || BigInt(Math.round(seconds * 1000)) * NS_PER_MS > cutoffNs) return true;
+  }
   return false;
 }
 
@@ -114,7 +118,8 @@ export const resultsCache =
 
     if (used.length === 0 && fetched.length === 1) return fetched[0]!.res;
     const parts: { startNs: bigint; body: MatrixBody }[] = [
-      ...used.map((e) => ({ startNs: e.startNs > req.startNs ? e.startNs : req.startNs, body: sliceMatrix(e.response, req.startNs, req.endNs) })),
+      // An extent inside the request is used as it is; only one that reaches past it is cut.
+      ...used.map((e) => ({ startNs: e.startNs > req.startNs ? e.startNs : req.startNs, body: e.startNs >= req.startNs && e.endNs <= req.endNs ? e.response : sliceMatrix(e.response, req.startNs, req.endNs) })),
       ...fetched.map((f) => ({ startNs: f.startNs, body: f.res.json as MatrixBody })),
     ].sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
     return { status: 200, contentType: fetched[0]?.res.contentType ?? "application/json", json: mergeMatrix(parts.map((p) => p.body) as never) };
