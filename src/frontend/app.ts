@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import type { FrontendConfig } from "../config/schema.js";
-import { ApiError, errorResponse } from "../http/errors.js";
+import { ApiError, apiFlavor, errorResponse } from "../http/errors.js";
 import { cleanRequestHeaders } from "../http/forward.js";
 import type { Identity } from "../identity/identity.js";
 import type { Codec } from "./api/codec.js";
@@ -174,7 +174,12 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
         const res = await pipeline(req, ctx);
         const body = bodyOf(res, ctx.stats, api);
         return { status: res.status, contentType: res.contentType, body: typeof body === "string" ? body : new TextDecoder().decode(body) };
-      });
+      }, (e) =>
+        // The error the synchronous query would answer: plain text for Loki, Prometheus JSON otherwise.
+        apiFlavor(path) === "loki"
+          ? { status: e.status, contentType: "text/plain; charset=utf-8", body: e.message }
+          : { status: e.status, contentType: "application/json", body: JSON.stringify({ status: "error", errorType: e.kind, error: e.message }) },
+      );
       if (waitMs > 0) {
         const finished = await Promise.race([done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), waitMs).unref?.())]);
         if (finished) {

@@ -54,8 +54,15 @@ export class AsyncJobs {
     readonly now: () => number = Date.now,
   ) {}
 
-  /** Starts a job; throws ApiError 429 over the per-tenant or per-actor limit. */
-  async submit(who: Identity, run: (signal: AbortSignal, progress: (done: number, total: number) => void) => Promise<Answer>): Promise<{ record: JobRecord; done: Promise<void> }> {
+  /**
+   * Starts a job; throws ApiError 429 over the per-tenant or per-actor limit, 503 when its record
+   * cannot be stored. `render` turns an error into the answer the synchronous query would give.
+   */
+  async submit(
+    who: Identity,
+    run: (signal: AbortSignal, progress: (done: number, total: number) => void) => Promise<Answer>,
+    render: (e: ApiError) => Answer,
+  ): Promise<{ record: JobRecord; done: Promise<void> }> {
     const mine = [...this.#running.values()].map((j) => j.record);
     const tenant = [...who.tenants].sort().join("|");
     if (mine.filter((r) => r.tenants.join("|") === tenant).length >= this.opts.max_jobs_per_tenant)
@@ -75,7 +82,9 @@ export class AsyncJobs {
       expiresAt: t + this.opts.deadline + this.opts.keep_alive,
       heartbeatAt: t,
     };
-    await this.#save(record);
+    // A ticket nobody could poll is worse than a refusal: without the record stored, no job starts.
+    if (!(await this.#save(record)).stored)
+      throw new ApiError("unavailable", "cannot store the asynchronous query (the cache is unavailable); try again shortly, or run the query without async=true", { "retry-after": "10" });
     const controller = new AbortController();
     const deadline = AbortSignal.timeout(this.opts.deadline);
     const signal = AbortSignal.any([controller.signal, deadline]);
@@ -85,40 +94,48 @@ export class AsyncJobs {
 
     const submitted = { ...record };
     const done = (async () => {
+      let answer: Answer | undefined;
+      let state: JobState = "done";
+      let error: string | undefined;
       try {
-        const answer = await run(signal, (splitsDone, splitsTotal) => {
+        answer = await run(signal, (splitsDone, splitsTotal) => {
           record.progress = { splitsDone, splitsTotal };
           if (record.state === "queued") {
             record.state = "running";
             record.startedAt = this.now();
           }
         });
-        if (Buffer.byteLength(answer.body) > this.opts.max_result_bytes) {
-          this.#finish(record, "failed", `the result is ${Buffer.byteLength(answer.body)} bytes, over max_result_bytes (${this.opts.max_result_bytes}); narrow the time range or the query`);
-          record.answer = { status: 413, contentType: "application/json" };
-          await this.store.put(answerKey(record.id), { status: 413, contentType: "application/json", body: JSON.stringify({ status: "error", errorType: "too_large", error: record.error }) }, this.#ttl(record));
-        } else {
-          this.#finish(record, answer.status >= 200 && answer.status < 300 ? "done" : "failed", answer.status >= 300 ? `the query failed with status ${answer.status}` : undefined);
-          record.answer = { status: answer.status, contentType: answer.contentType };
-          const { stored } = await this.store.put(answerKey(record.id), answer, this.#ttl(record));
-          if (!stored) {
-            record.state = "failed";
-            record.error = "the result could not be stored in the cache; resubmit the query";
-            record.answer = undefined;
-          }
+        const bytes = Buffer.byteLength(answer.body);
+        if (bytes > this.opts.max_result_bytes) {
+          error = `the result is ${bytes} bytes, over max_result_bytes (${this.opts.max_result_bytes}); narrow the time range or the query`;
+          answer = render(new ApiError("too_large", error));
         }
+        if (answer.status >= 300) state = "failed";
+        error ??= answer.status >= 300 ? `the query failed with status ${answer.status}` : undefined;
       } catch (e) {
-        const cancelled = controller.signal.aborted;
-        const timedOut = deadline.aborted && !cancelled;
-        this.#finish(record, cancelled ? "cancelled" : "failed", cancelled ? undefined : timedOut ? `the query ran past its deadline of ${this.opts.deadline / 1000}s; narrow the time range` : e instanceof ApiError ? e.message : String(e));
-        if (e instanceof ApiError && !cancelled) {
-          record.answer = { status: e.status, contentType: "application/json" };
-          await this.store.put(answerKey(record.id), { status: e.status, contentType: "application/json", body: JSON.stringify({ status: "error", errorType: e.kind, error: e.message }) }, this.#ttl(record));
+        if (controller.signal.aborted) state = "cancelled";
+        else {
+          state = "failed";
+          error = deadline.aborted ? `the query ran past its deadline of ${this.opts.deadline / 1000}s; narrow the time range` : e instanceof ApiError ? e.message : String(e);
+          answer = render(e instanceof ApiError ? e : new ApiError("internal", error));
         }
+      }
+      clearInterval(timer);
+      try {
+        // A cancel may have come through another replica since the last heartbeat: it wins.
+        const shared = (await this.store.get<JobRecord>(recordKey(record.id)))?.value;
+        if (state === "cancelled" || shared?.cancelRequested) return;
+        // The answer is stored before the record says so: a poll never sees "done" without it.
+        if (answer && !(await this.store.put(answerKey(record.id), answer, this.#ttl(record, this.opts.keep_alive))).stored) {
+          state = "failed";
+          error = "the result could not be stored in the cache; resubmit the query";
+          answer = undefined;
+        }
+        if (answer) record.answer = { status: answer.status, contentType: answer.contentType };
+        this.#finish(record, state, error);
+        await this.#save(record);
       } finally {
-        clearInterval(timer);
         this.#running.delete(record.id);
-        if (record.state !== "cancelled") await this.#save(record);
       }
     })();
     return { record: submitted, done };
@@ -155,11 +172,15 @@ export class AsyncJobs {
     return true;
   }
 
+  /** Shutting down: running jobs are reported failed at once, not after their heartbeat goes stale. */
   close(): void {
     for (const j of this.#running.values()) {
       clearInterval(j.timer);
+      this.#finish(j.record, "failed", "the frontend running this query shut down; resubmit it");
+      void this.#save(j.record);
       j.controller.abort(new Error("frontend shutting down"));
     }
+    this.#running.clear();
   }
 
   async #heartbeat(id: string): Promise<void> {
@@ -178,11 +199,13 @@ export class AsyncJobs {
     if (error) r.error = error;
   }
 
-  #ttl(r: JobRecord): number {
-    return Math.max(1, Math.ceil((r.expiresAt - this.now()) / 1000));
+  /** Seconds until the record expires, or until `fromNowMs` past now (an answer stored before its record finishes). */
+  #ttl(r: JobRecord, fromNowMs?: number): number {
+    const until = fromNowMs === undefined ? r.expiresAt : this.now() + fromNowMs;
+    return Math.max(1, Math.ceil((until - this.now()) / 1000));
   }
 
-  #save(r: JobRecord): Promise<unknown> {
+  #save(r: JobRecord): Promise<{ stored: boolean }> {
     return this.store.put(recordKey(r.id), r, this.#ttl(r));
   }
 }
