@@ -74,7 +74,10 @@ export class RequestLog {
       this.#duration.observe({ route }, ms / 1000);
       if (fields.auth_failure) this.#authFailures.inc({ reason: authReason(fields.auth_failure) });
       const line = { request_id: c.req.header("x-request-id")?.slice(0, 64) ?? randomBytes(8).toString("hex"), method: c.req.method, route, status, duration_ms: Math.round(ms), ...fields };
+      // Probes and the demo's own traffic would drown the lines people read.
+      const routine = route === "healthz" || route === "ready" || c.req.path === "/-/ready" || c.req.path.startsWith("/demo/");
       if (status >= 500) this.logger.error(line, "request");
+      else if (routine) this.logger.debug(line, "request");
       else this.logger.info(line, "request");
       if (ms >= this.opts.slowQueryMs && route !== "other") this.logger.warn({ ...line, slow_query_threshold_ms: this.opts.slowQueryMs }, "slow query");
     };
