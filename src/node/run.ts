@@ -13,6 +13,7 @@ import { identityVerifier } from "../identity/identity.js";
 import { ConfigError } from "../config/load.js";
 import { listen, remoteAddress, type Listener } from "./server.js";
 import { RequestLog } from "../observability/requests.js";
+import { statusPage } from "../observability/status-page.js";
 import { Registry } from "prom-client";
 import type pino from "pino";
 import { upstreamFetch } from "./upstream-fetch.js";
@@ -108,6 +109,9 @@ export async function run(config: Config, mode: Mode, opts: { logDestination?: p
     const all = Registry.merge([requests.registry, ...(frontend ? [frontend.metrics.registry] : [])]);
     return c.body(await all.metrics(), 200, { "content-type": all.contentType });
   });
+  // The status page polls the frontend's /debug/status; without a frontend it says so.
+  const status = statusPage({ mode, frontend: frontend !== undefined });
+  adminApp.get("/status", (c) => c.body(status.html, 200, status.headers));
   if (frontend) adminApp.route("/", frontend.admin);
   const admin = config.server.admin_listen ? await listen(adminApp.fetch, config.server.admin_listen).catch(async (e: unknown) => {
     await listener.close(0);
