@@ -13,7 +13,7 @@ import { startMemcached } from "../test/support/memcached.js";
 import { startPrometheus } from "../test/support/prometheus.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const QUERY = "sum by (job, code) (rate(http_requests_total[5m]))";
+const QUERY = process.env.BENCH_QUERY ?? "sum by (job, code) (rate(http_requests_total[5m]))";
 const STEP = 60;
 const identity = { subject: "bench", tenants: ["bench"], actorPath: "users|bench", scopes: [] };
 const DEADLINE = Date.now() + 85_000;

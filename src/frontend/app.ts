@@ -16,6 +16,7 @@ import { align } from "./pipeline/align.js";
 import { split } from "./pipeline/split.js";
 import { resultsCache } from "./pipeline/results-cache.js";
 import { pieceCache } from "./pipeline/piece-cache.js";
+import { AnswerCache } from "./pipeline/answer-cache.js";
 import { buildCache } from "./cache/build.js";
 import { StoredValues } from "./cache/stored.js";
 import type { Cache } from "./cache/cache.js";
@@ -44,7 +45,7 @@ export interface Frontend {
   cache: Cache;
   queue: RequestQueue<Job>;
   metrics: FrontendMetrics;
-  /** Routes for operators (metrics, queue snapshot), served on the admin listener. */
+  /** Routes for operators (metrics, queue snapshot, the status page's data), served on the admin listener. */
   admin: Hono;
   close(): void;
 }
@@ -110,6 +111,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   metrics.sources = {
     queuedByTenant: () => (queue instanceof FairQueue ? queue.queuedByTenant() : [{ tenant: "", queued: queue.length }]),
     queriers: () => pool.queriers,
+    asyncJobs: () => jobs.list(),
   };
   const log = deps.log ?? ((line: string) => console.error(line));
   const cache = deps.cache ?? buildCache(config.cache, {
@@ -123,7 +125,8 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   });
   const maxItem = config.cache.backend === "memcached" ? config.cache.memcached!.max_item_bytes : config.cache.memory_max_bytes;
   const store = new StoredValues(cache, maxItem);
-  const jobs = new AsyncJobs(store, config.async, deps.now);
+  const jobs = new AsyncJobs(store, config.async, deps.now, (state) => metrics.asyncFinished.inc({ state }));
+  const answers = config.cache.results.enabled ? new AnswerCache(store, config.cache.results.ttl / 1000, deps.now, deps.cacheKeyHash && ((full) => `qa:${deps.cacheKeyHash!(full)}`)) : undefined;
   const c = config.cache;
   const pipeline: Handler = compose(
     align((tenants) => limitsFor(config, tenants).align_queries_with_step),
@@ -192,6 +195,14 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
 
     const timeout = AbortSignal.timeout(limits.query_timeout);
     const ctx = newContext(AbortSignal.any([c.req.raw.signal, timeout]), Date.now() + limits.query_timeout);
+    const answerKey = answers?.keyFor(req, ctx);
+    const kept = answerKey ? await answers!.get(answerKey) : undefined;
+    if (kept) {
+      ctx.stats.cache.hit = 1;
+      metrics.cacheOutcomes.inc({ outcome: "hit" });
+      deps.observe?.({ tenant: identity.tenants.join("|"), actor: identity.actorPath, splits: 0, cache: "hit" });
+      return new Response(new Uint8Array(kept), { headers: { "content-type": "application/json", "x-fairgate-cache": "hit", "x-fairgate-splits": "0", "server-timing": "queue;dur=0, querier;dur=0" } });
+    }
     try {
       const res = await pipeline(req, ctx);
       const cs = ctx.stats.cache;
@@ -207,7 +218,11 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
       for (const outcome of ["hit", "partial", "miss"] as const) if (cs[outcome]) metrics.cacheOutcomes.inc({ outcome }, cs[outcome]);
       if (cs.bytesReceived) metrics.cacheBytes.inc({ direction: "read" }, cs.bytesReceived);
       if (cs.bytesSent) metrics.cacheBytes.inc({ direction: "written" }, cs.bytesSent);
-      return encode(res, ctx.stats, api);
+      const response = encode(res, ctx.stats, api);
+      // Kept before answering, so the next identical request (often the next dashboard viewer) finds it.
+      if (answerKey && !cs.noStore && res.status === 200 && (res.json as { status?: string } | undefined)?.status === "success")
+        await answers!.put(answerKey, await response.clone().text());
+      return response;
     } catch (e) {
       if (timeout.aborted) throw new ApiError("timeout", `query timed out after ${limits.query_timeout / 1000}s; try a smaller time range or a larger step`);
       if (c.req.raw.signal.aborted) throw new ApiError("canceled", "the client went away");
@@ -246,9 +261,39 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   });
   const admin = new Hono();
   admin.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }));
-  admin.get("/debug/queue", (c) =>
-    c.json({ queue: queue instanceof FairQueue ? queue.snapshot() : { queued: queue.length }, queriers: pool.queriers.map(({ id, inflight, healthy, lastError }) => ({ id, inflight, healthy, lastError })) }),
-  );
+  const queueSnapshot = () => (queue instanceof FairQueue ? queue.snapshot() : { queued: queue.length });
+  admin.get("/debug/queue", (c) => c.json({ queue: queueSnapshot(), queriers: pool.queriers.map(({ id, inflight, healthy, lastError }) => ({ id, inflight, healthy, lastError })) }));
+  // What the status page (/status on the admin listener) polls: queue tree, queriers, cache outcomes, async jobs.
+  admin.get("/debug/status", async (c) => {
+    const outcomes = new Map((await metrics.cacheOutcomes.get()).values.map((v) => [v.labels.outcome, v.value]));
+    // Real querier time of the tenants in the tree (the tree itself holds the fair queue's charges).
+    const active = new Set(queue instanceof FairQueue ? queue.queuedByTenant().map((t) => t.tenant) : []);
+    const querierMs = (await metrics.querierTime.get()).values.filter((v) => active.has(String(v.labels.user))).map((v) => [String(v.labels.user), Math.round(v.value * 1000)]);
+    const running = jobs.list();
+    const states: Record<string, number> = {};
+    for (const r of running) states[r.state] = (states[r.state] ?? 0) + 1;
+    return c.json(
+      {
+        time: new Date().toISOString(),
+        queue: queueSnapshot(),
+        // [tenant, ms] pairs: tenant names are untrusted, so they never become object keys.
+        querierMsByTenant: querierMs,
+        queriers: pool.queriers.map(({ url, healthy, inflight, maxConcurrent, failures, lastError }) => ({ url, healthy, inflight, maxConcurrent, failures, lastError: lastError ?? null })),
+        cache: { hits: outcomes.get("hit") ?? 0, partial: outcomes.get("partial") ?? 0, misses: outcomes.get("miss") ?? 0 },
+        async: {
+          running: running.length,
+          states,
+          // Bounded: the page lists the oldest jobs; the count says how many there are.
+          jobs: running
+            .sort((a, b) => a.submittedAt - b.submittedAt)
+            .slice(0, 100)
+            .map((r) => ({ tenants: r.tenants, actorPath: r.actorPath, state: r.state, progress: r.progress, submittedAt: iso(r.submittedAt), startedAt: iso(r.startedAt) })),
+        },
+      },
+      200,
+      { "cache-control": "no-store" },
+    );
+  });
   return {
     app,
     jobs,

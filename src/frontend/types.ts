@@ -56,6 +56,8 @@ export interface CacheStats {
   bytesSent: number;
   /** Nanoseconds of the query's range answered from cache. */
   queryLengthServedNs: bigint;
+  /** A querier said Cache-Control: no-store for some piece: the whole answer must not be kept either. */
+  noStore?: boolean;
 }
 
 export const emptyCacheStats = (): CacheStats => ({ hit: 0, partial: 0, miss: 0, entriesFound: 0, entriesRequested: 0, entriesStored: 0, bytesReceived: 0, bytesSent: 0, queryLengthServedNs: 0n });

@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 export interface FrontendSources {
   queuedByTenant(): { tenant: string; queued: number }[];
   queriers(): { id: string; inflight: number; healthy: boolean }[];
+  asyncJobs?(): { state: string }[];
 }
 
 export class FrontendMetrics {
@@ -32,6 +33,13 @@ export class FrontendMetrics {
     for (const q of this.sources?.queriers() ?? []) g.set({ querier: q.id }, q.healthy ? 1 : 0);
   });
   readonly querierTime = new Counter({ name: "fairgate_querier_time_seconds_total", help: "Querier time used, per tenant.", labelNames: ["user"], registers: [this.registry] });
+  readonly asyncJobs = this.#gauge("fairgate_async_jobs", "Asynchronous queries this replica runs, by state.", ["state"], (g) => {
+    g.reset();
+    const counts = new Map<string, number>([["queued", 0], ["running", 0]]);
+    for (const j of this.sources?.asyncJobs?.() ?? []) counts.set(j.state, (counts.get(j.state) ?? 0) + 1);
+    for (const [state, n] of counts) g.set({ state }, n);
+  });
+  readonly asyncFinished = new Counter({ name: "fairgate_async_jobs_finished_total", help: "Asynchronous queries that finished, by final state.", labelNames: ["state"], registers: [this.registry] });
   readonly cacheOutcomes = new Counter({ name: "fairgate_cache_requests_total", help: "Split pieces answered from the results cache, by outcome (hit, partial, miss).", labelNames: ["outcome"], registers: [this.registry] });
   readonly cacheBytes = new Counter({ name: "fairgate_cache_bytes_total", help: "Bytes read from and written to the cache (compressed).", labelNames: ["direction"], registers: [this.registry] });
   readonly cacheErrors = new Counter({ name: "fairgate_cache_errors_total", help: "Cache backend operations that failed or timed out.", labelNames: ["op"], registers: [this.registry] });

@@ -174,7 +174,8 @@ describe("results cache with a real memcached and a real Prometheus", () => {
     expect(second.value.body).toEqual(first.value.body);
     expect(second.value.body).toEqual((await direct(form)).body);
     expect(second.value.body.data.result).toHaveLength(6);
-    expect(await metricValue(f, "fairgate_cache_requests_total", 'outcome="hit"')).toBe(4);
+    // The repeat is answered whole, from the stored answer: one hit.
+    expect(await metricValue(f, "fairgate_cache_requests_total", 'outcome="hit"')).toBe(1);
     // Another frontend on the same memcached (another replica) hits too.
     const other = await during(proxy, () => ask(frontend(), form));
     expect([other.value.cache, other.seen.length]).toEqual(["hit", 0]);
@@ -276,7 +277,8 @@ describe("results cache with a real memcached and a real Prometheus", () => {
     expect([first.status, first.cache]).toEqual([200, "miss"]);
     const written = await metricValue(f, "fairgate_cache_bytes_total", 'direction="written"');
     expect(written).toBeGreaterThan(1024 * 1024);
-    expect(Number((await mc.stats()).cmd_set) - setsBefore).toBe(1 + Math.ceil(written / (1024 * 1024 - 257)));
+    // The extents' entry, and the whole answer beside it, each in chunks under a manifest.
+    expect(Number((await mc.stats()).cmd_set) - setsBefore).toBeGreaterThanOrEqual(2 + Math.ceil(written / 2 / (1024 * 1024 - 257)));
     expect(await metricValue(f, "fairgate_cache_skipped_total", 'reason="too_large"')).toBe(0);
     const second = await during(proxy, () => ask(f, form));
     expect([second.value.cache, second.seen.length]).toEqual(["hit", 0]);

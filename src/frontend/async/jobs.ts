@@ -52,6 +52,8 @@ export class AsyncJobs {
     readonly store: StoredValues,
     readonly opts: Options,
     readonly now: () => number = Date.now,
+    /** Told each job's final state (metrics). */
+    readonly onFinished?: (state: JobState) => void,
   ) {}
 
   /**
@@ -158,6 +160,11 @@ export class AsyncJobs {
     return (await this.store.get<Answer>(answerKey(id)))?.value ?? (r.error ? { status: 500, contentType: "application/json", body: JSON.stringify({ status: "error", errorType: "internal", error: r.error }) } : undefined);
   }
 
+  /** Copies of the records of the jobs this replica is running, for operators (the admin listener). */
+  list(): JobRecord[] {
+    return [...this.#running.values()].map(({ record }) => ({ ...record, tenants: [...record.tenants], progress: { ...record.progress } }));
+  }
+
   /** Cancels the owner's job here, or asks the replica running it (it reads the record on its heartbeat). */
   async cancel(id: string, who: Identity): Promise<boolean> {
     const r = await this.status(id, who);
@@ -165,6 +172,7 @@ export class AsyncJobs {
     const local = this.#running.get(id);
     if (local) local.controller.abort(new Error("cancelled"));
     r.cancelRequested = true;
+    this.onFinished?.("cancelled");
     r.state = "cancelled";
     r.finishedAt = this.now();
     await this.#save(r);
@@ -193,6 +201,7 @@ export class AsyncJobs {
   }
 
   #finish(r: JobRecord, state: JobState, error?: string): void {
+    this.onFinished?.(state);
     r.state = state;
     r.finishedAt = this.now();
     r.expiresAt = r.finishedAt + this.opts.keep_alive;

@@ -33,8 +33,22 @@ export class StoredValues {
     readonly maxItemBytes: number,
   ) {}
 
-  async put(key: string, value: unknown, ttlSeconds: number): Promise<{ stored: boolean; bytes: number }> {
-    const packed = await compress(Buffer.from(JSON.stringify(value)), QUALITY);
+  put(key: string, value: unknown, ttlSeconds: number): Promise<{ stored: boolean; bytes: number }> {
+    return this.putBytes(key, Buffer.from(JSON.stringify(value)), ttlSeconds);
+  }
+
+  async get<T>(key: string): Promise<{ value: T; bytes: number } | undefined> {
+    const got = await this.getBytes(key);
+    if (!got) return undefined;
+    try {
+      return { value: JSON.parse(got.value.toString()) as T, bytes: got.bytes };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async putBytes(key: string, value: Uint8Array, ttlSeconds: number): Promise<{ stored: boolean; bytes: number }> {
+    const packed = await compress(value, QUALITY);
     const room = this.maxItemBytes - 1 - 256; // header byte, and memcached's own per-item overhead
     if (packed.byteLength <= room) {
       const ok = await this.cache.set(key, Buffer.concat([Buffer.of(INLINE), packed]), ttlSeconds);
@@ -49,7 +63,7 @@ export class StoredValues {
     return { stored: ok, bytes: packed.byteLength };
   }
 
-  async get<T>(key: string): Promise<{ value: T; bytes: number } | undefined> {
+  async getBytes(key: string): Promise<{ value: Buffer; bytes: number } | undefined> {
     const raw = await this.cache.get(key);
     if (!raw || raw.byteLength < 2) return undefined;
     try {
@@ -62,7 +76,7 @@ export class StoredValues {
         packed = Buffer.concat(parts as Uint8Array[]);
         if (packed.byteLength !== m.bytes || createHash("sha256").update(packed).digest("hex") !== m.sha256) return undefined;
       } else return undefined;
-      return { value: JSON.parse((await decompress(packed)).toString()) as T, bytes: packed.byteLength };
+      return { value: await decompress(packed), bytes: packed.byteLength };
     } catch {
       return undefined; // unreadable: treat as a miss; the next write replaces it
     }

@@ -26,7 +26,7 @@ export const noCache = (ctx: QueryContext) => /\bno-(cache|store)\b/i.test(ctx.f
  * `@ <time>` past the freshness line, or a negative offset, reads data that may still change.
  * (`@ start()` and `@ end()` were pinned to absolute times before splitting.)
  */
-function readsRecentData(query: string, cutoffNs: bigint): boolean {
+export function readsRecentData(query: string, cutoffNs: bigint): boolean {
   if (/offset\s+-/.test(query)) return true;
   // Every number literal PromQL accepts after @: decimals, exponents, hex.
   for (const m of query.matchAll(/@\s*(0[xX][0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)/g)) {
@@ -100,6 +100,7 @@ export const resultsCache =
     else stats.miss++;
 
     // Store what is old enough, unless the querier said not to.
+    if (fetched.some((f) => /\bno-store\b/i.test(f.res.cacheControl ?? ""))) stats.noStore = true;
     const storable = fetched
       .filter((f) => !/\bno-store\b/i.test(f.res.cacheControl ?? "") && f.startNs <= cutoff)
       .map((f) => ({ startNs: f.startNs, endNs: f.endNs < cutoff ? f.endNs : cutoff, response: sliceMatrix(f.res.json as MatrixBody, f.startNs, f.endNs < cutoff ? f.endNs : cutoff) }));
