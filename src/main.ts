@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<void> {
 
   const config = loadConfig(file);
   const running = await run(config, mode);
-  process.stdout.write(`fairgate ${version()} (${mode}) listening on ${running.url}${running.adminUrl ? `, admin on ${running.adminUrl} (/metrics, /debug/queue)` : ""}\n`);
+  process.stdout.write(`fairgate ${version()} (${mode}) listening on ${running.url}${running.adminUrl ? `, admin on ${running.adminUrl} (/status, /metrics, /debug/queue)` : ""}\n`);
   if (config.demo.enabled) printDemo(running.url);
 
   let stopping = false;
@@ -78,6 +78,7 @@ Try:
   curl -s -H "Authorization: Bearer $TOKEN" -H 'X-Scope-OrgID: team-b' '${url}/loki/api/v1/query?query=vector(1)'   # 403: alice is not in team-b
   curl -si '${url}/api/v1/query?query=up'                                                                          # 401: no token
 Demo users: alice (team-a), bob (team-b), carol (team-a, team-b, federated queries), svc-ingest (writes team-a).
+The status page is on the admin listener: /status. README.md, "See it work", shows fairness and the cache.
 `);
 }
 

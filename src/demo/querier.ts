@@ -13,6 +13,10 @@ function seconds(v: string | undefined, fallback: number): number {
   return /^\d{11,}$/.test(v) ? Number(BigInt(v) / SEC) : Number(v);
 }
 
+/** Each range sub-query takes this long, as a real querier would, so queueing and fairness can be seen. */
+const WORK_MS = 50;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const value = (app: string, t: number) => Math.round(50 + 40 * Math.sin(t / 3600 + app.length));
 
 async function params(c: Context): Promise<URLSearchParams> {
@@ -30,6 +34,7 @@ export function demoQuerier(): Hono {
     const who = { tenant: c.req.header("x-scope-orgid") ?? "", actor_path: c.req.header("x-loki-actor-path") ?? "" };
     const route = c.req.path.replace(/^.*\/api\/v1\//, "");
     const loki = c.req.path.includes("/loki/");
+    if (route === "query_range") await sleep(WORK_MS);
     const end = seconds(p.get("end") ?? undefined, now());
     const start = seconds(p.get("start") ?? undefined, end - 3600);
 

@@ -96,7 +96,7 @@ function encode(res: QueryResponse, stats: QueryStats, api: Api): Response {
   const headers: Record<string, string> = {
     "content-type": res.contentType,
     // Where the time went, for the browser's network panel and for people reading curl -i.
-    "server-timing": `queue;dur=${stats.queueWaitMs}, querier;dur=${stats.querierMs}`,
+    "server-timing": `queue;dur=${stats.queueWaitMs}, querier;dur=${stats.querierMs}${cacheOutcome(stats.cache) ? `, cache;desc=${cacheOutcome(stats.cache)}` : ""}`,
     "x-fairgate-splits": String(stats.splits),
   };
   const outcome = cacheOutcome(stats.cache);
@@ -201,7 +201,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
       ctx.stats.cache.hit = 1;
       metrics.cacheOutcomes.inc({ outcome: "hit" });
       deps.observe?.({ tenant: identity.tenants.join("|"), actor: identity.actorPath, splits: 0, cache: "hit" });
-      return new Response(new Uint8Array(kept), { headers: { "content-type": "application/json", "x-fairgate-cache": "hit", "x-fairgate-splits": "0", "server-timing": "queue;dur=0, querier;dur=0" } });
+      return new Response(new Uint8Array(kept), { headers: { "content-type": "application/json", "x-fairgate-cache": "hit", "x-fairgate-splits": "0", "server-timing": "queue;dur=0, querier;dur=0, cache;desc=hit" } });
     }
     try {
       const res = await pipeline(req, ctx);
