@@ -3,6 +3,7 @@
 // sub-query), and logs when each sub-query ran and for which actor (X-Loki-Actor-Path).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { rng } from "../../test/support/rng.js";
 
 export interface Served {
   actor: string;
@@ -21,17 +22,8 @@ export interface DelayQuerier {
   close(): Promise<void>;
 }
 
-/** Deterministic jitter (mulberry32), so runs are comparable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic jitter, so runs are comparable. */
+export { rng };
 
 /** `jitter` 0.2: each delay is drawn uniformly from ±20 % around `delay_ms`, so querier slots do not run in lockstep. */
 export async function startDelayQuerier(opts: { jitter?: number; seed?: number } = {}): Promise<DelayQuerier> {

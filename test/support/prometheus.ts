@@ -5,6 +5,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } fr
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startSupervised, type ExitStatus } from "./supervised.js";
+import { rng } from "./rng.js";
 
 /**
  * A real Prometheus (the Debian `prometheus` binary) over deterministic, backfilled synthetic history,
@@ -145,17 +146,6 @@ function hashSeed(s: string): number {
   return h >>> 0;
 }
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal CDF (Abramowitz & Stegun 7.1.26 via erf). */
 function normCdf(x: number): number {
@@ -203,7 +193,7 @@ function generate(start: number, end: number, step: number): Generated {
       for (const method of DATASET.methods) {
         for (const code of DATASET.codes) {
           const key = `http_requests_total${job}${instance}${method}${code}`;
-          const rnd = prng(hashSeed(key));
+          const rnd = rng(hashSeed(key));
           const values = new Float64Array(n);
           const rate = baseRate[`${method} ${code}`]! * jobScale * (1 + 0.15 * instNo);
           let v = Math.floor(rnd() * 1e5); // counters do not start at 0: the process ran before
@@ -228,7 +218,7 @@ function generate(start: number, end: number, step: number): Generated {
       }
 
       // Histogram: latencies log-normal, median depending on the job and the time of day.
-      const rnd = prng(hashSeed(`duration${job}${instance}`));
+      const rnd = rng(hashSeed(`duration${job}${instance}`));
       const buckets = DATASET.buckets.map(() => new Float64Array(n));
       const sum = new Float64Array(n);
       const count = new Float64Array(n);
@@ -275,7 +265,7 @@ function generate(start: number, end: number, step: number): Generated {
       const mem = new Float64Array(n);
       const q = new Float64Array(n);
       const u = new Float64Array(n);
-      const grnd = prng(hashSeed(`gauges${job}${instance}`));
+      const grnd = rng(hashSeed(`gauges${job}${instance}`));
       const phase = (hashSeed(instance) % 1000) / 1000;
       for (let i = 0; i < n; i++) {
         const t = tAt(i);
@@ -291,7 +281,7 @@ function generate(start: number, end: number, step: number): Generated {
   }
 
   for (const instance of DATASET.legacyInstances) {
-    const rnd = prng(hashSeed(`legacy${instance}`));
+    const rnd = rng(hashSeed(`legacy${instance}`));
     const values = new Float64Array(n).fill(NaN);
     let v = 0;
     for (let i = 0; i <= legacyLast; i++) {
