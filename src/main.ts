@@ -55,9 +55,7 @@ async function main(argv: string[]): Promise<void> {
 
   const config = loadConfig(file);
   const running = await run(config, mode);
-  process.stdout.write(`fairgate ${version()} (${mode}) listening on ${running.url}${running.adminUrl ? `, admin on ${running.adminUrl} (/status, /metrics, /debug/queue)` : ""}\n`);
-  if (config.demo.enabled) printDemo(running.url);
-
+  // Signal handlers first: whoever reads "listening" may stop us at once, and must get a drain.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -67,6 +65,8 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  process.stdout.write(`fairgate ${version()} (${mode}) listening on ${running.url}${running.adminUrl ? `, admin on ${running.adminUrl} (/status, /metrics, /debug/queue)` : ""}\n`);
+  if (config.demo.enabled) printDemo(running.url);
 }
 
 function printDemo(url: string): void {

@@ -91,6 +91,7 @@ describe("asynchronous queries through the edge", () => {
     const gw = await run(
       parseConfig({
         server: { listen: "127.0.0.1:0" },
+        log: { level: "warn" },
         edge: { ...edge, upstream: {} }, // no read_url: reads are served by the frontend in this process
         frontend: {
           queriers,
