@@ -4,7 +4,7 @@ import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/iden
 import { ActorPaths } from "./actor.js";
 import { missingToken } from "./auth/errors.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
-import { cleanRequestHeaders } from "../http/forward.js";
+import { cleanRequestHeaders, upstreamUrl } from "../http/forward.js";
 import { classifyRoute, type RouteKind } from "./routes.js";
 import { grantFor, resolveTenants } from "./tenant.js";
 
@@ -84,10 +84,7 @@ export class Edge {
       if (kind === "write") throw new ApiError("not_found", "writes are not configured on this gateway");
       return undefined; // served in this process
     }
-    const target = new URL(base);
-    target.pathname = target.pathname.replace(/\/$/, "") + url.pathname;
-    target.search = url.search;
-    return target;
+    return upstreamUrl(base, url.pathname, url.search);
   }
 }
 

@@ -102,3 +102,11 @@ export async function forward(req: Request, target: URL, headers: Headers, opts:
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
   }
 }
+
+/** `base` (which may carry a path prefix, e.g. http://mimir/prometheus) joined with a request's path and query. */
+export function upstreamUrl(base: string, path: string, search = ""): URL {
+  const url = new URL(base);
+  url.pathname = url.pathname.replace(/\/$/, "") + path;
+  url.search = search;
+  return url;
+}

@@ -9,6 +9,7 @@ import { createEdgeApp } from "../edge/app.js";
 import { createFrontend, querierHeaders } from "../frontend/app.js";
 import { identityOf } from "../frontend/identity.js";
 import { ApiError } from "../http/errors.js";
+import { upstreamUrl } from "../http/forward.js";
 import { identityVerifier } from "../identity/identity.js";
 import { ConfigError } from "../config/load.js";
 import { listen, remoteAddress, type Listener } from "./server.js";
@@ -20,6 +21,8 @@ import { upstreamFetch } from "./upstream-fetch.js";
 import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
 
 export type Mode = "all" | "edge" | "frontend";
+
+const TAIL = "/loki/api/v1/tail";
 
 export interface Running extends Listener {
   mode: Mode;
@@ -62,11 +65,8 @@ export async function run(config: Config, mode: Mode, opts: { logDestination?: p
       try {
         const request = upgradeRequest(req);
         const identity = await identityOf(request, undefined, verifyIdentity);
-        if (new URL(request.url).pathname !== "/loki/api/v1/tail") throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
-        const target = new URL(frontendTail!);
-        target.pathname = target.pathname.replace(/\/$/, "") + "/loki/api/v1/tail";
-        target.search = new URL(request.url).search;
-        proxyWebSocket(wss, req, socket, head, target, querierHeaders(request, identity));
+        if (new URL(request.url).pathname !== TAIL) throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
+        proxyWebSocket(wss, req, socket, head, upstreamUrl(frontendTail!, TAIL, new URL(request.url).search), querierHeaders(request, identity));
       } catch (e) {
         await rejectWithError(socket, e instanceof ApiError ? e : new ApiError("bad_data", "malformed upgrade request"), path);
       }
@@ -88,12 +88,8 @@ export async function run(config: Config, mode: Mode, opts: { logDestination?: p
       const path = req.url ?? "/";
       try {
         const admitted = await edge.admit(upgradeRequest(req), req.socket.remoteAddress);
-        let target = admitted.target;
-        if (!target && frontendTail) {
-          target = new URL(frontendTail);
-          target.pathname = target.pathname.replace(/\/$/, "") + "/loki/api/v1/tail";
-          target.search = new URL(path, "http://x").search;
-        }
+        // Co-deployed, the tail goes straight to the frontend's tail URL with the headers the edge set.
+        const target = admitted.target ?? (frontendTail ? upstreamUrl(frontendTail, TAIL, new URL(path, "http://x").search) : undefined);
         if (admitted.kind !== "tail" || !target) throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
         proxyWebSocket(wss, req, socket, head, target, admitted.headers);
       } catch (e) {

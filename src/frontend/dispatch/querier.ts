@@ -1,3 +1,4 @@
+import { upstreamUrl } from "../../http/forward.js";
 import type { QuerierCall } from "../api/codec.js";
 import type { QueryResponse } from "../types.js";
 
@@ -14,14 +15,13 @@ export class QuerierFailure extends Error {
 
 /** One HTTP call to a querier. 2xx JSON is parsed; 4xx comes back as the querier's answer; 5xx and network errors throw. */
 export async function callQuerier(baseUrl: string, call: QuerierCall, headers: Headers, signal: AbortSignal): Promise<QueryResponse> {
-  const url = new URL(baseUrl);
-  url.pathname = url.pathname.replace(/\/$/, "") + call.path;
+  const url = upstreamUrl(baseUrl, call.path, call.method === "GET" ? call.params.toString() : "");
   const h = new Headers(headers);
   let body: string | undefined;
   if (call.method === "POST") {
     body = call.params.toString();
     h.set("content-type", "application/x-www-form-urlencoded");
-  } else url.search = call.params.toString();
+  }
 
   let res: Response;
   try {
