@@ -211,7 +211,8 @@ export class AsyncJobs {
   /** Seconds until the record expires, or until `fromNowMs` past now (an answer stored before its record finishes). */
   #ttl(r: JobRecord, fromNowMs?: number): number {
     const until = fromNowMs === undefined ? r.expiresAt : this.now() + fromNowMs;
-    return Math.max(1, Math.ceil((until - this.now()) / 1000));
+    // One second more than needed: memcached expires on whole-second ticks, and `status` checks expiresAt exactly.
+    return Math.max(1, Math.ceil((until - this.now()) / 1000)) + 1;
   }
 
   #save(r: JobRecord): Promise<{ stored: boolean }> {
