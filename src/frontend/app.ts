@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import type { FrontendConfig } from "../config/schema.js";
-import { ApiError, apiFlavor, errorResponse } from "../http/errors.js";
+import { ApiError, errorBody, errorResponse } from "../http/errors.js";
 import { cleanRequestHeaders } from "../http/forward.js";
 import type { Identity } from "../identity/identity.js";
 import type { Codec } from "./api/codec.js";
@@ -93,13 +93,13 @@ const cacheOutcome = (c: QueryStats["cache"]) => (c.hit + c.partial + c.miss ===
 
 function encode(res: QueryResponse, stats: QueryStats, api: Api): Response {
   const body = bodyOf(res, stats, api);
+  const outcome = cacheOutcome(stats.cache);
   const headers: Record<string, string> = {
     "content-type": res.contentType,
     // Where the time went, for the browser's network panel and for people reading curl -i.
-    "server-timing": `queue;dur=${stats.queueWaitMs}, querier;dur=${stats.querierMs}${cacheOutcome(stats.cache) ? `, cache;desc=${cacheOutcome(stats.cache)}` : ""}`,
+    "server-timing": `queue;dur=${stats.queueWaitMs}, querier;dur=${stats.querierMs}${outcome ? `, cache;desc=${outcome}` : ""}`,
     "x-fairgate-splits": String(stats.splits),
   };
-  const outcome = cacheOutcome(stats.cache);
   if (outcome) headers["x-fairgate-cache"] = outcome;
   return new Response(body as BodyInit, { status: res.status, headers });
 }
@@ -177,12 +177,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
         const res = await pipeline(req, ctx);
         const body = bodyOf(res, ctx.stats, api);
         return { status: res.status, contentType: res.contentType, body: typeof body === "string" ? body : new TextDecoder().decode(body) };
-      }, (e) =>
-        // The error the synchronous query would answer: plain text for Loki, Prometheus JSON otherwise.
-        apiFlavor(path) === "loki"
-          ? { status: e.status, contentType: "text/plain; charset=utf-8", body: e.message }
-          : { status: e.status, contentType: "application/json", body: JSON.stringify({ status: "error", errorType: e.kind, error: e.message }) },
-      );
+      }, (e) => ({ status: e.status, ...errorBody(e, path) })); // the error the synchronous query would answer
       if (waitMs > 0) {
         const finished = await Promise.race([done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), waitMs).unref?.())]);
         if (finished) {
@@ -197,14 +192,9 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     const ctx = newContext(AbortSignal.any([c.req.raw.signal, timeout]), Date.now() + limits.query_timeout);
     const answerKey = answers?.keyFor(req, ctx);
     const kept = answerKey ? await answers!.get(answerKey) : undefined;
-    if (kept) {
-      ctx.stats.cache.hit = 1;
-      metrics.cacheOutcomes.inc({ outcome: "hit" });
-      deps.observe?.({ tenant: identity.tenants.join("|"), actor: identity.actorPath, splits: 0, cache: "hit" });
-      return new Response(new Uint8Array(kept), { headers: { "content-type": "application/json", "x-fairgate-cache": "hit", "x-fairgate-splits": "0", "server-timing": "queue;dur=0, querier;dur=0, cache;desc=hit" } });
-    }
+    if (kept) ctx.stats.cache.hit = 1;
     try {
-      const res = await pipeline(req, ctx);
+      const res: QueryResponse = kept ? { status: 200, contentType: "application/json", raw: new Uint8Array(kept) } : await pipeline(req, ctx);
       const cs = ctx.stats.cache;
       deps.observe?.({
         tenant: identity.tenants.join("|"),
@@ -220,7 +210,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
       if (cs.bytesSent) metrics.cacheBytes.inc({ direction: "written" }, cs.bytesSent);
       const response = encode(res, ctx.stats, api);
       // Kept before answering, so the next identical request (often the next dashboard viewer) finds it.
-      if (answerKey && !cs.noStore && res.status === 200 && (res.json as { status?: string } | undefined)?.status === "success")
+      if (answerKey && !kept && !cs.noStore && res.status === 200 && (res.json as { status?: string } | undefined)?.status === "success")
         await answers!.put(answerKey, await response.clone().text());
       return response;
     } catch (e) {

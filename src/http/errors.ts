@@ -39,16 +39,17 @@ export function apiFlavor(pathname: string): ApiFlavor {
   return pathname.startsWith("/loki/") ? "loki" : "prometheus";
 }
 
+/** The body an error gets in the API the client called: Loki answers plain text, Prometheus JSON. */
+export function errorBody(err: ApiError, pathname: string): { contentType: string; body: string } {
+  return apiFlavor(pathname) === "loki"
+    ? { contentType: "text/plain; charset=utf-8", body: err.message }
+    : { contentType: "application/json", body: JSON.stringify({ status: "error", errorType: err.kind, error: err.message }) };
+}
+
 export function errorResponse(err: ApiError, pathname: string): Response {
+  const { contentType, body } = errorBody(err, pathname);
   const headers = new Headers(err.headers);
-  let body: string;
-  if (apiFlavor(pathname) === "loki") {
-    headers.set("content-type", "text/plain; charset=utf-8");
-    body = err.message;
-  } else {
-    headers.set("content-type", "application/json");
-    body = JSON.stringify({ status: "error", errorType: err.kind, error: err.message });
-  }
+  headers.set("content-type", contentType);
   return new Response(body, { status: err.status, headers });
 }
 
