@@ -39,7 +39,10 @@ async function time<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> {
 /** Size, compression and decompression time (median of runs) of each codec over the given values. */
 function codecs(entries: Buffer[]) {
   const brotli = (quality: number) => ({
-    c: (b: Buffer) => zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length } }),
+    c: (b: Buffer) =>
+      zlib.brotliCompressSync(b, {
+        params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length },
+      }),
     d: (b: Buffer) => zlib.brotliDecompressSync(b),
   });
   const all: Record<string, { c: (b: Buffer) => Buffer; d: (b: Buffer) => Buffer }> = {
@@ -88,10 +91,18 @@ async function main(): Promise<void> {
   let now = (end + 3600) * 1000;
   const frontend = createFrontend(config, { cache, now: () => now });
   // The same frontend without the results cache: what a miss costs over no cache at all.
-  const uncachedFrontend = createFrontend({ ...config, cache: { ...config.cache, results: { ...config.cache.results, enabled: false } } });
+  const uncachedFrontend = createFrontend({
+    ...config,
+    cache: { ...config.cache, results: { ...config.cache.results, enabled: false } },
+  });
   try {
-    const form = (s: number, e: number) => new URLSearchParams({ query: QUERY, start: String(s), end: String(e), step: String(STEP) }).toString();
-    const post = (body: string) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    const form = (s: number, e: number) =>
+      new URLSearchParams({ query: QUERY, start: String(s), end: String(e), step: String(STEP) }).toString();
+    const post = (body: string) => ({
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body,
+    });
     const through = async (s: number, e: number, f = frontend) => {
       const res = await f.app.fetch(new Request("http://frontend/api/v1/query_range", post(form(s, e))), { identity });
       const text = await res.text();
@@ -148,7 +159,8 @@ async function main(): Promise<void> {
       partial.push(p.ms);
     }
     const p0 = await through(start + 300, end + 300);
-    if (JSON.stringify(JSON.parse(p0.text)) !== JSON.stringify(JSON.parse(await direct(start + 300, end + 300)))) throw new Error("partial answer differs from Prometheus");
+    if (JSON.stringify(JSON.parse(p0.text)) !== JSON.stringify(JSON.parse(await direct(start + 300, end + 300))))
+      throw new Error("partial answer differs from Prometheus");
 
     const sizes = codecs(entries);
     const json = sizes.none!.bytes;
@@ -175,17 +187,29 @@ async function main(): Promise<void> {
     console.log(`  direct to Prometheus            ${figures.direct_ms.toFixed(1).padStart(8)} ms`);
     console.log(`  frontend, results cache off     ${figures.uncached_ms.toFixed(1).padStart(8)} ms`);
     console.log(`  cold (empty memcached)          ${figures.cold_ms.toFixed(1).padStart(8)} ms`);
-    console.log(`  warm (same query)               ${figures.warm_ms.toFixed(1).padStart(8)} ms   ${pct(figures.warm_over_cold)} of cold (target ≤ 1.2%: ${figures.warm_target_met ? "met" : "NOT met"})`);
-    console.log(`  partial (range + 5 min)         ${figures.partial_ms.toFixed(1).padStart(8)} ms   ${pct(figures.partial_over_cold)} of cold`);
-    console.log(`Bytes one query stores (${entries.length} entries; the answer itself is ${figures.response_bytes} bytes of JSON):`);
+    console.log(
+      `  warm (same query)               ${figures.warm_ms.toFixed(1).padStart(8)} ms   ${pct(figures.warm_over_cold)} of cold (target ≤ 1.2%: ${figures.warm_target_met ? "met" : "NOT met"})`,
+    );
+    console.log(
+      `  partial (range + 5 min)         ${figures.partial_ms.toFixed(1).padStart(8)} ms   ${pct(figures.partial_over_cold)} of cold`,
+    );
+    console.log(
+      `Bytes one query stores (${entries.length} entries; the answer itself is ${figures.response_bytes} bytes of JSON):`,
+    );
     for (const [name, s] of Object.entries(sizes))
-      console.log(`  ${name.padEnd(22)} ${String(s.bytes).padStart(9)} B  ${pct(s.bytes / json).padStart(6)}  compress ${s.compress_ms.toFixed(1).padStart(6)} ms  decompress ${s.decompress_ms.toFixed(1).padStart(5)} ms`);
+      console.log(
+        `  ${name.padEnd(22)} ${String(s.bytes).padStart(9)} B  ${pct(s.bytes / json).padStart(6)}  compress ${s.compress_ms.toFixed(1).padStart(6)} ms  decompress ${s.decompress_ms.toFixed(1).padStart(5)} ms`,
+      );
     const smallest = Object.entries(sizes).sort((a, b) => a[1].bytes - b[1].bytes)[0]!;
     const fastest = Object.entries(sizes)
       .filter(([n]) => n !== "none")
       .sort((a, b) => a[1].compress_ms + a[1].decompress_ms - (b[1].compress_ms + b[1].decompress_ms))[0]!;
-    console.log(`  smallest: ${smallest[0]}; fastest round trip: ${fastest[0]}; stored now: brotli-4, ${figures.stored_bytes} B with the marker bytes`);
-    console.log(`BENCH_JSON ${JSON.stringify({ bench: "cache", ...figures, smallest: smallest[0], fastest: fastest[0] })}`);
+    console.log(
+      `  smallest: ${smallest[0]}; fastest round trip: ${fastest[0]}; stored now: brotli-4, ${figures.stored_bytes} B with the marker bytes`,
+    );
+    console.log(
+      `BENCH_JSON ${JSON.stringify({ bench: "cache", ...figures, smallest: smallest[0], fastest: fastest[0] })}`,
+    );
   } finally {
     frontend.close();
     uncachedFrontend.close();

@@ -41,7 +41,8 @@ async function started<T extends Server>(server: Promise<T>): Promise<T> {
 async function preflight(name: string, url: string, headers: Record<string, string>): Promise<void> {
   const res = await fetch(url, { headers });
   const body = await res.text();
-  if (res.status !== 200 || body.trim() !== UPSTREAM_BODY) throw new Error(`${name}: expected 200 with the upstream's body, got ${res.status}: ${body.slice(0, 300)}`);
+  if (res.status !== 200 || body.trim() !== UPSTREAM_BODY)
+    throw new Error(`${name}: expected 200 with the upstream's body, got ${res.status}: ${body.slice(0, 300)}`);
 }
 
 interface Case extends LoadResult {
@@ -104,7 +105,11 @@ async function main(): Promise<void> {
     for (const workers of workerCounts) {
       const proxy = await started(startNginx(nginx, { proxyTo: upstream.url }, workers));
       const shown = workers === "auto" ? `auto = ${availableParallelism()}` : "1";
-      await bench(workers === 1 ? "nginx_1w" : "nginx_auto", `nginx reverse proxy (worker_processes ${shown})`, proxy.url);
+      await bench(
+        workers === 1 ? "nginx_1w" : "nginx_auto",
+        `nginx reverse proxy (worker_processes ${shown})`,
+        proxy.url,
+      );
       await cleanups.pop()!();
     }
   }
@@ -121,7 +126,9 @@ function report(cases: Case[], load: LoadOptions, idpHits: { discovery: number; 
 
   const width = Math.max(...cases.map((c) => c.label.length));
   const head = `${"case".padEnd(width)}  ${"req/s".padStart(9)}  ${"p50 ms".padStart(7)}  ${"p99 ms".padStart(7)}  ${"errors".padStart(6)}  ${"/direct".padStart(7)}  ${"/nginx1".padStart(7)}`;
-  console.log(`\nload: ${tool.name}, ${load.connections} connections, ${load.threads} thread(s), ${load.warmupSeconds}s warmup + ${load.seconds}s; token ${alg}; ${availableParallelism()} CPUs shared by load generator, proxy and upstream\n`);
+  console.log(
+    `\nload: ${tool.name}, ${load.connections} connections, ${load.threads} thread(s), ${load.warmupSeconds}s warmup + ${load.seconds}s; token ${alg}; ${availableParallelism()} CPUs shared by load generator, proxy and upstream\n`,
+  );
   console.log(head);
   console.log("-".repeat(head.length));
   for (const c of cases)
@@ -135,9 +142,12 @@ function report(cases: Case[], load: LoadOptions, idpHits: { discovery: number; 
     const r = ratio(by(name), nginx1);
     target[name] = r === undefined ? null : r >= TARGET_RATIO && by(name)!.errors === 0;
     const verdict = r === undefined ? "not judged (no nginx)" : target[name] ? "MET" : "NOT MET";
-    console.log(`target edge ≥ ${TARGET_RATIO} × nginx (1 worker) req/s, ${name}: ${verdict}${r === undefined ? "" : ` (${r.toFixed(2)}×)`}`);
+    console.log(
+      `target edge ≥ ${TARGET_RATIO} × nginx (1 worker) req/s, ${name}: ${verdict}${r === undefined ? "" : ` (${r.toFixed(2)}×)`}`,
+    );
   }
-  if (cases.some((c) => c.errors > 0)) console.log("WARNING: some cases had errors (non-2xx, socket errors or timeouts); their figures are suspect");
+  if (cases.some((c) => c.errors > 0))
+    console.log("WARNING: some cases had errors (non-2xx, socket errors or timeouts); their figures are suspect");
 
   const round = (n: number, d: number) => Math.round(n * 10 ** d) / 10 ** d;
   const json = {
@@ -148,12 +158,26 @@ function report(cases: Case[], load: LoadOptions, idpHits: { discovery: number; 
     warmup_seconds: load.warmupSeconds,
     cpus: availableParallelism(),
     alg,
-    cases: Object.fromEntries(cases.map((c) => [c.name, { rps: round(c.rps, 1), p50_ms: round(c.p50Ms, 3), p99_ms: round(c.p99Ms, 3), requests: c.requests, errors: c.errors }])),
+    cases: Object.fromEntries(
+      cases.map((c) => [
+        c.name,
+        {
+          rps: round(c.rps, 1),
+          p50_ms: round(c.p50Ms, 3),
+          p99_ms: round(c.p99Ms, 3),
+          requests: c.requests,
+          errors: c.errors,
+        },
+      ]),
+    ),
     ratios: Object.fromEntries(
-      ["edge_cached", "edge_nocache", "nginx_1w", "nginx_auto"].flatMap((n) => [
-        [`${n}/direct`, ratio(by(n), direct)],
-        [`${n}/nginx_1w`, n === "nginx_1w" ? undefined : ratio(by(n), nginx1)],
-      ]).filter(([, v]) => v !== undefined).map(([k, v]) => [k, round(v as number, 3)]),
+      ["edge_cached", "edge_nocache", "nginx_1w", "nginx_auto"]
+        .flatMap((n) => [
+          [`${n}/direct`, ratio(by(n), direct)],
+          [`${n}/nginx_1w`, n === "nginx_1w" ? undefined : ratio(by(n), nginx1)],
+        ])
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, round(v as number, 3)]),
     ),
     target: { ratio: TARGET_RATIO, met: target },
     idp_hits: idpHits,

@@ -60,13 +60,26 @@ interface Result {
 let queries = 0;
 
 /** One query_range of `hours` one-hour splits for `actor`, each sub-query taking ~delayMs on the querier. Every query is distinct. */
-async function query(f: Frontend, actor: string, hours: number, delayMs: number, signal?: AbortSignal): Promise<Result> {
-  const qs = new URLSearchParams({ query: `up{actor="${actor}",n="${queries++}"}`, start: String(T0), end: String(T0 + hours * HOUR), step: "60", delay_ms: String(delayMs) });
+async function query(
+  f: Frontend,
+  actor: string,
+  hours: number,
+  delayMs: number,
+  signal?: AbortSignal,
+): Promise<Result> {
+  const qs = new URLSearchParams({
+    query: `up{actor="${actor}",n="${queries++}"}`,
+    start: String(T0),
+    end: String(T0 + hours * HOUR),
+    step: "60",
+    delay_ms: String(delayMs),
+  });
   const identity = { subject: actor, tenants: [TENANT], actorPath: `users|${actor}`, scopes: [] };
   const t = performance.now();
   const res = await f.app.fetch(new Request(`http://f/api/v1/query_range?${qs}`, { signal }), { identity });
   await res.text();
-  if (res.headers.has("x-fairgate-cache") && res.headers.get("x-fairgate-cache") !== "miss") throw new Error(`cache ${res.headers.get("x-fairgate-cache")}: the bench must not be served from a cache`);
+  if (res.headers.has("x-fairgate-cache") && res.headers.get("x-fairgate-cache") !== "miss")
+    throw new Error(`cache ${res.headers.get("x-fairgate-cache")}: the bench must not be served from a cache`);
   return { ms: performance.now() - t, status: res.status, splits: Number(res.headers.get("x-fairgate-splits")) };
 }
 
@@ -81,10 +94,17 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
 }
 
 /** Aborts what is running, waits until every query settled and the querier is idle, stops both. */
-async function teardown(f: Frontend, q: DelayQuerier, ac: AbortController | undefined, running: Promise<unknown>[]): Promise<void> {
+async function teardown(
+  f: Frontend,
+  q: DelayQuerier,
+  ac: AbortController | undefined,
+  running: Promise<unknown>[],
+): Promise<void> {
   ac?.abort(new Error("bench case over"));
   await Promise.allSettled(running);
-  await waitFor(() => q.inflight() === 0 && f.queue.length === 0, 5_000, "the querier to drain").catch((e) => console.error(String(e)));
+  await waitFor(() => q.inflight() === 0 && f.queue.length === 0, 5_000, "the querier to drain").catch((e) =>
+    console.error(String(e)),
+  );
   f.close();
   await q.close();
 }
@@ -127,15 +147,24 @@ async function floodCase(kind: FloodCase, seed: number): Promise<FloodFigures> {
       // Each run is a light actor's first query: one that has not been using the queriers.
       const light = `light-${i}`;
       const r = await query(f, light, 7, LATENCY);
-      if (r.status !== 200 || r.splits !== 7) throw new Error(`light query (${kind}): status ${r.status}, ${r.splits} splits`);
+      if (r.status !== 200 || r.splits !== 7)
+        throw new Error(`light query (${kind}): status ${r.status}, ${r.splits} splits`);
       ms.push(r.ms);
       after.push(f.queue.length);
       const mine = q.log.slice(from).filter((s) => s.actor === `users|${light}`);
-      if (mine.length !== 7) throw new Error(`light query (${kind}): the querier saw ${mine.length} of its 7 sub-queries`);
+      if (mine.length !== 7)
+        throw new Error(`light query (${kind}): the querier saw ${mine.length} of its 7 sub-queries`);
       firstStart.push(Math.min(...mine.map((s) => s.start)) - t);
       if (kind !== "fifo") await sleep(20 + 10 * i); // next run at another phase
     }
-    return { case: kind, runs, light_ms: median(ms), light_runs_ms: ms.map((x) => Math.round(x)), flood_queued_after: median(after), light_first_start_ms: median(firstStart) };
+    return {
+      case: kind,
+      runs,
+      light_ms: median(ms),
+      light_runs_ms: ms.map((x) => Math.round(x)),
+      flood_queued_after: median(after),
+      light_first_start_ms: median(firstStart),
+    };
   } finally {
     await teardown(f, q, ac, flood);
   }
@@ -146,8 +175,22 @@ async function floodCase(kind: FloodCase, seed: number): Promise<FloodFigures> {
 interface ShareFigures {
   policy: Policy;
   window_ms: number;
-  expensive: { delay_ms: number; querier_ms: number; share: number; served: number; min_queued: number; snapshot_querier_ms: number };
-  cheap: { delay_ms: number; querier_ms: number; share: number; served: number; min_queued: number; snapshot_querier_ms: number };
+  expensive: {
+    delay_ms: number;
+    querier_ms: number;
+    share: number;
+    served: number;
+    min_queued: number;
+    snapshot_querier_ms: number;
+  };
+  cheap: {
+    delay_ms: number;
+    querier_ms: number;
+    share: number;
+    served: number;
+    min_queued: number;
+    snapshot_querier_ms: number;
+  };
   busy: number;
   jain: number;
   /** The same over the frontend's own accounting (queue.snapshot() querier_time_ms). */
@@ -163,10 +206,14 @@ interface SnapNode {
 
 function actorNode(f: Frontend, actor: string): SnapNode | undefined {
   const snap = (f.queue as FairQueue<Job>).snapshot() as { tenants: SnapNode[] };
-  return snap.tenants.find((t) => t.name === TENANT)?.children.find((c) => c.name === "users")?.children.find((c) => c.name === actor);
+  return snap.tenants
+    .find((t) => t.name === TENANT)
+    ?.children.find((c) => c.name === "users")
+    ?.children.find((c) => c.name === actor);
 }
 
-export const jain = (xs: number[]) => xs.reduce((a, b) => a + b, 0) ** 2 / (xs.length * xs.reduce((a, b) => a + b * b, 0));
+export const jain = (xs: number[]) =>
+  xs.reduce((a, b) => a + b, 0) ** 2 / (xs.length * xs.reduce((a, b) => a + b * b, 0));
 
 async function shareCase(policy: Policy, seed: number): Promise<ShareFigures> {
   const actors = [
@@ -198,8 +245,14 @@ async function shareCase(policy: Policy, seed: number): Promise<ShareFigures> {
     const snap1 = Object.fromEntries(actors.map((a) => [a.name, actorNode(f, a.name)?.querier_time_ms ?? 0]));
     // Querier time in the window, as the querier saw it: each sub-query's run clipped to the window.
     const used = (actor: string) =>
-      q.log.filter((s) => s.actor === `users|${actor}`).reduce((n, s) => n + Math.max(0, Math.min(Number.isNaN(s.end) ? end : s.end, end) - Math.max(s.start, start)), 0);
-    const served = (actor: string) => q.log.filter((s) => s.actor === `users|${actor}` && !s.aborted && s.end >= start && s.end <= end).length;
+      q.log
+        .filter((s) => s.actor === `users|${actor}`)
+        .reduce(
+          (n, s) => n + Math.max(0, Math.min(Number.isNaN(s.end) ? end : s.end, end) - Math.max(s.start, start)),
+          0,
+        );
+    const served = (actor: string) =>
+      q.log.filter((s) => s.actor === `users|${actor}` && !s.aborted && s.end >= start && s.end <= end).length;
     const x = actors.map((a) => used(a.name));
     const total = x.reduce((a, b) => a + b, 0);
     const fig = (i: number) => ({
@@ -210,7 +263,15 @@ async function shareCase(policy: Policy, seed: number): Promise<ShareFigures> {
       min_queued: minQueued[actors[i]!.name]!,
       snapshot_querier_ms: snap1[actors[i]!.name]! - snap0[actors[i]!.name]!,
     });
-    return { policy, window_ms: Math.round(end - start), expensive: fig(0), cheap: fig(1), busy: total / ((end - start) * CONCURRENCY), jain: jain(x.map((v) => v / total)), jain_snapshot: jain(actors.map((a) => snap1[a.name]! - snap0[a.name]!)) };
+    return {
+      policy,
+      window_ms: Math.round(end - start),
+      expensive: fig(0),
+      cheap: fig(1),
+      busy: total / ((end - start) * CONCURRENCY),
+      jain: jain(x.map((v) => v / total)),
+      jain_snapshot: jain(actors.map((a) => snap1[a.name]! - snap0[a.name]!)),
+    };
   } finally {
     await teardown(f, q, ac, loops);
   }
@@ -251,9 +312,25 @@ function memoryCase(n = 10_000, actors = 100): MemoryFigures {
   const jobs: Job[] = [];
   for (let i = 0; i < n; i++) {
     const controller = new AbortController();
-    const req = { api: "prometheus", path: "/api/v1/query_range", kind: "metric", query: `sum by (job) (rate(http_requests_total{actor="${i % actors}"}[5m]))`, startNs: BigInt(T0 + i) * 1_000_000_000n, endNs: BigInt(T0 + i + HOUR) * 1_000_000_000n, stepMs: 60_000, params: {} };
+    const req = {
+      api: "prometheus",
+      path: "/api/v1/query_range",
+      kind: "metric",
+      query: `sum by (job) (rate(http_requests_total{actor="${i % actors}"}[5m]))`,
+      startNs: BigInt(T0 + i) * 1_000_000_000n,
+      endNs: BigInt(T0 + i + HOUR) * 1_000_000_000n,
+      stepMs: 60_000,
+      params: {},
+    };
     const avoid = new Set<string>();
-    jobs.push({ tenant: TENANT, actorPath: ["users", `actor-${i % actors}`], enqueuedAt: Date.now(), signal: controller.signal, avoid, start: () => void [req, controller, avoid] });
+    jobs.push({
+      tenant: TENANT,
+      actorPath: ["users", `actor-${i % actors}`],
+      enqueuedAt: Date.now(),
+      signal: controller.signal,
+      avoid,
+      start: () => void [req, controller, avoid],
+    });
   }
   const withItems = settle();
   let t = performance.now();
@@ -287,25 +364,47 @@ async function main(): Promise<void> {
   // Memory first, while the heap holds nothing else.
   const mem = memoryCase();
 
-  console.log(`1. Flood: heavy actor queues 500 sub-queries (50 × 10 splits), light actor runs 7 splits; 1 querier × ${CONCURRENCY} slots, sub-query latency ${LATENCY} ms ±20 %`);
+  console.log(
+    `1. Flood: heavy actor queues 500 sub-queries (50 × 10 splits), light actor runs 7 splits; 1 querier × ${CONCURRENCY} slots, sub-query latency ${LATENCY} ms ±20 %`,
+  );
   const flood: Record<FloodCase, FloodFigures> = {} as never;
-  for (const [i, kind] of (["idle", "fifo", "round-robin", "querier-time"] as FloodCase[]).entries()) flood[kind] = await floodCase(kind, 11 + i);
+  for (const [i, kind] of (["idle", "fifo", "round-robin", "querier-time"] as FloodCase[]).entries())
+    flood[kind] = await floodCase(kind, 11 + i);
   const idle = flood.idle.light_ms;
-  const label: Record<FloodCase, string> = { idle: "idle (no flood)", fifo: "per-tenant FIFO", "round-robin": "fair, round-robin", "querier-time": "fair, querier-time" };
-  console.log(`  ${"queue".padEnd(20)} ${"light query".padStart(11)} ${"× idle".padStart(7)} ${"1st sub-query".padStart(13)} ${"flood left".padStart(10)}  runs (ms)`);
+  const label: Record<FloodCase, string> = {
+    idle: "idle (no flood)",
+    fifo: "per-tenant FIFO",
+    "round-robin": "fair, round-robin",
+    "querier-time": "fair, querier-time",
+  };
+  console.log(
+    `  ${"queue".padEnd(20)} ${"light query".padStart(11)} ${"× idle".padStart(7)} ${"1st sub-query".padStart(13)} ${"flood left".padStart(10)}  runs (ms)`,
+  );
   for (const c of Object.values(flood))
     console.log(
-      `  ${label[c.case].padEnd(20)} ${(fmt(c.light_ms) + " ms").padStart(11)} ${(fmt(c.light_ms / idle, 2) + "×").padStart(7)} ${(fmt(c.light_first_start_ms) + " ms").padStart(13)} ${String(c.flood_queued_after).padStart(10)}  ${c.light_runs_ms.join(" ")}`,
+      `  ${label[c.case].padEnd(20)} ${(`${fmt(c.light_ms)} ms`).padStart(11)} ${(`${fmt(c.light_ms / idle, 2)}×`).padStart(7)} ${(`${fmt(c.light_first_start_ms)} ms`).padStart(13)} ${String(c.flood_queued_after).padStart(10)}  ${c.light_runs_ms.join(" ")}`,
     );
-  console.log(`  (median of ${flood.idle.runs} runs; FIFO: 1 run. "1st sub-query": wait until the querier got the light query's first sub-query. "flood left": heavy sub-queries still queued when it finished)`);
+  console.log(
+    `  (median of ${flood.idle.runs} runs; FIFO: 1 run. "1st sub-query": wait until the querier got the light query's first sub-query. "flood left": heavy sub-queries still queued when it finished)`,
+  );
 
-  console.log(`\n2. Querier time: actors with sub-queries of 100 ms and 10 ms, each 6 × 10-split queries in a loop; ${WINDOW_MS} ms window after ${WARMUP_MS} ms warm-up`);
-  const shares = { "round-robin": await shareCase("round-robin", 21), "querier-time": await shareCase("querier-time", 22) };
-  console.log(`  ${"policy".padEnd(13)} ${"actor".padEnd(9)} ${"querier time".padStart(12)} ${"share".padStart(6)} ${"served".padStart(6)} ${"min queued".padStart(10)} ${"snapshot".padStart(9)}   Jain`);
+  console.log(
+    `\n2. Querier time: actors with sub-queries of 100 ms and 10 ms, each 6 × 10-split queries in a loop; ${WINDOW_MS} ms window after ${WARMUP_MS} ms warm-up`,
+  );
+  const shares = {
+    "round-robin": await shareCase("round-robin", 21),
+    "querier-time": await shareCase("querier-time", 22),
+  };
+  console.log(
+    `  ${"policy".padEnd(13)} ${"actor".padEnd(9)} ${"querier time".padStart(12)} ${"share".padStart(6)} ${"served".padStart(6)} ${"min queued".padStart(10)} ${"snapshot".padStart(9)}   Jain`,
+  );
   for (const s of Object.values(shares)) {
-    for (const [name, a] of [["expensive", s.expensive], ["cheap", s.cheap]] as const)
+    for (const [name, a] of [
+      ["expensive", s.expensive],
+      ["cheap", s.cheap],
+    ] as const)
       console.log(
-        `  ${(name === "expensive" ? s.policy : "").padEnd(13)} ${name.padEnd(9)} ${(fmt(a.querier_ms) + " ms").padStart(12)} ${fmt(a.share * 100, 1).padStart(5)}% ${String(a.served).padStart(6)} ${String(a.min_queued).padStart(10)} ${(a.snapshot_querier_ms + " ms").padStart(9)}   ${name === "expensive" ? fmt(s.jain, 3) : `(${fmt(s.jain_snapshot, 3)})`}`,
+        `  ${(name === "expensive" ? s.policy : "").padEnd(13)} ${name.padEnd(9)} ${(`${fmt(a.querier_ms)} ms`).padStart(12)} ${fmt(a.share * 100, 1).padStart(5)}% ${String(a.served).padStart(6)} ${String(a.min_queued).padStart(10)} ${(`${a.snapshot_querier_ms} ms`).padStart(9)}   ${name === "expensive" ? fmt(s.jain, 3) : `(${fmt(s.jain_snapshot, 3)})`}`,
       );
     console.log(`  ${"".padEnd(13)} querier slots busy ${fmt(s.busy * 100, 1)}%`);
   }
@@ -313,37 +412,61 @@ async function main(): Promise<void> {
    snapshot: growth of queue.snapshot() querier_time_ms over the window — the frontend's view, which includes each
    sub-query's HTTP round trip — and, in parentheses, Jain over that)`);
 
-  console.log(`\n3. Memory: ${mem.items} sub-queries queued in a FairQueue (tenant ${TENANT}, ${mem.actors} actors, an AbortSignal each)`);
+  console.log(
+    `\n3. Memory: ${mem.items} sub-queries queued in a FairQueue (tenant ${TENANT}, ${mem.actors} actors, an AbortSignal each)`,
+  );
   console.log(`  heap, the sub-queries themselves   ${fmt(mem.items_heap_mb, 2).padStart(7)} MB`);
   console.log(`  heap, the queue on top of them     ${fmt(mem.queue_heap_mb, 2).padStart(7)} MB`);
-  console.log(`  heap, total                        ${fmt(mem.total_heap_mb, 2).padStart(7)} MB  (${fmt(mem.per_item_bytes)} B per sub-query)`);
+  console.log(
+    `  heap, total                        ${fmt(mem.total_heap_mb, 2).padStart(7)} MB  (${fmt(mem.per_item_bytes)} B per sub-query)`,
+  );
   console.log(`  RSS, total                         ${fmt(mem.rss_mb, 2).padStart(7)} MB`);
-  console.log(`  enqueue ${mem.items}: ${fmt(mem.enqueue_ms, 1)} ms; dequeue+finish ${mem.items}: ${fmt(mem.dequeue_ms, 1)} ms; tree empty afterwards: ${mem.empty_after}`);
+  console.log(
+    `  enqueue ${mem.items}: ${fmt(mem.enqueue_ms, 1)} ms; dequeue+finish ${mem.items}: ${fmt(mem.dequeue_ms, 1)} ms; tree empty afterwards: ${mem.empty_after}`,
+  );
 
   const fairRatio = flood["querier-time"].light_ms / idle;
   const J = shares["querier-time"].jain;
   const memMb = Math.max(mem.rss_mb, mem.total_heap_mb);
-  const met = { flood: fairRatio <= TARGET.flood_fair_ratio, jain: J >= TARGET.jain, memory: memMb <= TARGET.memory_mb };
+  const met = {
+    flood: fairRatio <= TARGET.flood_fair_ratio,
+    jain: J >= TARGET.jain,
+    memory: memMb <= TARGET.memory_mb,
+  };
   const yes = (b: boolean) => (b ? "met" : "NOT MET");
   console.log(`\nSummary`);
   console.log(`  ${"figure".padEnd(46)} ${"value".padStart(10)} ${"target".padStart(9)}  result`);
-  const row = (name: string, value: string, target: string, ok?: boolean) => console.log(`  ${name.padEnd(46)} ${value.padStart(10)} ${target.padStart(9)}  ${ok === undefined ? "" : yes(ok)}`);
+  const row = (name: string, value: string, target: string, ok?: boolean) =>
+    console.log(`  ${name.padEnd(46)} ${value.padStart(10)} ${target.padStart(9)}  ${ok === undefined ? "" : yes(ok)}`);
   row("light query idle", `${fmt(idle)} ms`, "");
   row("light query under flood, per-tenant FIFO", `${fmt(flood.fifo.light_ms / idle, 2)}×`, "");
   row("light query under flood, fair round-robin", `${fmt(flood["round-robin"].light_ms / idle, 2)}×`, "");
-  row("light query under flood, fair querier-time", `${fmt(fairRatio, 2)}×`, `≤ ${TARGET.flood_fair_ratio}×`, met.flood);
+  row(
+    "light query under flood, fair querier-time",
+    `${fmt(fairRatio, 2)}×`,
+    `≤ ${TARGET.flood_fair_ratio}×`,
+    met.flood,
+  );
   row("Jain's index of querier time, round-robin", fmt(shares["round-robin"].jain, 3), "");
   row("Jain's index of querier time, querier-time", fmt(J, 3), `≥ ${TARGET.jain}`, met.jain);
   row("memory for 10,000 queued sub-queries (RSS)", `${fmt(mem.rss_mb, 1)} MB`, `≤ ${TARGET.memory_mb} MB`, met.memory);
   console.log(`  (${fmt((performance.now() - began) / 1000, 1)} s)`);
 
-  const round = (o: unknown): unknown => JSON.parse(JSON.stringify(o, (_k, v) => (typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v)));
+  const round = (o: unknown): unknown =>
+    JSON.parse(
+      JSON.stringify(o, (_k, v) => (typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v)),
+    );
   console.log(
     `BENCH_JSON ${JSON.stringify(
       round({
         bench: "fairness",
         concurrency: CONCURRENCY,
-        flood: { latency_ms: LATENCY, sub_queries: 500, light_splits: 7, ...Object.fromEntries(Object.values(flood).map((c) => [c.case, { ...c, ratio: c.light_ms / idle }])) },
+        flood: {
+          latency_ms: LATENCY,
+          sub_queries: 500,
+          light_splits: 7,
+          ...Object.fromEntries(Object.values(flood).map((c) => [c.case, { ...c, ratio: c.light_ms / idle }])),
+        },
         querier_time: shares,
         memory: mem,
         targets: { ...TARGET, flood_fair_ratio_value: fairRatio, jain_value: J, memory_mb_value: memMb, met },

@@ -15,7 +15,8 @@ const benches = readdirSync(dir)
 function flatten(prefix: string, v: unknown, out: [string, string][]): void {
   if (typeof v === "number") out.push([prefix, Number.isInteger(v) ? String(v) : v.toFixed(3)]);
   else if (typeof v === "boolean" || typeof v === "string") out.push([prefix, String(v)]);
-  else if (v && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) flatten(prefix ? `${prefix}.${k}` : k, x, out);
+  else if (v && typeof v === "object" && !Array.isArray(v))
+    for (const [k, x] of Object.entries(v)) flatten(prefix ? `${prefix}.${k}` : k, x, out);
 }
 
 const rows: [string, string][] = [];
@@ -23,7 +24,11 @@ let failed = 0;
 for (const b of benches) {
   console.log(`\n=== bench/${b}.ts ===`);
   const t = Date.now();
-  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", `${dir}${b}.ts`], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 240_000 });
+  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", `${dir}${b}.ts`], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 240_000,
+  });
   process.stdout.write(r.stdout ?? "");
   const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("BENCH_JSON "));
   if (r.status !== 0 || !line) {

@@ -24,8 +24,17 @@ async function main(): Promise<void> {
     }).frontend!,
   );
   try {
-    const form = new URLSearchParams({ query: QUERY, start: String(prom.start), end: String(prom.end), step: "60" }).toString();
-    const init = () => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
+    const form = new URLSearchParams({
+      query: QUERY,
+      start: String(prom.start),
+      end: String(prom.end),
+      step: "60",
+    }).toString();
+    const init = () => ({
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: form,
+    });
     const direct = async () => {
       const res = await fetch(`${prom.url}/api/v1/query_range`, init());
       if (res.status !== 200) throw new Error(`direct: ${res.status} ${await res.text()}`);
@@ -36,7 +45,8 @@ async function main(): Promise<void> {
       if (res.status !== 200) throw new Error(`frontend: ${res.status} ${await res.text()}`);
       return res.text();
     };
-    if (JSON.stringify(JSON.parse(await direct())) !== JSON.stringify(JSON.parse(await through()))) throw new Error("answers differ");
+    if (JSON.stringify(JSON.parse(await direct())) !== JSON.stringify(JSON.parse(await through())))
+      throw new Error("answers differ");
 
     const time = async (f: () => Promise<unknown>) => {
       const t0 = performance.now();
@@ -49,7 +59,15 @@ async function main(): Promise<void> {
       d.push(await time(direct));
       s.push(await time(through));
     }
-    const figures = { query: QUERY, range: "7d", step: "60s", runs: RUNS, direct_ms: median(d), frontend_ms: median(s), ratio: median(s) / median(d) };
+    const figures = {
+      query: QUERY,
+      range: "7d",
+      step: "60s",
+      runs: RUNS,
+      direct_ms: median(d),
+      frontend_ms: median(s),
+      ratio: median(s) / median(d),
+    };
     console.log(`7-day query, step 60s, ${RUNS} runs each (median): ${QUERY}`);
     console.log(`  direct to Prometheus          ${figures.direct_ms.toFixed(0).padStart(6)} ms`);
     console.log(`  frontend, split by day, 4 wkr ${figures.frontend_ms.toFixed(0).padStart(6)} ms`);

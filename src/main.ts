@@ -24,7 +24,9 @@ function loadConfig(file: string): Config {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new ConfigError([`cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`]);
+    throw new ConfigError([
+      `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    ]);
   }
   return parseConfigText(text, process.env);
 }
@@ -65,7 +67,9 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  process.stdout.write(`fairgate ${version()} (${mode}) listening on ${running.url}${running.adminUrl ? `, admin on ${running.adminUrl} (/status, /metrics, /debug/queue)` : ""}\n`);
+  process.stdout.write(
+    `fairgate ${version()} (${mode}) listening on ${running.url}${running.adminUrl ? `, admin on ${running.adminUrl} (/status, /metrics, /debug/queue)` : ""}\n`,
+  );
   if (config.demo.enabled) printDemo(running.url);
 }
 

@@ -37,11 +37,19 @@ export async function startDelayQuerier(opts: { jitter?: number; seed?: number }
     if (url.pathname === "/ready" || url.pathname === "/-/ready") return void res.writeHead(200).end("ready\n");
     if (!url.pathname.endsWith("/api/v1/query_range")) return void res.writeHead(404).end("not found\n");
     const params = new URLSearchParams(body);
-    url.searchParams.forEach((v, k) => params.has(k) || params.set(k, v));
+    url.searchParams.forEach((v, k) => {
+      if (!params.has(k)) params.set(k, v);
+    });
     const base = Number(params.get("delay_ms") ?? 0);
     const delayMs = base * (1 - jitter + 2 * jitter * rand());
     const start = Number(params.get("start"));
-    const entry: Served = { actor: String(req.headers["x-loki-actor-path"] ?? ""), delayMs, start: performance.now(), end: NaN, aborted: false };
+    const entry: Served = {
+      actor: String(req.headers["x-loki-actor-path"] ?? ""),
+      delayMs,
+      start: performance.now(),
+      end: NaN,
+      aborted: false,
+    };
     log.push(entry);
     inflight++;
     let done = false;
@@ -53,12 +61,15 @@ export async function startDelayQuerier(opts: { jitter?: number; seed?: number }
       entry.aborted = aborted;
     };
     const timer = setTimeout(() => {
-      const answer = { status: "success", data: { resultType: "matrix", result: [{ metric: { job: "bench" }, values: [[start, "1"]] }] } };
+      const answer = {
+        status: "success",
+        data: { resultType: "matrix", result: [{ metric: { job: "bench" }, values: [[start, "1"]] }] },
+      };
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
       finish(false);
     }, delayMs);
     res.on("close", () => {
-      if (!done) (clearTimeout(timer), finish(true));
+      if (!done) clearTimeout(timer), finish(true);
     });
   };
 

@@ -21,7 +21,8 @@ export async function startIssuer(alg: "ES256" | "RS256" = "ES256"): Promise<Ben
   let issuer = "";
 
   const server = createServer((req, res) => {
-    const json = (body: unknown) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+    const json = (body: unknown) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
     if (req.url === "/.well-known/openid-configuration") {
       hits.discovery++;
       return json({ issuer, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: [alg] });

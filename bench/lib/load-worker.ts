@@ -38,8 +38,15 @@ async function connection(): Promise<void> {
 await Promise.all(Array.from({ length: connections }, connection));
 const elapsed = (performance.now() - start) / 1000;
 latenciesUs.sort((a, b) => a - b);
-const pct = (p: number) => (latenciesUs[Math.min(latenciesUs.length - 1, Math.floor((p / 100) * latenciesUs.length))] ?? 0) / 1000;
+const pct = (p: number) =>
+  (latenciesUs[Math.min(latenciesUs.length - 1, Math.floor((p / 100) * latenciesUs.length))] ?? 0) / 1000;
 agent.destroy();
 process.stdout.write(
-  JSON.stringify({ rps: latenciesUs.length / elapsed, p50Ms: pct(50), p99Ms: pct(99), requests: latenciesUs.length, errors }),
+  JSON.stringify({
+    rps: latenciesUs.length / elapsed,
+    p50Ms: pct(50),
+    p99Ms: pct(99),
+    requests: latenciesUs.length,
+    errors,
+  }),
 );

@@ -26,7 +26,12 @@ export interface LoadResult {
 
 const execFileAsync = promisify(execFile);
 /** Like execFile, but the child is stopped if the bench exits before it does. */
-function run(cmd: string, args: string[], opts: { timeout: number }, cleanup?: () => void): Promise<{ stdout: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { timeout: number },
+  cleanup?: () => void,
+): Promise<{ stdout: string }> {
   const p = execFileAsync(cmd, args, { ...opts, encoding: "utf8" });
   track(p.child, cleanup);
   return p;
@@ -49,13 +54,33 @@ async function wrk(wrkPath: string, url: string, seconds: number, o: LoadOptions
     const headerArgs = Object.entries(o.headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
     const { stdout } = await run(
       wrkPath,
-      ["-t", String(o.threads), "-c", String(o.connections), "-d", `${seconds}s`, "--latency", "--timeout", "5s", "-s", script, ...headerArgs, url],
+      [
+        "-t",
+        String(o.threads),
+        "-c",
+        String(o.connections),
+        "-d",
+        `${seconds}s`,
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        script,
+        ...headerArgs,
+        url,
+      ],
       { timeout: (seconds + 15) * 1000 },
       () => rmSync(dir, { recursive: true, force: true }),
     );
     const m = /WRK_RESULT (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(stdout);
     if (!m) throw new Error(`unexpected wrk output:\n${stdout}`);
-    const [requests, durationUs, p50Us, p99Us, errors] = m.slice(1).map(Number) as [number, number, number, number, number];
+    const [requests, durationUs, p50Us, p99Us, errors] = m.slice(1).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     return { rps: requests / (durationUs / 1e6), p50Ms: p50Us / 1000, p99Ms: p99Us / 1000, requests, errors };
   } finally {
     rmSync(dir, { recursive: true, force: true });

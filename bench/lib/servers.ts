@@ -16,7 +16,7 @@ export interface Server {
 const children = new Map<ChildProcess, () => void>();
 process.on("exit", () => {
   // SIGTERM, not SIGKILL: a killed nginx master would leave its workers behind.
-  for (const [child, cleanup] of children) (child.kill("SIGTERM"), cleanup());
+  for (const [child, cleanup] of children) child.kill("SIGTERM"), cleanup();
 });
 
 /** Stops the child (and runs cleanup) if this process exits first. */
@@ -56,7 +56,13 @@ async function waitForPort(port: number, child: ChildProcess, name: string, stde
   throw new Error(`${name} did not listen on 127.0.0.1:${port} within 5s: ${stderr()}`);
 }
 
-async function spawnServer(name: string, cmd: string, args: string[], port: number, cleanup = () => {}): Promise<Server> {
+async function spawnServer(
+  name: string,
+  cmd: string,
+  args: string[],
+  port: number,
+  cleanup = () => {},
+): Promise<Server> {
   const child = track(spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] }), cleanup);
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -92,8 +98,7 @@ export async function startNginx(nginx: string, role: NginxRole, workers: number
     "serve" in role
       ? `default_type application/json;\n      return 200 '${role.serve}';`
       : `proxy_pass http://backend;\n      proxy_http_version 1.1;\n      proxy_set_header Connection "";`;
-  const backend =
-    "proxyTo" in role ? `upstream backend { server ${new URL(role.proxyTo).host}; keepalive 64; }` : "";
+  const backend = "proxyTo" in role ? `upstream backend { server ${new URL(role.proxyTo).host}; keepalive 64; }` : "";
   const conf = `
 # Root starts workers as nobody, who could not write the temp prefix; as root, keep root.
 ${process.getuid?.() === 0 ? "user root;" : ""}
@@ -121,8 +126,12 @@ http {
 }
 `;
   writeFileSync(join(prefix, "nginx.conf"), conf);
-  return spawnServer("nginx", nginx, ["-p", prefix, "-c", join(prefix, "nginx.conf"), "-e", join(prefix, "error.log")], port, () =>
-    rmSync(prefix, { recursive: true, force: true }),
+  return spawnServer(
+    "nginx",
+    nginx,
+    ["-p", prefix, "-c", join(prefix, "nginx.conf"), "-e", join(prefix, "error.log")],
+    port,
+    () => rmSync(prefix, { recursive: true, force: true }),
   );
 }
 

@@ -28,14 +28,18 @@ export function expandEnv(text: string, env: Env): { text: string; problems: str
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");
+  return path.reduce<string>(
+    (acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)),
+    "",
+  );
 }
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((i) => {
     const path = formatPath(i.path) || "(top level)";
     if (i.code === "invalid_type" && i.input === undefined) return `${path}: required`;
-    if (i.code === "unrecognized_keys") return `${path}: unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.join(", ")}`;
+    if (i.code === "unrecognized_keys")
+      return `${path}: unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.join(", ")}`;
     return `${path}: ${i.message}`;
   });
 }

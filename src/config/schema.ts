@@ -23,14 +23,25 @@ const tenantId = z.string().superRefine((v, ctx) => {
 // Symmetric algorithms (HS*) and "none" are never accepted for user tokens: with a public JWKS,
 // accepting HS256 would let anyone sign with the public key (algorithm confusion).
 export const ASYMMETRIC_ALGORITHMS = [
-  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519",
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
 ] as const;
 
 const issuer = z
   .object({
     issuer: url(),
     audiences: z.array(z.string().min(1)).min(1, "list at least one accepted audience"),
-    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS, { error: "only asymmetric algorithms are accepted (RS*, PS*, ES*, EdDSA)" }))
+    algorithms: z
+      .array(z.enum(ASYMMETRIC_ALGORITHMS, { error: "only asymmetric algorithms are accepted (RS*, PS*, ES*, EdDSA)" }))
       .min(1)
       .default(["RS256", "PS256", "ES256", "EdDSA"]),
     jwks_uri: url().optional(),
@@ -89,12 +100,20 @@ const actor = z
     for (const key of ["user_path", "service_path"] as const) {
       const segments = a[key].split("|");
       if (segments.length > a.max_levels)
-        ctx.addIssue({ code: "custom", path: [key], message: `has ${segments.length} levels, more than max_levels (${a.max_levels})` });
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `has ${segments.length} levels, more than max_levels (${a.max_levels})`,
+        });
       for (const s of segments) {
         if (s === "") ctx.addIssue({ code: "custom", path: [key], message: "has an empty segment" });
         const literal = PLACEHOLDERS.reduce((acc, p) => acc.replaceAll(p, ""), s);
         if (!/^[A-Za-z0-9_.:-]*$/.test(literal))
-          ctx.addIssue({ code: "custom", path: [key], message: `segment "${s}" may only hold [A-Za-z0-9_.:-] and ${PLACEHOLDERS.join(", ")}` });
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: `segment "${s}" may only hold [A-Za-z0-9_.:-] and ${PLACEHOLDERS.join(", ")}`,
+          });
       }
     }
   });
@@ -105,7 +124,9 @@ const signedIdentity = z
     secret: z.string().min(32, "use a secret of at least 32 characters").optional(),
     private_jwk: z.string().optional(),
     public_jwk: z.string().optional(),
-    ttl: duration().default(30_000).refine((ms) => ms > 0 && ms <= 60_000, "must be between 1ms and 60s"),
+    ttl: duration()
+      .default(30_000)
+      .refine((ms) => ms > 0 && ms <= 60_000, "must be between 1ms and 60s"),
   })
   .strict();
 
@@ -201,7 +222,11 @@ const frontend = z
       .min(1, "configure at least one querier"),
     tail_url: url().optional(),
     health_check: z
-      .object({ interval: duration().default(5_000), timeout: duration().default(2_000), unhealthy_after: z.number().int().min(1).default(2) })
+      .object({
+        interval: duration().default(5_000),
+        timeout: duration().default(2_000),
+        unhealthy_after: z.number().int().min(1).default(2),
+      })
       .strict()
       .prefault({}),
     retries: z.number().int().min(1).max(10).default(5),
@@ -219,7 +244,11 @@ const frontend = z
         activation_credit: duration().default(2_000),
         // Relative shares: a node of weight 2 may use twice the querier time of its weight-1 siblings.
         weights: z
-          .array(z.object({ tenant: z.string().optional(), path: z.string().default(""), weight: z.number().positive() }).strict())
+          .array(
+            z
+              .object({ tenant: z.string().optional(), path: z.string().default(""), weight: z.number().positive() })
+              .strict(),
+          )
           .default([]),
       })
       .strict()
@@ -228,25 +257,47 @@ const frontend = z
       .object({
         // memory: a byte-bounded LRU in this process; memcached: shared by every replica.
         backend: z.enum(["memory", "memcached"]).default("memory"),
-        memory_max_bytes: z.number().int().min(1).default(256 * 1024 * 1024),
+        memory_max_bytes: z
+          .number()
+          .int()
+          .min(1)
+          .default(256 * 1024 * 1024),
         memcached: z
           .object({
             servers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'use "host:port"')).min(1),
             timeout: duration().default(150),
-            max_item_bytes: z.number().int().min(1024).default(1024 * 1024),
+            max_item_bytes: z
+              .number()
+              .int()
+              .min(1024)
+              .default(1024 * 1024),
             breaker_failures: z.number().int().min(1).default(5),
             breaker_cooldown: duration().default(10_000),
           })
           .strict()
           .optional(),
-        results: z.object({ enabled: z.boolean().default(true), ttl: duration().default(7 * 86_400_000), min_extent: duration().default(300_000) }).strict().prefault({}),
-        metadata: z.object({ enabled: z.boolean().default(true), ttl: duration().default(86_400_000) }).strict().prefault({}),
+        results: z
+          .object({
+            enabled: z.boolean().default(true),
+            ttl: duration().default(7 * 86_400_000),
+            min_extent: duration().default(300_000),
+          })
+          .strict()
+          .prefault({}),
+        metadata: z
+          .object({ enabled: z.boolean().default(true), ttl: duration().default(86_400_000) })
+          .strict()
+          .prefault({}),
         // Loki caches log queries whose answer was empty, a common case for alerting and Drilldown.
-        empty_logs: z.object({ enabled: z.boolean().default(true), ttl: duration().default(3_600_000) }).strict().prefault({}),
+        empty_logs: z
+          .object({ enabled: z.boolean().default(true), ttl: duration().default(3_600_000) })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .superRefine((c, ctx) => {
-        if (c.backend === "memcached" && !c.memcached) ctx.addIssue({ code: "custom", path: ["memcached"], message: "required when backend is memcached" });
+        if (c.backend === "memcached" && !c.memcached)
+          ctx.addIssue({ code: "custom", path: ["memcached"], message: "required when backend is memcached" });
       })
       .prefault({}),
     async: z
@@ -254,9 +305,15 @@ const frontend = z
         // An async query's own deadline, instead of the HTTP timeout.
         deadline: duration().default(1_800_000),
         // How long a finished job and its result are kept for polling.
-        keep_alive: duration().default(3_600_000).refine((ms) => ms <= 7 * 86_400_000, "at most 7d"),
+        keep_alive: duration()
+          .default(3_600_000)
+          .refine((ms) => ms <= 7 * 86_400_000, "at most 7d"),
         max_wait: duration().default(30_000),
-        max_result_bytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+        max_result_bytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 * 1024 * 1024),
         max_jobs_per_tenant: z.number().int().min(1).default(20),
         max_jobs_per_actor: z.number().int().min(1).default(3),
         heartbeat: duration().default(5_000),
@@ -280,7 +337,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    demo: z.object({ enabled: z.boolean().default(false) }).strict().prefault({}),
+    demo: z
+      .object({ enabled: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -17,14 +17,24 @@ export async function demoIssuer(issuer: string): Promise<Hono> {
   const jwk = { ...(await exportJWK(publicKey)), kid: "demo-1", alg: "ES256", use: "sig" };
   const app = new Hono();
   app.get("/.well-known/openid-configuration", (c) =>
-    c.json({ issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token`, id_token_signing_alg_values_supported: ["ES256"] }),
+    c.json({
+      issuer,
+      jwks_uri: `${issuer}/jwks`,
+      token_endpoint: `${issuer}/token`,
+      id_token_signing_alg_values_supported: ["ES256"],
+    }),
   );
   app.get("/jwks", (c) => c.json({ keys: [jwk] }));
   app.get("/token", async (c) => {
     const name = c.req.query("user") ?? "alice";
     const user = DEMO_USERS[name];
     if (!user) return c.text(`unknown demo user ${name}; try one of: ${Object.keys(DEMO_USERS).join(", ")}\n`, 404);
-    const token = await new SignJWT({ groups: user.groups, write_tenants: user.write ?? [], scope: "openid logs:read", ...(user.service ? { client_id: name } : {}) })
+    const token = await new SignJWT({
+      groups: user.groups,
+      write_tenants: user.write ?? [],
+      scope: "openid logs:read",
+      ...(user.service ? { client_id: name } : {}),
+    })
       .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "at+jwt" })
       .setIssuer(issuer)
       .setSubject(name)

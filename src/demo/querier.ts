@@ -21,7 +21,10 @@ const value = (app: string, t: number) => Math.round(50 + 40 * Math.sin(t / 3600
 
 async function params(c: Context): Promise<URLSearchParams> {
   const p = new URLSearchParams(new URL(c.req.url).search);
-  if (c.req.method === "POST") new URLSearchParams(await c.req.text()).forEach((v, k) => p.append(k, v));
+  if (c.req.method === "POST")
+    new URLSearchParams(await c.req.text()).forEach((v, k) => {
+      p.append(k, v);
+    });
   return p;
 }
 
@@ -51,8 +54,12 @@ export function demoQuerier(): Hono {
       if (!forward) stamps.reverse();
       let n = 0;
       for (const t of stamps)
-        for (const s of streams) if (n++ < limit) s.values.push([t.toString(), `level=info app=${s.stream.app} msg="demo line" t=${t / SEC}`]);
-      return c.json({ status: "success", data: { resultType: "streams", result: streams.filter((s) => s.values.length) } });
+        for (const s of streams)
+          if (n++ < limit) s.values.push([t.toString(), `level=info app=${s.stream.app} msg="demo line" t=${t / SEC}`]);
+      return c.json({
+        status: "success",
+        data: { resultType: "streams", result: streams.filter((s) => s.values.length) },
+      });
     }
     if (route === "query_range") {
       const step = Number(p.get("step") ?? 60);
@@ -65,16 +72,38 @@ export function demoQuerier(): Hono {
     }
     if (route === "query") {
       const t = seconds(p.get("time") ?? undefined, now());
-      return c.json({ status: "success", data: { resultType: "vector", result: APPS.map((a) => ({ metric: { app: a, ...who }, value: [t, String(value(a, t))] })) } });
+      return c.json({
+        status: "success",
+        data: {
+          resultType: "vector",
+          result: APPS.map((a) => ({ metric: { app: a, ...who }, value: [t, String(value(a, t))] })),
+        },
+      });
     }
     if (route === "labels") return c.json({ status: "success", data: ["actor_path", "app", "tenant"] });
     if (route.startsWith("label/")) {
       const name = route.split("/")[1];
-      return c.json({ status: "success", data: name === "app" ? APPS : name === "tenant" ? [who.tenant] : name === "actor_path" ? [who.actor_path] : [] });
+      return c.json({
+        status: "success",
+        data: name === "app" ? APPS : name === "tenant" ? [who.tenant] : name === "actor_path" ? [who.actor_path] : [],
+      });
     }
     if (route === "series") return c.json({ status: "success", data: APPS.map((a) => ({ app: a, ...who })) });
-    if (route === "index/stats") return c.json({ streams: APPS.length, chunks: APPS.length, bytes: (end - start) * 100, entries: Math.floor((end - start) / 60) * APPS.length });
-    if (route === "index/volume") return c.json({ status: "success", data: { resultType: "vector", result: APPS.map((a) => ({ metric: { app: a }, value: [end, String((end - start) * 10)] })) } });
+    if (route === "index/stats")
+      return c.json({
+        streams: APPS.length,
+        chunks: APPS.length,
+        bytes: (end - start) * 100,
+        entries: Math.floor((end - start) / 60) * APPS.length,
+      });
+    if (route === "index/volume")
+      return c.json({
+        status: "success",
+        data: {
+          resultType: "vector",
+          result: APPS.map((a) => ({ metric: { app: a }, value: [end, String((end - start) * 10)] })),
+        },
+      });
     if (route === "status/buildinfo") return c.json({ status: "success", data: { version: "demo", revision: "demo" } });
     return c.json({ status: "error", errorType: "not_found", error: `the demo querier does not serve ${route}` }, 404);
   });

@@ -10,12 +10,22 @@ export class ActorPaths {
   readonly #key: Promise<CryptoKey>;
 
   constructor(readonly config: ActorConfig) {
-    this.#key = crypto.subtle.importKey("raw", new TextEncoder().encode(config.secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    this.#key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(config.secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
   }
 
   /** 32 hex characters; the label keeps the hashes of different things apart. */
   async hash(label: string, ...parts: string[]): Promise<string> {
-    const mac = await crypto.subtle.sign("HMAC", await this.#key, new TextEncoder().encode([label, ...parts].join("\0")));
+    const mac = await crypto.subtle.sign(
+      "HMAC",
+      await this.#key,
+      new TextEncoder().encode([label, ...parts].join("\0")),
+    );
     return Array.from(new Uint8Array(mac).slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
@@ -31,7 +41,8 @@ export class ActorPaths {
       "{issuer}": async () => (await this.hash("issuer", user.issuer)).slice(0, 12),
     };
     let path = template;
-    for (const [placeholder, value] of Object.entries(values)) if (path.includes(placeholder)) path = path.replaceAll(placeholder, await value());
+    for (const [placeholder, value] of Object.entries(values))
+      if (path.includes(placeholder)) path = path.replaceAll(placeholder, await value());
     return path;
   }
 }

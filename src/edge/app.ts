@@ -24,7 +24,11 @@ export interface EdgeApp {
   edge: Edge;
 }
 
-export function createEdgeApp(config: EdgeConfig, runtime: EdgeRuntime, signedIdentity?: SignedIdentityConfig): EdgeApp {
+export function createEdgeApp(
+  config: EdgeConfig,
+  runtime: EdgeRuntime,
+  signedIdentity?: SignedIdentityConfig,
+): EdgeApp {
   const edge = new Edge(config, { signedIdentity });
   const app = new Hono();
 
@@ -33,7 +37,10 @@ export function createEdgeApp(config: EdgeConfig, runtime: EdgeRuntime, signedId
     const problems = await edge.verifier.problems();
     return problems.length === 0
       ? new Response("ready\n")
-      : new Response(`not ready:\n${problems.map((p) => `- ${p}`).join("\n")}\n`, { status: 503, headers: { "retry-after": "5" } });
+      : new Response(`not ready:\n${problems.map((p) => `- ${p}`).join("\n")}\n`, {
+          status: 503,
+          headers: { "retry-after": "5" },
+        });
   });
 
   app.all("*", async (c) => {
@@ -56,7 +63,8 @@ export function createEdgeApp(config: EdgeConfig, runtime: EdgeRuntime, signedId
   });
 
   app.onError((err, c) => {
-    if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 503)) runtime.observe?.({ auth_failure: err.message });
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 503))
+      runtime.observe?.({ auth_failure: err.message });
     if (err instanceof ApiError) return errorResponse(err, c.req.path);
     console.error("edge: unexpected error", err);
     return errorResponse(new ApiError("internal", "internal error in the gateway"), c.req.path);

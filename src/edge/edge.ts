@@ -46,13 +46,20 @@ export class Edge {
     const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
     const kind = classifyRoute(req.method, url.pathname, upgrade);
     if (typeof kind !== "string") {
-      if (kind.status === 405) throw new ApiError("method_not_allowed", `${req.method} is not allowed on ${url.pathname}; use ${kind.allow}`, { allow: kind.allow ?? "" });
+      if (kind.status === 405)
+        throw new ApiError("method_not_allowed", `${req.method} is not allowed on ${url.pathname}; use ${kind.allow}`, {
+          allow: kind.allow ?? "",
+        });
       throw new ApiError("not_found", `no route ${url.pathname}`);
     }
 
     const user = await this.verifier.verify(bearerToken(req.headers), req.headers.get("x-id-token") ?? undefined);
     const access = kind === "write" ? "write" : "read";
-    const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grantFor(user.claims, this.config.tenants), access);
+    const tenants = resolveTenants(
+      req.headers.get("x-scope-orgid"),
+      grantFor(user.claims, this.config.tenants),
+      access,
+    );
     const identity: Identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
 
     const headers = cleanRequestHeaders(req.headers, {
@@ -71,7 +78,9 @@ export class Edge {
   #actorOf(user: VerifiedUser): Promise<{ subject: string; actorPath: string }> {
     let derived = this.#actors.get(user);
     if (!derived) {
-      derived = Promise.all([this.actors.subjectHash(user), this.actors.pathFor(user)]).then(([subject, actorPath]) => ({ subject, actorPath }));
+      derived = Promise.all([this.actors.subjectHash(user), this.actors.pathFor(user)]).then(
+        ([subject, actorPath]) => ({ subject, actorPath }),
+      );
       this.#actors.set(user, derived);
     }
     return derived;
@@ -94,8 +103,10 @@ function bearerToken(h: Headers): string {
   const auth = h.get("authorization");
   if (auth === null || auth.trim() === "") throw missingToken();
   const m = BEARER.exec(auth);
-  if (!m) throw new ApiError("unauthorized", "authentication failed: Authorization must be \"Bearer <token>\"", {
-    "www-authenticate": 'Bearer realm="fairgate", error="invalid_request", error_description="Authorization must be Bearer <token>"',
-  });
+  if (!m)
+    throw new ApiError("unauthorized", 'authentication failed: Authorization must be "Bearer <token>"', {
+      "www-authenticate":
+        'Bearer realm="fairgate", error="invalid_request", error_description="Authorization must be Bearer <token>"',
+    });
   return m[1]!;
 }

@@ -53,8 +53,14 @@ export function resolveTenants(header: string | null, grant: TenantGrant, access
     throw new ApiError("forbidden", `your token grants no tenant to ${access}; ask an administrator for access`);
 
   if (header === null || header.trim() === "") {
-    const def = grant.defaultTenant && allowed.has(grant.defaultTenant) ? grant.defaultTenant : allowed.size === 1 ? [...allowed][0]! : undefined;
-    if (!def) throw new ApiError("bad_data", `send X-Scope-OrgID to choose a tenant; you may ${access}: ${list(allowed)}`);
+    const def =
+      grant.defaultTenant && allowed.has(grant.defaultTenant)
+        ? grant.defaultTenant
+        : allowed.size === 1
+          ? [...allowed][0]!
+          : undefined;
+    if (!def)
+      throw new ApiError("bad_data", `send X-Scope-OrgID to choose a tenant; you may ${access}: ${list(allowed)}`);
     return [def];
   }
 
@@ -66,8 +72,15 @@ export function resolveTenants(header: string | null, grant: TenantGrant, access
   if (tenants.length > 1 && access === "write")
     throw new ApiError("bad_data", "X-Scope-OrgID: a write goes to exactly one tenant");
   if (tenants.length > 1 && !grant.federate)
-    throw new ApiError("forbidden", `X-Scope-OrgID: multi-tenant queries (${printable(tenants.join("|"))}) are not allowed for you`);
+    throw new ApiError(
+      "forbidden",
+      `X-Scope-OrgID: multi-tenant queries (${printable(tenants.join("|"))}) are not allowed for you`,
+    );
   for (const t of tenants)
-    if (!allowed.has(t)) throw new ApiError("forbidden", `X-Scope-OrgID: you may not ${access} tenant "${t}"; you may ${access}: ${list(allowed)}`);
+    if (!allowed.has(t))
+      throw new ApiError(
+        "forbidden",
+        `X-Scope-OrgID: you may not ${access} tenant "${t}"; you may ${access}: ${list(allowed)}`,
+      );
   return tenants.sort();
 }

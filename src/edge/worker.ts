@@ -10,11 +10,15 @@ let built: { app?: Hono; error?: string } | undefined;
 
 function build(env: Env): { app?: Hono; error?: string } {
   try {
-    if (typeof env.FAIRGATE_CONFIG !== "string") throw new ConfigError(["FAIRGATE_CONFIG: required (the fairgate YAML config)"]);
-    const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"));
+    if (typeof env.FAIRGATE_CONFIG !== "string")
+      throw new ConfigError(["FAIRGATE_CONFIG: required (the fairgate YAML config)"]);
+    const strings = Object.fromEntries(
+      Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"),
+    );
     const config = parseConfigText(env.FAIRGATE_CONFIG, strings);
     if (!config.edge) throw new ConfigError(["edge: required on Workers"]);
-    if (!config.edge.upstream.read_url) throw new ConfigError(["edge.upstream.read_url: required on Workers (the frontend's URL)"]);
+    if (!config.edge.upstream.read_url)
+      throw new ConfigError(["edge.upstream.read_url: required on Workers (the frontend's URL)"]);
     const { app } = createEdgeApp(
       config.edge,
       {

@@ -23,7 +23,15 @@ import type { Cache } from "./cache/cache.js";
 import { FairQueue } from "./queue/fair-queue.js";
 import type { RequestQueue } from "./queue/queue.js";
 import { FrontendMetrics } from "../observability/metrics.js";
-import { compose, emptyCacheStats, type Api, type Handler, type QueryContext, type QueryResponse, type QueryStats } from "./types.js";
+import {
+  compose,
+  emptyCacheStats,
+  type Api,
+  type Handler,
+  type QueryContext,
+  type QueryResponse,
+  type QueryStats,
+} from "./types.js";
 
 export interface FrontendDeps {
   verifyIdentity?: IdentityVerifier;
@@ -54,7 +62,10 @@ type Env = { Variables: { identity: Identity } };
 
 /** Headers the queriers get: the identity's tenant and actor path, nothing a client wrote. */
 export function querierHeaders(req: Request, identity: Identity): Headers {
-  const h = cleanRequestHeaders(req.headers, { proto: new URL(req.url).protocol.replace(":", ""), keepAuthorization: false });
+  const h = cleanRequestHeaders(req.headers, {
+    proto: new URL(req.url).protocol.replace(":", ""),
+    keepAuthorization: false,
+  });
   h.set("x-scope-orgid", identity.tenants.join("|"));
   h.set("x-loki-actor-path", identity.actorPath);
   return h;
@@ -89,7 +100,8 @@ function bodyOf(res: QueryResponse, stats: QueryStats, api: Api): string | Uint8
   return res.json !== undefined ? JSON.stringify(res.json) : res.raw;
 }
 
-const cacheOutcome = (c: QueryStats["cache"]) => (c.hit + c.partial + c.miss === 0 ? undefined : c.partial || (c.hit && c.miss) ? "partial" : c.hit ? "hit" : "miss");
+const cacheOutcome = (c: QueryStats["cache"]) =>
+  c.hit + c.partial + c.miss === 0 ? undefined : c.partial || (c.hit && c.miss) ? "partial" : c.hit ? "hit" : "miss";
 
 function encode(res: QueryResponse, stats: QueryStats, api: Api): Response {
   const body = bodyOf(res, stats, api);
@@ -109,29 +121,54 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const queue = deps.queue ?? fairQueue(config);
   const pool = new QuerierPool(config, queue, codecs, metrics);
   metrics.sources = {
-    queuedByTenant: () => (queue instanceof FairQueue ? queue.queuedByTenant() : [{ tenant: "", queued: queue.length }]),
+    queuedByTenant: () =>
+      queue instanceof FairQueue ? queue.queuedByTenant() : [{ tenant: "", queued: queue.length }],
     queriers: () => pool.queriers,
     asyncJobs: () => jobs.list(),
   };
   const log = deps.log ?? ((line: string) => console.error(line));
-  const cache = deps.cache ?? buildCache(config.cache, {
-    error: (op) => metrics.cacheErrors.inc({ op }),
-    // Logged once per outage, not per request: the breaker turns a dead memcached into one line.
-    state: (open) => {
-      metrics.cacheBypassed.set(open ? 1 : 0);
-      log(open ? `cache: memcached is failing; bypassing it for ${config.cache.memcached?.breaker_cooldown ?? 0} ms at a time (queries go on uncached)` : "cache: memcached is back");
-    },
-    skipped: () => metrics.cacheSkipped.inc({ reason: "too_large" }),
-  });
-  const maxItem = config.cache.backend === "memcached" ? config.cache.memcached!.max_item_bytes : config.cache.memory_max_bytes;
+  const cache =
+    deps.cache ??
+    buildCache(config.cache, {
+      error: (op) => metrics.cacheErrors.inc({ op }),
+      // Logged once per outage, not per request: the breaker turns a dead memcached into one line.
+      state: (open) => {
+        metrics.cacheBypassed.set(open ? 1 : 0);
+        log(
+          open
+            ? `cache: memcached is failing; bypassing it for ${config.cache.memcached?.breaker_cooldown ?? 0} ms at a time (queries go on uncached)`
+            : "cache: memcached is back",
+        );
+      },
+      skipped: () => metrics.cacheSkipped.inc({ reason: "too_large" }),
+    });
+  const maxItem =
+    config.cache.backend === "memcached" ? config.cache.memcached!.max_item_bytes : config.cache.memory_max_bytes;
   const store = new StoredValues(cache, maxItem);
   const jobs = new AsyncJobs(store, config.async, deps.now, (state) => metrics.asyncFinished.inc({ state }));
-  const answers = config.cache.results.enabled ? new AnswerCache(store, config.cache.results.ttl / 1000, deps.now, deps.cacheKeyHash && ((full) => `qa:${deps.cacheKeyHash!(full)}`)) : undefined;
+  const answers = config.cache.results.enabled
+    ? new AnswerCache(
+        store,
+        config.cache.results.ttl / 1000,
+        deps.now,
+        deps.cacheKeyHash && ((full) => `qa:${deps.cacheKeyHash!(full)}`),
+      )
+    : undefined;
   const c = config.cache;
   const pipeline: Handler = compose(
     align((tenants) => limitsFor(config, tenants).align_queries_with_step),
     split((req, parts) => codecs[req.api].merge(req, parts)),
-    ...(c.results.enabled ? [resultsCache({ store, ttlSeconds: c.results.ttl / 1000, minExtentMs: c.results.min_extent, hash: deps.cacheKeyHash, now: deps.now })] : []),
+    ...(c.results.enabled
+      ? [
+          resultsCache({
+            store,
+            ttlSeconds: c.results.ttl / 1000,
+            minExtentMs: c.results.min_extent,
+            hash: deps.cacheKeyHash,
+            now: deps.now,
+          }),
+        ]
+      : []),
     pieceCache({
       store,
       metadata: c.metadata.enabled ? { ttlSeconds: c.metadata.ttl / 1000 } : undefined,
@@ -151,7 +188,10 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const serve = (api: Api, prefix: RegExp) => async (c: Context<Env>) => {
     const path = c.req.path;
     const route = path.replace(prefix, "");
-    if (c.req.method !== "GET" && c.req.method !== "POST") throw new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${path}; use GET or POST`, { allow: "GET, POST" });
+    if (c.req.method !== "GET" && c.req.method !== "POST")
+      throw new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${path}; use GET or POST`, {
+        allow: "GET, POST",
+      });
     const identity = c.get("identity");
     const limits = limitsFor(config, identity.tenants);
     const all = await readParams(c.req.raw);
@@ -171,21 +211,37 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     };
 
     if (one(all, "async") === "true" && (route === "query_range" || route === "query")) {
-      const waitMs = Math.min(parsed(all, "wait", parseStepMs, "duration", () => 0), config.async.max_wait);
-      const { record, done } = await jobs.submit(identity, async (signal, progress) => {
-        const ctx = { ...newContext(signal, Date.now() + config.async.deadline), progress };
-        const res = await pipeline(req, ctx);
-        const body = bodyOf(res, ctx.stats, api);
-        return { status: res.status, contentType: res.contentType, body: typeof body === "string" ? body : new TextDecoder().decode(body) };
-      }, (e) => ({ status: e.status, ...errorBody(e, path) })); // the error the synchronous query would answer
+      const waitMs = Math.min(
+        parsed(all, "wait", parseStepMs, "duration", () => 0),
+        config.async.max_wait,
+      );
+      const { record, done } = await jobs.submit(
+        identity,
+        async (signal, progress) => {
+          const ctx = { ...newContext(signal, Date.now() + config.async.deadline), progress };
+          const res = await pipeline(req, ctx);
+          const body = bodyOf(res, ctx.stats, api);
+          return {
+            status: res.status,
+            contentType: res.contentType,
+            body: typeof body === "string" ? body : new TextDecoder().decode(body),
+          };
+        },
+        (e) => ({ status: e.status, ...errorBody(e, path) }),
+      ); // the error the synchronous query would answer
       if (waitMs > 0) {
-        const finished = await Promise.race([done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), waitMs).unref?.())]);
+        const finished = await Promise.race([
+          done.then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), waitMs).unref?.()),
+        ]);
         if (finished) {
           const answer = await jobs.answer(record.id, record);
           if (answer) return answerResponse(answer);
         }
       }
-      return c.json({ status: "success", data: { id: record.id, state: record.state } }, 202, { location: `/fairgate/api/v1/async/${record.id}` });
+      return c.json({ status: "success", data: { id: record.id, state: record.state } }, 202, {
+        location: `/fairgate/api/v1/async/${record.id}`,
+      });
     }
 
     const timeout = AbortSignal.timeout(limits.query_timeout);
@@ -194,7 +250,9 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     const kept = answerKey ? await answers!.get(answerKey) : undefined;
     if (kept) ctx.stats.cache.hit = 1;
     try {
-      const res: QueryResponse = kept ? { status: 200, contentType: "application/json", raw: new Uint8Array(kept) } : await pipeline(req, ctx);
+      const res: QueryResponse = kept
+        ? { status: 200, contentType: "application/json", raw: new Uint8Array(kept) }
+        : await pipeline(req, ctx);
       const cs = ctx.stats.cache;
       deps.observe?.({
         tenant: identity.tenants.join("|"),
@@ -205,21 +263,33 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
         querier_ms: ctx.stats.querierMs,
         retries: ctx.stats.retries,
       });
-      for (const outcome of ["hit", "partial", "miss"] as const) if (cs[outcome]) metrics.cacheOutcomes.inc({ outcome }, cs[outcome]);
+      for (const outcome of ["hit", "partial", "miss"] as const)
+        if (cs[outcome]) metrics.cacheOutcomes.inc({ outcome }, cs[outcome]);
       if (cs.bytesReceived) metrics.cacheBytes.inc({ direction: "read" }, cs.bytesReceived);
       if (cs.bytesSent) metrics.cacheBytes.inc({ direction: "written" }, cs.bytesSent);
       const response = encode(res, ctx.stats, api);
       // Kept before answering, so the next identical request (often the next dashboard viewer) finds it.
-      if (answerKey && !kept && !cs.noStore && res.status === 200 && (res.json as { status?: string } | undefined)?.status === "success")
+      if (
+        answerKey &&
+        !kept &&
+        !cs.noStore &&
+        res.status === 200 &&
+        (res.json as { status?: string } | undefined)?.status === "success"
+      )
         await answers!.put(answerKey, await response.clone().text());
       return response;
     } catch (e) {
-      if (timeout.aborted) throw new ApiError("timeout", `query timed out after ${limits.query_timeout / 1000}s; try a smaller time range or a larger step`);
+      if (timeout.aborted)
+        throw new ApiError(
+          "timeout",
+          `query timed out after ${limits.query_timeout / 1000}s; try a smaller time range or a larger step`,
+        );
       if (c.req.raw.signal.aborted) throw new ApiError("canceled", "the client went away");
       throw e;
     }
   };
-  const unknownJob = (id: string) => new ApiError("not_found", `no asynchronous query ${id.slice(0, 64)} (unknown, expired or cancelled)`);
+  const unknownJob = (id: string) =>
+    new ApiError("not_found", `no asynchronous query ${id.slice(0, 64)} (unknown, expired or cancelled)`);
   app.get("/fairgate/api/v1/async/:id/status", async (c) => {
     const r = await jobs.status(c.req.param("id"), c.get("identity"));
     if (!r) throw unknownJob(c.req.param("id"));
@@ -250,15 +320,24 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     return errorResponse(new ApiError("internal", "internal error in the query frontend"), c.req.path);
   });
   const admin = new Hono();
-  admin.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }));
+  admin.get("/metrics", async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
+  );
   const queueSnapshot = () => (queue instanceof FairQueue ? queue.snapshot() : { queued: queue.length });
-  admin.get("/debug/queue", (c) => c.json({ queue: queueSnapshot(), queriers: pool.queriers.map(({ id, inflight, healthy, lastError }) => ({ id, inflight, healthy, lastError })) }));
+  admin.get("/debug/queue", (c) =>
+    c.json({
+      queue: queueSnapshot(),
+      queriers: pool.queriers.map(({ id, inflight, healthy, lastError }) => ({ id, inflight, healthy, lastError })),
+    }),
+  );
   // What the status page (/status on the admin listener) polls: queue tree, queriers, cache outcomes, async jobs.
   admin.get("/debug/status", async (c) => {
     const outcomes = new Map((await metrics.cacheOutcomes.get()).values.map((v) => [v.labels.outcome, v.value]));
     // Real querier time of the tenants in the tree (the tree itself holds the fair queue's charges).
     const active = new Set(queue instanceof FairQueue ? queue.queuedByTenant().map((t) => t.tenant) : []);
-    const querierMs = (await metrics.querierTime.get()).values.filter((v) => active.has(String(v.labels.user))).map((v) => [String(v.labels.user), Math.round(v.value * 1000)]);
+    const querierMs = (await metrics.querierTime.get()).values
+      .filter((v) => active.has(String(v.labels.user)))
+      .map((v) => [String(v.labels.user), Math.round(v.value * 1000)]);
     const running = jobs.list();
     const states: Record<string, number> = {};
     for (const r of running) states[r.state] = (states[r.state] ?? 0) + 1;
@@ -268,8 +347,19 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
         queue: queueSnapshot(),
         // [tenant, ms] pairs: tenant names are untrusted, so they never become object keys.
         querierMsByTenant: querierMs,
-        queriers: pool.queriers.map(({ url, healthy, inflight, maxConcurrent, failures, lastError }) => ({ url, healthy, inflight, maxConcurrent, failures, lastError: lastError ?? null })),
-        cache: { hits: outcomes.get("hit") ?? 0, partial: outcomes.get("partial") ?? 0, misses: outcomes.get("miss") ?? 0 },
+        queriers: pool.queriers.map(({ url, healthy, inflight, maxConcurrent, failures, lastError }) => ({
+          url,
+          healthy,
+          inflight,
+          maxConcurrent,
+          failures,
+          lastError: lastError ?? null,
+        })),
+        cache: {
+          hits: outcomes.get("hit") ?? 0,
+          partial: outcomes.get("partial") ?? 0,
+          misses: outcomes.get("miss") ?? 0,
+        },
         async: {
           running: running.length,
           states,
@@ -277,7 +367,14 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
           jobs: running
             .sort((a, b) => a.submittedAt - b.submittedAt)
             .slice(0, 100)
-            .map((r) => ({ tenants: r.tenants, actorPath: r.actorPath, state: r.state, progress: r.progress, submittedAt: iso(r.submittedAt), startedAt: iso(r.startedAt) })),
+            .map((r) => ({
+              tenants: r.tenants,
+              actorPath: r.actorPath,
+              state: r.state,
+              progress: r.progress,
+              submittedAt: iso(r.submittedAt),
+              startedAt: iso(r.startedAt),
+            })),
         },
       },
       200,
@@ -300,7 +397,8 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   };
 }
 
-const answerResponse = (a: Answer) => new Response(a.body, { status: a.status, headers: { "content-type": a.contentType } });
+const answerResponse = (a: Answer) =>
+  new Response(a.body, { status: a.status, headers: { "content-type": a.contentType } });
 
 const iso = (ms?: number) => (ms === undefined ? undefined : new Date(ms).toISOString());
 const statusOf = (r: JobRecord) => ({

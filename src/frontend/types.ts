@@ -60,7 +60,17 @@ export interface CacheStats {
   noStore?: boolean;
 }
 
-export const emptyCacheStats = (): CacheStats => ({ hit: 0, partial: 0, miss: 0, entriesFound: 0, entriesRequested: 0, entriesStored: 0, bytesReceived: 0, bytesSent: 0, queryLengthServedNs: 0n });
+export const emptyCacheStats = (): CacheStats => ({
+  hit: 0,
+  partial: 0,
+  miss: 0,
+  entriesFound: 0,
+  entriesRequested: 0,
+  entriesStored: 0,
+  bytesReceived: 0,
+  bytesSent: 0,
+  queryLengthServedNs: 0n,
+});
 
 export interface QueryStats {
   splits: number;

@@ -1,8 +1,19 @@
 // One error type, one status per kind, rendered in the format of the API the client called
 // (Prometheus: JSON with errorType; Loki: plain text, as Loki itself answers).
 export type ErrorKind =
-  | "bad_data" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "too_large"
-  | "too_many_requests" | "canceled" | "execution" | "internal" | "bad_gateway" | "unavailable" | "timeout";
+  | "bad_data"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "method_not_allowed"
+  | "too_large"
+  | "too_many_requests"
+  | "canceled"
+  | "execution"
+  | "internal"
+  | "bad_gateway"
+  | "unavailable"
+  | "timeout";
 
 const STATUS: Record<ErrorKind, number> = {
   bad_data: 400,
@@ -43,7 +54,10 @@ export function apiFlavor(pathname: string): ApiFlavor {
 export function errorBody(err: ApiError, pathname: string): { contentType: string; body: string } {
   return apiFlavor(pathname) === "loki"
     ? { contentType: "text/plain; charset=utf-8", body: err.message }
-    : { contentType: "application/json", body: JSON.stringify({ status: "error", errorType: err.kind, error: err.message }) };
+    : {
+        contentType: "application/json",
+        body: JSON.stringify({ status: "error", errorType: err.kind, error: err.message }),
+      };
 }
 
 export function errorResponse(err: ApiError, pathname: string): Response {
@@ -55,6 +69,8 @@ export function errorResponse(err: ApiError, pathname: string): Response {
 
 /** Text from a client or an identity provider, made safe to put in a message or a quoted header value. */
 export function printable(s: unknown, max = 120): string {
-  const text = String(s).replace(/[^\x20-\x7e]/g, "?").replace(/["\\]/g, "'");
+  const text = String(s)
+    .replace(/[^\x20-\x7e]/g, "?")
+    .replace(/["\\]/g, "'");
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }

@@ -3,13 +3,31 @@ import { IDENTITY_HEADER } from "../identity/identity.js";
 
 /** Headers a client could use to claim an identity or a tenant; only the edge sets these. */
 export const SPOOFABLE_HEADERS = [
-  "authorization", "x-id-token", "cookie", "x-scope-orgid", "x-loki-actor-path", "x-prom-label-policy",
-  "x-grafana-id", "x-grafana-user", IDENTITY_HEADER,
+  "authorization",
+  "x-id-token",
+  "cookie",
+  "x-scope-orgid",
+  "x-loki-actor-path",
+  "x-prom-label-policy",
+  "x-grafana-id",
+  "x-grafana-user",
+  IDENTITY_HEADER,
 ];
 // RFC 9110 §7.6.1, plus the ones a proxy must not pass on (host and length are the new request's own).
 const HOP_BY_HOP = [
-  "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
-  "transfer-encoding", "upgrade", "host", "content-length", "forwarded", "x-real-ip",
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+  "forwarded",
+  "x-real-ip",
 ];
 
 function dropHopByHop(h: Headers): void {
@@ -83,9 +101,16 @@ export async function forward(req: Request, target: URL, headers: Headers, opts:
       ...(hasBody ? { duplex: "half" } : {}),
     } as RequestInit);
   } catch (e) {
-    if (timedOut) throw new ApiError("timeout", `upstream did not answer within ${opts.timeoutMs / 1000}s; try a smaller time range`);
+    if (timedOut)
+      throw new ApiError(
+        "timeout",
+        `upstream did not answer within ${opts.timeoutMs / 1000}s; try a smaller time range`,
+      );
     if (req.signal.aborted) throw new ApiError("canceled", "the client went away");
-    throw new ApiError("bad_gateway", `upstream ${target.host} is unreachable: ${e instanceof Error ? (e.cause as Error)?.message ?? e.message : String(e)}`);
+    throw new ApiError(
+      "bad_gateway",
+      `upstream ${target.host} is unreachable: ${e instanceof Error ? ((e.cause as Error)?.message ?? e.message) : String(e)}`,
+    );
   } finally {
     clearTimeout(timer);
   }

@@ -25,9 +25,19 @@ interface KeyMaterial {
 async function keyFor(cfg: SignedIdentityConfig, use: "sign" | "verify"): Promise<KeyMaterial> {
   // Imported once: handing jose raw bytes would re-import the key on every request.
   if (cfg.secret)
-    return { alg: "HS256", key: await crypto.subtle.importKey("raw", new TextEncoder().encode(cfg.secret), { name: "HMAC", hash: "SHA-256" }, false, [use]) };
+    return {
+      alg: "HS256",
+      key: await crypto.subtle.importKey(
+        "raw",
+        new TextEncoder().encode(cfg.secret),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        [use],
+      ),
+    };
   const jwk = use === "sign" ? cfg.private_jwk : (cfg.public_jwk ?? cfg.private_jwk);
-  if (!jwk) throw new Error(`identity: ${use === "sign" ? "private_jwk" : "public_jwk"} is required to ${use} identities`);
+  if (!jwk)
+    throw new Error(`identity: ${use === "sign" ? "private_jwk" : "public_jwk"} is required to ${use} identities`);
   const parsed = JSON.parse(jwk) as Record<string, unknown>;
   if (use === "verify") delete parsed.d; // a frontend given the private key still only verifies
   return { alg: "ES256", key: (await importJWK(parsed, "ES256")) as CryptoKey };
@@ -73,7 +83,12 @@ export async function identityVerifier(cfg: SignedIdentityConfig): Promise<(jws:
       maxTokenAge: "60s",
       requiredClaims: ["exp", "iat", "sub"],
     });
-    if (!isStringArray(payload.ten) || payload.ten.length === 0 || typeof payload.act !== "string" || !isStringArray(payload.scp))
+    if (
+      !isStringArray(payload.ten) ||
+      payload.ten.length === 0 ||
+      typeof payload.act !== "string" ||
+      !isStringArray(payload.scp)
+    )
       throw new Error("identity payload is malformed");
     return { subject: payload.sub!, tenants: payload.ten, actorPath: payload.act, scopes: payload.scp };
   };

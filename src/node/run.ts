@@ -33,16 +33,27 @@ function requireFor(mode: Mode, config: Config): void {
   const problems: string[] = [];
   if (mode !== "frontend" && !config.edge) problems.push(`edge: required to run ${mode}`);
   if (mode !== "edge" && !config.frontend) problems.push(`frontend: required to run ${mode}`);
-  if (mode === "edge" && config.edge && !config.edge.upstream.read_url) problems.push("edge.upstream.read_url: required when the edge runs alone (the frontend's URL)");
-  if (mode === "edge" && config.edge && !config.identity) problems.push("identity: required when the edge runs alone, to sign the identity it hands the frontend");
-  if (mode === "frontend" && !config.identity) problems.push("identity: required when the frontend runs alone, to verify the edge's signed identity");
+  if (mode === "edge" && config.edge && !config.edge.upstream.read_url)
+    problems.push("edge.upstream.read_url: required when the edge runs alone (the frontend's URL)");
+  if (mode === "edge" && config.edge && !config.identity)
+    problems.push("identity: required when the edge runs alone, to sign the identity it hands the frontend");
+  if (mode === "frontend" && !config.identity)
+    problems.push("identity: required when the frontend runs alone, to verify the edge's signed identity");
   if (problems.length) throw new ConfigError(problems);
 }
 
 /** Starts fairgate on Node: one listener, the edge and/or the frontend behind it. */
-export async function run(config: Config, mode: Mode, opts: { logDestination?: pino.DestinationStream } = {}): Promise<Running> {
+export async function run(
+  config: Config,
+  mode: Mode,
+  opts: { logDestination?: pino.DestinationStream } = {},
+): Promise<Running> {
   requireFor(mode, config);
-  const requests = new RequestLog({ level: config.log.level, slowQueryMs: config.log.slow_query, destination: opts.logDestination });
+  const requests = new RequestLog({
+    level: config.log.level,
+    slowQueryMs: config.log.slow_query,
+    destination: opts.logDestination,
+  });
   const top = new Hono();
   top.use("*", requests.middleware());
   const wss = new WebSocketServer({ noServer: true });
@@ -55,7 +66,14 @@ export async function run(config: Config, mode: Mode, opts: { logDestination?: p
   }
 
   const verifyIdentity = mode === "frontend" && config.identity ? await identityVerifier(config.identity) : undefined;
-  const frontend = config.frontend && mode !== "edge" ? createFrontend(config.frontend, { verifyIdentity, observe: requests.observe, log: (line) => requests.logger.warn(line) }) : undefined;
+  const frontend =
+    config.frontend && mode !== "edge"
+      ? createFrontend(config.frontend, {
+          verifyIdentity,
+          observe: requests.observe,
+          log: (line) => requests.logger.warn(line),
+        })
+      : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
 
   if (mode === "frontend") {
@@ -65,10 +83,22 @@ export async function run(config: Config, mode: Mode, opts: { logDestination?: p
       try {
         const request = upgradeRequest(req);
         const identity = await identityOf(request, undefined, verifyIdentity);
-        if (new URL(request.url).pathname !== TAIL) throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
-        proxyWebSocket(wss, req, socket, head, upstreamUrl(frontendTail!, TAIL, new URL(request.url).search), querierHeaders(request, identity));
+        if (new URL(request.url).pathname !== TAIL)
+          throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
+        proxyWebSocket(
+          wss,
+          req,
+          socket,
+          head,
+          upstreamUrl(frontendTail!, TAIL, new URL(request.url).search),
+          querierHeaders(request, identity),
+        );
       } catch (e) {
-        await rejectWithError(socket, e instanceof ApiError ? e : new ApiError("bad_data", "malformed upgrade request"), path);
+        await rejectWithError(
+          socket,
+          e instanceof ApiError ? e : new ApiError("bad_data", "malformed upgrade request"),
+          path,
+        );
       }
     };
   } else {
@@ -89,11 +119,18 @@ export async function run(config: Config, mode: Mode, opts: { logDestination?: p
       try {
         const admitted = await edge.admit(upgradeRequest(req), req.socket.remoteAddress);
         // Co-deployed, the tail goes straight to the frontend's tail URL with the headers the edge set.
-        const target = admitted.target ?? (frontendTail ? upstreamUrl(frontendTail, TAIL, new URL(path, "http://x").search) : undefined);
-        if (admitted.kind !== "tail" || !target) throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
+        const target =
+          admitted.target ??
+          (frontendTail ? upstreamUrl(frontendTail, TAIL, new URL(path, "http://x").search) : undefined);
+        if (admitted.kind !== "tail" || !target)
+          throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
         proxyWebSocket(wss, req, socket, head, target, admitted.headers);
       } catch (e) {
-        await rejectWithError(socket, e instanceof ApiError ? e : new ApiError("bad_data", "malformed upgrade request"), path);
+        await rejectWithError(
+          socket,
+          e instanceof ApiError ? e : new ApiError("bad_data", "malformed upgrade request"),
+          path,
+        );
       }
     };
   }
@@ -109,10 +146,12 @@ export async function run(config: Config, mode: Mode, opts: { logDestination?: p
   const status = statusPage({ mode, frontend: frontend !== undefined });
   adminApp.get("/status", (c) => c.body(status.html, 200, status.headers));
   if (frontend) adminApp.route("/", frontend.admin);
-  const admin = config.server.admin_listen ? await listen(adminApp.fetch, config.server.admin_listen).catch(async (e: unknown) => {
-    await listener.close(0);
-    throw e;
-  }) : undefined;
+  const admin = config.server.admin_listen
+    ? await listen(adminApp.fetch, config.server.admin_listen).catch(async (e: unknown) => {
+        await listener.close(0);
+        throw e;
+      })
+    : undefined;
   return {
     ...listener,
     mode,

@@ -25,7 +25,13 @@ export async function listen(fetch: FetchHandler, address: string, onUpgrade?: U
   if (onUpgrade) server.on("upgrade", (req, socket, head) => void onUpgrade(req, socket, head));
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new ListenError(e.code === "EADDRINUSE" ? `cannot listen on ${address}: the port is already in use` : `cannot listen on ${address}: ${e.message}`)),
+      reject(
+        new ListenError(
+          e.code === "EADDRINUSE"
+            ? `cannot listen on ${address}: the port is already in use`
+            : `cannot listen on ${address}: ${e.message}`,
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });

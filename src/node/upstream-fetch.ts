@@ -18,7 +18,8 @@ type Body = string | Uint8Array | ReadableStream<Uint8Array> | null;
 
 function requestBody(body: BodyInit | null | undefined, headers: Headers): { body: Body; headers: Headers } {
   if (body == null) return { body: null, headers };
-  if (typeof body === "string" || body instanceof Uint8Array || body instanceof ReadableStream) return { body, headers };
+  if (typeof body === "string" || body instanceof Uint8Array || body instanceof ReadableStream)
+    return { body, headers };
   if (body instanceof ArrayBuffer) return { body: new Uint8Array(body), headers };
   if (ArrayBuffer.isView(body)) return { body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), headers };
   // Blob, FormData, URLSearchParams: let the platform serialize them, with the content type fetch would send.
@@ -43,8 +44,12 @@ export function upstreamFetch(input: URL | RequestInfo, init: RequestInit = {}):
   const url = typeof input === "string" ? new URL(input) : input;
   const signal = init.signal ?? undefined;
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const method = init.method === undefined ? "GET" : NORMALIZED_METHOD.test(init.method) ? init.method.toUpperCase() : init.method;
-  const { body, headers } = requestBody(init.body, init.headers instanceof Headers ? init.headers : new Headers(init.headers));
+  const method =
+    init.method === undefined ? "GET" : NORMALIZED_METHOD.test(init.method) ? init.method.toUpperCase() : init.method;
+  const { body, headers } = requestBody(
+    init.body,
+    init.headers instanceof Headers ? init.headers : new Headers(init.headers),
+  );
 
   return new Promise<Response>((resolve, reject) => {
     let abortUpstream: ((reason: Error) => void) | undefined;
@@ -77,7 +82,11 @@ export function upstreamFetch(input: URL | RequestInfo, init: RequestInit = {}):
     const handOver = (status: number, init: ResponseInit, chunks: Buffer[]): Response => {
       if (method === "HEAD" || NULL_BODY.has(status)) return new Response(null, init);
       // Socket reads are backed by plain ArrayBuffers, never shared ones.
-      if (complete) return new Response((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>, init);
+      if (complete)
+        return new Response(
+          (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>,
+          init,
+        );
       const body = new ReadableStream<Uint8Array>(
         {
           start(controller) {
@@ -101,7 +110,8 @@ export function upstreamFetch(input: URL | RequestInfo, init: RequestInit = {}):
         if (status < 200) return true; // 1xx: the real answer follows
         resumeUpstream = resume;
         const responseHeaders = new Headers();
-        for (let i = 0; i < raw.length; i += 2) responseHeaders.append(raw[i]!.toString("latin1"), raw[i + 1]!.toString("latin1"));
+        for (let i = 0; i < raw.length; i += 2)
+          responseHeaders.append(raw[i]!.toString("latin1"), raw[i + 1]!.toString("latin1"));
         // The parser hands over the rest of this socket read (body and end, if they came along) before
         // any microtask runs: decide then whether the body is all here or must stream.
         queueMicrotask(() => {
@@ -139,7 +149,13 @@ export function upstreamFetch(input: URL | RequestInfo, init: RequestInit = {}):
 
     agent.dispatch(
       // A ReadableStream is an async iterable, which undici streams (chunked) though its types do not list it.
-      { origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers, body: body as Dispatcher.DispatchOptions["body"] },
+      {
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body: body as Dispatcher.DispatchOptions["body"],
+      },
       handler,
     );
   });

@@ -1,15 +1,24 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import WebSocket, { WebSocketServer } from "ws";
+import WebSocket, { type WebSocketServer } from "ws";
 import { ApiError, errorResponse } from "../http/errors.js";
 
-const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout" };
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
 
 /** Answers an upgrade request with a plain HTTP response (the socket has not become a WebSocket yet). */
 export async function rejectUpgrade(socket: Duplex, res: Response): Promise<void> {
   const body = await res.text();
   const lines = [`HTTP/1.1 ${res.status} ${STATUS_TEXT[res.status] ?? "Error"}`];
-  res.headers.forEach((v, k) => lines.push(`${k}: ${v}`));
+  for (const [k, v] of res.headers) lines.push(`${k}: ${v}`);
   lines.push(`content-length: ${Buffer.byteLength(body)}`, "connection: close", "", body);
   socket.end(lines.join("\r\n"));
 }
@@ -19,20 +28,31 @@ export function rejectWithError(socket: Duplex, err: ApiError, pathname: string)
 }
 
 // Close codes that may not be sent on the wire (RFC 6455 §7.4.1) become a normal close.
-const sendable = (code: number) => (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+const sendable = (code: number) =>
+  (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 
 /**
  * Opens the upstream WebSocket first, and only then accepts the client's upgrade, so an upstream
  * refusal (e.g. 400 for a bad query) reaches the client as that HTTP status.
  */
-export function proxyWebSocket(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, target: URL, headers: Headers): void {
+export function proxyWebSocket(
+  wss: WebSocketServer,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  target: URL,
+  headers: Headers,
+): void {
   const upstreamUrl = new URL(target);
   upstreamUrl.protocol = upstreamUrl.protocol === "https:" ? "wss:" : "ws:";
   const out: Record<string, string> = {};
   headers.forEach((v, k) => {
     if (!k.startsWith("sec-websocket-")) out[k] = v;
   });
-  const protocols = req.headers["sec-websocket-protocol"]?.split(",").map((p) => p.trim()).filter(Boolean);
+  const protocols = req.headers["sec-websocket-protocol"]
+    ?.split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   const upstream = new WebSocket(upstreamUrl, protocols, { headers: out, perMessageDeflate: false });
   let accepted = false;
   socket.on("error", () => upstream.terminate());
@@ -52,13 +72,24 @@ export function proxyWebSocket(wss: WebSocketServer, req: IncomingMessage, socke
     });
   });
   upstream.on("error", (e) => {
-    if (!accepted) void rejectWithError(socket, new ApiError("bad_gateway", `tail upstream ${target.host} is unreachable: ${e.message}`), target.pathname);
+    if (!accepted)
+      void rejectWithError(
+        socket,
+        new ApiError("bad_gateway", `tail upstream ${target.host} is unreachable: ${e.message}`),
+        target.pathname,
+      );
   });
   upstream.on("open", () => {
     accepted = true;
     wss.handleUpgrade(req, socket, head, (client) => {
-      client.on("message", (data, isBinary) => upstream.readyState === WebSocket.OPEN && upstream.send(data, { binary: isBinary }));
-      upstream.on("message", (data, isBinary) => client.readyState === WebSocket.OPEN && client.send(data, { binary: isBinary }));
+      client.on(
+        "message",
+        (data, isBinary) => upstream.readyState === WebSocket.OPEN && upstream.send(data, { binary: isBinary }),
+      );
+      upstream.on(
+        "message",
+        (data, isBinary) => client.readyState === WebSocket.OPEN && client.send(data, { binary: isBinary }),
+      );
       client.on("close", (code, reason) => upstream.close(sendable(code) ? code : 1000, reason));
       upstream.on("close", (code, reason) => client.close(sendable(code) ? code : 1000, reason));
       client.on("error", () => upstream.terminate());

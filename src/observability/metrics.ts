@@ -15,39 +15,113 @@ export class FrontendMetrics {
   readonly registry = new Registry();
   /** Read at scrape time, so the hot path keeps no gauges up to date. */
   sources?: FrontendSources;
-  readonly queueLength = this.#gauge("loki_query_scheduler_queue_length", "Sub-queries waiting in the queue, per tenant.", ["user"], (g) => {
-    g.reset();
-    for (const t of this.sources?.queuedByTenant() ?? []) g.set({ user: t.tenant }, t.queued);
-  });
+  readonly queueLength = this.#gauge(
+    "loki_query_scheduler_queue_length",
+    "Sub-queries waiting in the queue, per tenant.",
+    ["user"],
+    (g) => {
+      g.reset();
+      for (const t of this.sources?.queuedByTenant() ?? []) g.set({ user: t.tenant }, t.queued);
+    },
+  );
   readonly queueDuration = new Histogram({
     name: "loki_query_scheduler_queue_duration_seconds",
     help: "Time sub-queries waited in the queue before a querier took them.",
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
-  readonly discarded = new Counter({ name: "loki_query_scheduler_discarded_requests_total", help: "Sub-queries that left the queue without running, by reason.", labelNames: ["user", "reason"], registers: [this.registry] });
-  readonly querierInflight = this.#gauge("fairgate_querier_inflight_requests", "Sub-queries running on each querier.", ["querier"], (g) => {
-    for (const q of this.sources?.queriers() ?? []) g.set({ querier: q.id }, q.inflight);
+  readonly discarded = new Counter({
+    name: "loki_query_scheduler_discarded_requests_total",
+    help: "Sub-queries that left the queue without running, by reason.",
+    labelNames: ["user", "reason"],
+    registers: [this.registry],
   });
-  readonly querierHealthy = this.#gauge("fairgate_querier_healthy", "1 while the querier passes its health check.", ["querier"], (g) => {
-    for (const q of this.sources?.queriers() ?? []) g.set({ querier: q.id }, q.healthy ? 1 : 0);
+  readonly querierInflight = this.#gauge(
+    "fairgate_querier_inflight_requests",
+    "Sub-queries running on each querier.",
+    ["querier"],
+    (g) => {
+      for (const q of this.sources?.queriers() ?? []) g.set({ querier: q.id }, q.inflight);
+    },
+  );
+  readonly querierHealthy = this.#gauge(
+    "fairgate_querier_healthy",
+    "1 while the querier passes its health check.",
+    ["querier"],
+    (g) => {
+      for (const q of this.sources?.queriers() ?? []) g.set({ querier: q.id }, q.healthy ? 1 : 0);
+    },
+  );
+  readonly querierTime = new Counter({
+    name: "fairgate_querier_time_seconds_total",
+    help: "Querier time used, per tenant.",
+    labelNames: ["user"],
+    registers: [this.registry],
   });
-  readonly querierTime = new Counter({ name: "fairgate_querier_time_seconds_total", help: "Querier time used, per tenant.", labelNames: ["user"], registers: [this.registry] });
-  readonly asyncJobs = this.#gauge("fairgate_async_jobs", "Asynchronous queries this replica runs, by state.", ["state"], (g) => {
-    g.reset();
-    const counts = new Map<string, number>([["queued", 0], ["running", 0]]);
-    for (const j of this.sources?.asyncJobs?.() ?? []) counts.set(j.state, (counts.get(j.state) ?? 0) + 1);
-    for (const [state, n] of counts) g.set({ state }, n);
+  readonly asyncJobs = this.#gauge(
+    "fairgate_async_jobs",
+    "Asynchronous queries this replica runs, by state.",
+    ["state"],
+    (g) => {
+      g.reset();
+      const counts = new Map<string, number>([
+        ["queued", 0],
+        ["running", 0],
+      ]);
+      for (const j of this.sources?.asyncJobs?.() ?? []) counts.set(j.state, (counts.get(j.state) ?? 0) + 1);
+      for (const [state, n] of counts) g.set({ state }, n);
+    },
+  );
+  readonly asyncFinished = new Counter({
+    name: "fairgate_async_jobs_finished_total",
+    help: "Asynchronous queries that finished, by final state.",
+    labelNames: ["state"],
+    registers: [this.registry],
   });
-  readonly asyncFinished = new Counter({ name: "fairgate_async_jobs_finished_total", help: "Asynchronous queries that finished, by final state.", labelNames: ["state"], registers: [this.registry] });
-  readonly cacheOutcomes = new Counter({ name: "fairgate_cache_requests_total", help: "Split pieces answered from the results cache, by outcome (hit, partial, miss).", labelNames: ["outcome"], registers: [this.registry] });
-  readonly cacheBytes = new Counter({ name: "fairgate_cache_bytes_total", help: "Bytes read from and written to the cache (compressed).", labelNames: ["direction"], registers: [this.registry] });
-  readonly cacheErrors = new Counter({ name: "fairgate_cache_errors_total", help: "Cache backend operations that failed or timed out.", labelNames: ["op"], registers: [this.registry] });
-  readonly cacheSkipped = new Counter({ name: "fairgate_cache_skipped_total", help: "Values not stored, by reason.", labelNames: ["reason"], registers: [this.registry] });
-  readonly cacheBypassed = new Gauge({ name: "fairgate_cache_bypassed", help: "1 while the cache backend is bypassed after repeated failures.", registers: [this.registry] });
-  readonly retries = new Counter({ name: "fairgate_querier_retries_total", help: "Sub-queries retried after a 5xx or an unreachable querier.", registers: [this.registry] });
+  readonly cacheOutcomes = new Counter({
+    name: "fairgate_cache_requests_total",
+    help: "Split pieces answered from the results cache, by outcome (hit, partial, miss).",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly cacheBytes = new Counter({
+    name: "fairgate_cache_bytes_total",
+    help: "Bytes read from and written to the cache (compressed).",
+    labelNames: ["direction"],
+    registers: [this.registry],
+  });
+  readonly cacheErrors = new Counter({
+    name: "fairgate_cache_errors_total",
+    help: "Cache backend operations that failed or timed out.",
+    labelNames: ["op"],
+    registers: [this.registry],
+  });
+  readonly cacheSkipped = new Counter({
+    name: "fairgate_cache_skipped_total",
+    help: "Values not stored, by reason.",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly cacheBypassed = new Gauge({
+    name: "fairgate_cache_bypassed",
+    help: "1 while the cache backend is bypassed after repeated failures.",
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: "fairgate_querier_retries_total",
+    help: "Sub-queries retried after a 5xx or an unreachable querier.",
+    registers: [this.registry],
+  });
 
   #gauge(name: string, help: string, labelNames: string[], collect: (g: Gauge) => void): Gauge {
-    return new Gauge({ name, help, labelNames, registers: [this.registry], collect() { collect(this); } });
+    return new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        collect(this);
+      },
+    });
   }
 }

@@ -27,9 +27,16 @@ export interface RequestLogOptions {
 /** A bounded route label: the API route with names and IDs taken out. */
 export function routeLabel(path: string): string {
   const m = /^(?:\/loki|\/prometheus)?\/api\/v1\/(.+)$/.exec(path) ?? /^\/(otlp\/v1\/\w+)$/.exec(path);
-  if (!m) return path.startsWith("/fairgate/api/v1/async/") ? "async" : ["/healthz", "/ready", "/metrics", "/status"].includes(path) ? path.slice(1) : "other";
+  if (!m)
+    return path.startsWith("/fairgate/api/v1/async/")
+      ? "async"
+      : ["/healthz", "/ready", "/metrics", "/status"].includes(path)
+        ? path.slice(1)
+        : "other";
   const api = path.startsWith("/loki/") ? "loki" : "prom";
-  const route = m[1]!.replace(/^label\/[^/]+\/values$/, "label_values").replace(/^detected_field\/[^/]+\/values$/, "detected_field_values");
+  const route = m[1]!
+    .replace(/^label\/[^/]+\/values$/, "label_values")
+    .replace(/^detected_field\/[^/]+\/values$/, "detected_field_values");
   return /^[a-z_/]+$/.test(route) ? `${api}:${route}` : `${api}:other`;
 }
 
@@ -42,7 +49,12 @@ export class RequestLog {
   readonly logger: Logger;
   readonly registry = new Registry();
   readonly #als = new AsyncLocalStorage<RequestFields>();
-  readonly #requests = new Counter({ name: "fairgate_requests_total", help: "HTTP requests by route, status and tenant.", labelNames: ["route", "status", "tenant"], registers: [this.registry] });
+  readonly #requests = new Counter({
+    name: "fairgate_requests_total",
+    help: "HTTP requests by route, status and tenant.",
+    labelNames: ["route", "status", "tenant"],
+    registers: [this.registry],
+  });
   readonly #duration = new Histogram({
     name: "fairgate_request_duration_seconds",
     help: "HTTP request latency by route.",
@@ -50,10 +62,18 @@ export class RequestLog {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [this.registry],
   });
-  readonly #authFailures = new Counter({ name: "fairgate_auth_failures_total", help: "Requests refused by the edge, by reason.", labelNames: ["reason"], registers: [this.registry] });
+  readonly #authFailures = new Counter({
+    name: "fairgate_auth_failures_total",
+    help: "Requests refused by the edge, by reason.",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
 
   constructor(readonly opts: RequestLogOptions) {
-    this.logger = pino({ level: opts.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, opts.destination);
+    this.logger = pino(
+      { level: opts.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
+      opts.destination,
+    );
   }
 
   readonly observe = (fields: RequestFields): void => {
@@ -73,20 +93,45 @@ export class RequestLog {
       this.#requests.inc({ route, status: String(status), tenant });
       this.#duration.observe({ route }, ms / 1000);
       if (fields.auth_failure) this.#authFailures.inc({ reason: authReason(fields.auth_failure) });
-      const line = { request_id: c.req.header("x-request-id")?.slice(0, 64) ?? randomBytes(8).toString("hex"), method: c.req.method, route, status, duration_ms: Math.round(ms), ...fields };
+      const line = {
+        request_id: c.req.header("x-request-id")?.slice(0, 64) ?? randomBytes(8).toString("hex"),
+        method: c.req.method,
+        route,
+        status,
+        duration_ms: Math.round(ms),
+        ...fields,
+      };
       // Probes and the demo's own traffic would drown the lines people read.
-      const routine = route === "healthz" || route === "ready" || c.req.path === "/-/ready" || c.req.path.startsWith("/demo/");
+      const routine =
+        route === "healthz" || route === "ready" || c.req.path === "/-/ready" || c.req.path.startsWith("/demo/");
       if (status >= 500) this.logger.error(line, "request");
       else if (routine) this.logger.debug(line, "request");
       else this.logger.info(line, "request");
-      if (ms >= this.opts.slowQueryMs && route !== "other") this.logger.warn({ ...line, slow_query_threshold_ms: this.opts.slowQueryMs }, "slow query");
+      if (ms >= this.opts.slowQueryMs && route !== "other")
+        this.logger.warn({ ...line, slow_query_threshold_ms: this.opts.slowQueryMs }, "slow query");
     };
   }
 }
 
 /** The reason label for an authentication failure, from the edge's error description (bounded set). */
 export function authReason(description: string): string {
-  const known = ["expired", "not yet valid", "audience", "issuer", "kid", "signature", "algorithm", "malformed", "larger than", "no sub", "no exp", "another subject", "required", "tenant", "unreachable"];
+  const known = [
+    "expired",
+    "not yet valid",
+    "audience",
+    "issuer",
+    "kid",
+    "signature",
+    "algorithm",
+    "malformed",
+    "larger than",
+    "no sub",
+    "no exp",
+    "another subject",
+    "required",
+    "tenant",
+    "unreachable",
+  ];
   const hit = known.find((k) => description.includes(k));
   return hit ? hit.replace(/ /g, "_") : "other";
 }

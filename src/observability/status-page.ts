@@ -190,7 +190,10 @@ const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).di
 const MODES: Record<string, string> = { all: "edge and frontend", edge: "edge only", frontend: "frontend only" };
 
 /** The page and its headers, built once at start-up. `mode` is run()'s mode; `frontend` whether this process has one. */
-export function statusPage(info: { mode: "all" | "edge" | "frontend"; frontend: boolean }): { html: string; headers: Record<string, string> } {
+export function statusPage(info: { mode: "all" | "edge" | "frontend"; frontend: boolean }): {
+  html: string;
+  headers: Record<string, string>;
+} {
   const html = `<!doctype html>
 <html lang="en">
 <head>

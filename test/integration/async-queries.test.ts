@@ -43,13 +43,23 @@ async function startTestQuerier(delayMs: TestQuerier["delayMs"]): Promise<TestQu
     const params = req.method === "POST" ? new URLSearchParams(form) : url.searchParams;
     q.seen.push({ path: url.pathname, actor: String(req.headers["x-loki-actor-path"]) });
     const seconds = (v: string | null) => (Number(v) > 1e12 ? Number(v) / 1e9 : Number(v)); // Loki sends ns
-    const [start, end, step] = [seconds(params.get("start")), seconds(params.get("end")), Number(params.get("step") ?? 60)];
+    const [start, end, step] = [
+      seconds(params.get("start")),
+      seconds(params.get("end")),
+      Number(params.get("step") ?? 60),
+    ];
     const values: [number, string][] = [];
     for (let t = start; t <= end; t += step) values.push([t, String((t / step) % 1000)]);
-    const result = Array.from({ length: q.series }, (_, i) => ({ metric: { job: "async-test", ...(i ? { i: String(i) } : {}) }, values }));
+    const result = Array.from({ length: q.series }, (_, i) => ({
+      metric: { job: "async-test", ...(i ? { i: String(i) } : {}) },
+      values,
+    }));
     const body = JSON.stringify({ status: "success", data: { resultType: "matrix", result } });
     const delay = typeof q.delayMs === "function" ? q.delayMs(start) : q.delayMs;
-    const timer = delay >= 0 ? setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(body), delay) : undefined;
+    const timer =
+      delay >= 0
+        ? setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(body), delay)
+        : undefined;
     res.on("close", () => {
       if (res.writableEnded) return;
       clearTimeout(timer);
@@ -76,8 +86,16 @@ describe("asynchronous queries through the edge", () => {
   const cleanup: (() => Promise<unknown>)[] = [];
 
   beforeAll(async () => {
-    [idp, prom, mc] = await Promise.all([startOidcProvider({ audience: "fairgate" }), startPrometheus({ days: 7 }), startMemcached()]);
-    cleanup.push(() => idp.close(), () => prom.close(), () => mc.close());
+    [idp, prom, mc] = await Promise.all([
+      startOidcProvider({ audience: "fairgate" }),
+      startPrometheus({ days: 7 }),
+      startMemcached(),
+    ]);
+    cleanup.push(
+      () => idp.close(),
+      () => prom.close(),
+      () => mc.close(),
+    );
     for (const who of ["alice", "bob", "carol"] as const) tokens[who] = (await idp.userTokens(who)).accessToken;
     tokens.svc = await idp.clientCredentialsToken({ clientId: "svc-ingest" });
   });
@@ -86,7 +104,10 @@ describe("asynchronous queries through the edge", () => {
   });
 
   /** Edge and frontend in one process (mode "all"), job records and answers in the shared memcached. */
-  async function gateway(queriers: { url: string; max_concurrent?: number }[], frontend: Record<string, unknown> = {}): Promise<Running> {
+  async function gateway(
+    queriers: { url: string; max_concurrent?: number }[],
+    frontend: Record<string, unknown> = {},
+  ): Promise<Running> {
     const { edge } = edgeConfig(idp, "http://unused.invalid");
     const gw = await run(
       parseConfig({
@@ -99,7 +120,12 @@ describe("asynchronous queries through the edge", () => {
           ...frontend,
           // Every gateway shares the one memcached; the results cache is off unless a test turns it on,
           // so that repeated queries reach the test querier.
-          cache: { backend: "memcached", memcached: { servers: [mc.address], timeout: "1s" }, results: { enabled: false }, ...(frontend.cache as object) },
+          cache: {
+            backend: "memcached",
+            memcached: { servers: [mc.address], timeout: "1s" },
+            results: { enabled: false },
+            ...(frontend.cache as object),
+          },
         },
       }),
       "all",
@@ -124,15 +150,30 @@ describe("asynchronous queries through the edge", () => {
     fetch(`${gw.url}${path}`, { ...init, headers: headersOf(who, init.headers) });
 
   /** A range query's parameters over `hours` one-hour splits from T0. */
-  const range = (hours: number, query = "sum(rate(http_requests_total[5m]))", step = "60") => ({ query, start: String(T0), end: String(T0 + hours * HOUR), step });
+  const range = (hours: number, query = "sum(rate(http_requests_total[5m]))", step = "60") => ({
+    query,
+    start: String(T0),
+    end: String(T0 + hours * HOUR),
+    step,
+  });
 
   /** Submits with async=true (GET: in the URL; POST: in the form) and checks the ticket. */
-  async function submit(gw: Running, path: string, params: Record<string, string>, who: Who = "alice", method: "GET" | "POST" = "GET") {
+  async function submit(
+    gw: Running,
+    path: string,
+    params: Record<string, string>,
+    who: Who = "alice",
+    method: "GET" | "POST" = "GET",
+  ) {
     const form = new URLSearchParams({ ...params, async: "true" });
     const res =
       method === "GET"
         ? await call(gw, `${path}?${form}`, who)
-        : await call(gw, path, who, { method: "POST", body: form.toString(), headers: { "content-type": "application/x-www-form-urlencoded" } });
+        : await call(gw, path, who, {
+            method: "POST",
+            body: form.toString(),
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+          });
     const text = await res.text();
     expect(res.status, text).toBe(202);
     const location = res.headers.get("location") ?? "";
@@ -172,7 +213,9 @@ describe("asynchronous queries through the edge", () => {
 
   /** The same query, synchronously and bypassing the results cache. */
   async function sync(gw: Running, path: string, params: Record<string, string>, who: Who = "alice") {
-    const res = await call(gw, `${path}?${new URLSearchParams(params)}`, who, { headers: { "cache-control": "no-cache" } });
+    const res = await call(gw, `${path}?${new URLSearchParams(params)}`, who, {
+      headers: { "cache-control": "no-cache" },
+    });
     return { res, body: await res.text() };
   }
 
@@ -214,12 +257,23 @@ describe("asynchronous queries through the edge", () => {
     it("a result over memcached's 1 MiB item size is stored in chunks and comes back intact", async () => {
       const chunkKeys = async () => {
         const dump = await memcachedCommand(mc.port, "lru_crawler metadump all\r\n", /^END\r\n/m, 5000);
-        return [...dump.matchAll(/^key=(\S+)/gm)].map((m) => decodeURIComponent(m[1]!)).filter((k) => /^ar:[\w-]+:[0-9a-f]{16}:\d+$/.test(k));
+        return [...dump.matchAll(/^key=(\S+)/gm)]
+          .map((m) => decodeURIComponent(m[1]!))
+          .filter((k) => /^ar:[\w-]+:[0-9a-f]{16}:\d+$/.test(k));
       };
       const before = new Set(await chunkKeys());
-      const params = { query: "http_requests_total", start: String(prom.end - 7 * 86400), end: String(prom.end), step: "60" };
+      const params = {
+        query: "http_requests_total",
+        start: String(prom.end - 7 * 86400),
+        end: String(prom.end),
+        step: "60",
+      };
       // wait: the answer comes back once stored, read back from memcached.
-      const waited = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...params, async: "true", wait: "20s" })}`, "alice");
+      const waited = await call(
+        gw,
+        `/api/v1/query_range?${new URLSearchParams({ ...params, async: "true", wait: "20s" })}`,
+        "alice",
+      );
       const body = await waited.text();
       expect(waited.status, body.slice(0, 300)).toBe(200);
       const chunks = (await chunkKeys()).filter((k) => !before.has(k));
@@ -258,18 +312,28 @@ describe("asynchronous queries through the edge", () => {
       // While it ran, polls said 204 and the status showed the splits completing.
       expect(done.seen.length).toBeGreaterThan(2);
       const states = done.seen.map((s) => s.status!.state);
-      expect(states.every((s) => s === "queued" || s === "running"), states.join()).toBe(true);
+      expect(
+        states.every((s) => s === "queued" || s === "running"),
+        states.join(),
+      ).toBe(true);
       expect(states).toContain("running");
       const dones = done.seen.map((s) => s.status!.progress.splitsDone);
       expect(dones).toEqual([...dones].sort((a, b) => a - b));
-      expect(done.seen.filter((s) => s.status!.state === "running").every((s) => s.status!.progress.splitsTotal === 4)).toBe(true);
+      expect(
+        done.seen.filter((s) => s.status!.state === "running").every((s) => s.status!.progress.splitsTotal === 4),
+      ).toBe(true);
 
       const final = await status(gw, id);
       expect(final.res.status).toBe(200);
       expect(final.body.state).toBe("done");
       expect(final.body.progress).toEqual({ splitsDone: 4, splitsTotal: 4 });
       expect(final.body.error).toBeUndefined();
-      const [submitted, started, finished, expires] = [final.body.submittedAt, final.body.startedAt, final.body.finishedAt, final.body.expiresAt].map(isoTime) as [number, number, number, number];
+      const [submitted, started, finished, expires] = [
+        final.body.submittedAt,
+        final.body.startedAt,
+        final.body.finishedAt,
+        final.body.expiresAt,
+      ].map(isoTime) as [number, number, number, number];
       expect(submitted).toBeLessThanOrEqual(started);
       expect(started).toBeLessThanOrEqual(finished);
       expect(finished - submitted).toBeGreaterThanOrEqual(350);
@@ -283,7 +347,12 @@ describe("asynchronous queries through the edge", () => {
 
     it("Loki query_range: the same ticket flow, the same answer as synchronously", async () => {
       q.delayMs = 50;
-      const params = { query: 'sum(count_over_time({app="api"}[5m]))', start: `${T0}000000000`, end: `${T0 + 2 * HOUR}000000000`, step: "60" };
+      const params = {
+        query: 'sum(count_over_time({app="api"}[5m]))',
+        start: `${T0}000000000`,
+        end: `${T0 + 2 * HOUR}000000000`,
+        step: "60",
+      };
       const { id } = await submit(gw, "/loki/api/v1/query_range", params);
       const done = await poll(gw, id);
       expect(done.res.status, done.body).toBe(200);
@@ -322,7 +391,11 @@ describe("asynchronous queries through the edge", () => {
       q.delayMs = 0;
       const params = range(3);
       const t = performance.now();
-      const res = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...params, async: "true", wait: "5s" })}`, "alice");
+      const res = await call(
+        gw,
+        `/api/v1/query_range?${new URLSearchParams({ ...params, async: "true", wait: "5s" })}`,
+        "alice",
+      );
       const body = await res.text();
       expect(res.status, body).toBe(200);
       expect(performance.now() - t).toBeLessThan(1000);
@@ -332,7 +405,11 @@ describe("asynchronous queries through the edge", () => {
     it("wait is capped by max_wait: a slow query answers 202 after max_wait, not after wait", async () => {
       q.delayMs = 3000;
       const t = performance.now();
-      const res = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true", wait: "20s" })}`, "alice");
+      const res = await call(
+        gw,
+        `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true", wait: "20s" })}`,
+        "alice",
+      );
       const ms = performance.now() - t;
       expect(res.status, await res.text()).toBe(202);
       expect(ms).toBeGreaterThanOrEqual(350);
@@ -360,9 +437,20 @@ describe("asynchronous queries through the edge", () => {
       q.delayMs = -1;
       const { id, location } = await submit(gw, "/api/v1/query_range", range(1));
       const unknown = randomBytes(18).toString("base64url");
-      const shape = async (res: Response, ticket: string) => ({ status: res.status, type: res.headers.get("content-type"), body: (await res.text()).replaceAll(ticket, "<id>") });
-      for (const [suffix, method] of [["", "GET"], ["/status", "GET"], ["", "DELETE"]] as const) {
-        const expected = await shape(await call(gw, `/fairgate/api/v1/async/${unknown}${suffix}`, "alice", { method }), unknown);
+      const shape = async (res: Response, ticket: string) => ({
+        status: res.status,
+        type: res.headers.get("content-type"),
+        body: (await res.text()).replaceAll(ticket, "<id>"),
+      });
+      for (const [suffix, method] of [
+        ["", "GET"],
+        ["/status", "GET"],
+        ["", "DELETE"],
+      ] as const) {
+        const expected = await shape(
+          await call(gw, `/fairgate/api/v1/async/${unknown}${suffix}`, "alice", { method }),
+          unknown,
+        );
         expect(expected.status).toBe(404);
         expect(expected.body).toContain("<id>");
         // bob: another tenant; carol: another user of alice's tenant team-a.
@@ -395,7 +483,11 @@ describe("asynchronous queries through the edge", () => {
     it("max_jobs_per_actor and max_jobs_per_tenant: 429 with a message saying which", async () => {
       q.delayMs = -1;
       const first = await submit(gw, "/api/v1/query_range", range(1));
-      const again = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true" })}`, "alice");
+      const again = await call(
+        gw,
+        `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true" })}`,
+        "alice",
+      );
       expect(again.status).toBe(429);
       expect(again.headers.get("retry-after")).toMatch(/^\d+$/);
       expect(((await again.json()) as { error: string }).error).toMatch(/max_jobs_per_actor/);
@@ -404,7 +496,12 @@ describe("asynchronous queries through the edge", () => {
       const svc = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true" })}`, "svc"); // team-a's third
       expect(svc.status).toBe(429);
       expect(((await svc.json()) as { error: string }).error).toMatch(/max_jobs_per_tenant/);
-      for (const [t, who] of [[first, "alice"], [bobs, "bob"], [carols, "carol"]] as const) expect((await call(gw, t.location, who, { method: "DELETE" })).status).toBe(204);
+      for (const [t, who] of [
+        [first, "alice"],
+        [bobs, "bob"],
+        [carols, "carol"],
+      ] as const)
+        expect((await call(gw, t.location, who, { method: "DELETE" })).status).toBe(204);
       // A cancelled job no longer counts.
       q.delayMs = 0;
       const after = await submit(gw, "/api/v1/query_range", range(1));
@@ -465,7 +562,10 @@ describe("asynchronous queries through the edge", () => {
       const { id } = await submit(a, "/api/v1/query_range", range(2));
       await sleep(150); // a heartbeat has shared the progress
       expect((await call(b, `/fairgate/api/v1/async/${id}`, "alice")).status).toBe(204);
-      expect((await status(b, id)).body).toMatchObject({ state: "running", progress: { splitsDone: 0, splitsTotal: 2 } });
+      expect((await status(b, id)).body).toMatchObject({
+        state: "running",
+        progress: { splitsDone: 0, splitsTotal: 2 },
+      });
       await expect.poll(async () => (await status(b, id)).body.state, { timeout: 3000 }).toBe("done");
       const onB = await poll(b, id);
       expect(onB.res.status, onB.body).toBe(200);
@@ -512,7 +612,10 @@ describe("asynchronous queries through the edge", () => {
       await expect.poll(() => q.seen.length).toBe(1);
       expect((await call(b, location, "alice", { method: "DELETE" })).status).toBe(204);
       await sleep(900); // the querier has answered by now
-      for (const [name, gw] of [["B", b], ["A", a]] as const) {
+      for (const [name, gw] of [
+        ["B", b],
+        ["A", a],
+      ] as const) {
         expect((await call(gw, location, "alice")).status, `GET on ${name} after a 204 DELETE`).toBe(404);
         expect((await status(gw, id)).res.status, `status on ${name}`).toBe(404);
       }
@@ -541,11 +644,15 @@ describe("asynchronous queries through the edge", () => {
       const before = q.seen.length;
       const started = performance.now();
       const jobs = [];
-      for (let i = 0; i < 3; i++) jobs.push(await submit(gw, "/api/v1/query_range", range(12, `sum(rate(http_requests_total[5m])) + ${i}`)));
+      for (let i = 0; i < 3; i++)
+        jobs.push(await submit(gw, "/api/v1/query_range", range(12, `sum(rate(http_requests_total[5m])) + ${i}`)));
       await expect.poll(() => q.seen.slice(before).some((s) => s.actor !== q.seen[0]!.actor)).toBe(true); // alice's reach the querier
       const loaded = await interactive();
       // Done when the status says so (the status, not the ticket: this test is about the queue).
-      for (const j of jobs) await expect.poll(async () => (await status(gw, j.id)).body.state, { timeout: 10_000, interval: 20 }).toBe("done");
+      for (const j of jobs)
+        await expect
+          .poll(async () => (await status(gw, j.id)).body.state, { timeout: 10_000, interval: 20 })
+          .toBe("done");
       const flood = performance.now() - started;
       for (const j of jobs) expect((await status(gw, j.id)).body.progress).toEqual({ splitsDone: 12, splitsTotal: 12 });
 

@@ -12,7 +12,10 @@ const scratch = mkdtempSync(join(tmpdir(), "fairgate-cli-"));
 
 function configOn(port: number): string {
   const file = join(scratch, `c${port}.yaml`);
-  writeFileSync(file, `server: { listen: "127.0.0.1:${port}" }\nidentity: { secret: "${"s".repeat(32)}" }\nfrontend:\n  queriers: [{ url: "http://127.0.0.1:9" }]\n`);
+  writeFileSync(
+    file,
+    `server: { listen: "127.0.0.1:${port}" }\nidentity: { secret: "${"s".repeat(32)}" }\nfrontend:\n  queriers: [{ url: "http://127.0.0.1:9" }]\n`,
+  );
   return file;
 }
 
@@ -57,7 +60,9 @@ describe("fairgate CLI", () => {
 
   it("drains and exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, "frontend", "--config", configOn(port)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, "frontend", "--config", configOn(port)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     await expect.poll(() => out, { timeout: 20_000 }).toContain(`listening on http://127.0.0.1:${port}`);

@@ -17,7 +17,8 @@ describe("edge on Node, with a real OIDC provider", () => {
   let alice: { accessToken: string; idToken: string };
   let bob: { accessToken: string; idToken: string };
   let attacks: Attack[];
-  const get = (path: string, headers: Record<string, string> = {}, init: RequestInit = {}) => fetch(`${edge.url}${path}`, { headers, ...init });
+  const get = (path: string, headers: Record<string, string> = {}, init: RequestInit = {}) =>
+    fetch(`${edge.url}${path}`, { headers, ...init });
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
   beforeAll(async () => {
@@ -60,7 +61,9 @@ describe("edge on Node, with a real OIDC provider", () => {
     expect(seen.headers.traceparent).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     expect(seen.headers["x-query-tags"]).toBe("Source=logvolhist");
     expect(seen.headers["x-forwarded-for"]).toBe("127.0.0.1");
-    const identity = await (await identityVerifier({ secret: IDENTITY_SECRET, ttl: 30_000 }))(seen.headers["x-fairgate-identity"] as string);
+    const identity = await (await identityVerifier({ secret: IDENTITY_SECRET, ttl: 30_000 }))(
+      seen.headers["x-fairgate-identity"] as string,
+    );
     expect(identity.tenants).toEqual(["team-a"]);
     expect(identity.actorPath).toBe(seen.headers["x-loki-actor-path"]);
     expect(identity.subject).not.toContain("alice");
@@ -80,7 +83,11 @@ describe("edge on Node, with a real OIDC provider", () => {
 
   it("puts client-credentials tokens under services| and lets them write", async () => {
     const svc = await idp.clientCredentialsToken({ clientId: "svc-ingest" });
-    const res = await get("/loki/api/v1/push", { ...bearer(svc), "content-type": "application/json" }, { method: "POST", body: '{"streams":[]}' });
+    const res = await get(
+      "/loki/api/v1/push",
+      { ...bearer(svc), "content-type": "application/json" },
+      { method: "POST", body: '{"streams":[]}' },
+    );
     expect(res.status).toBe(200);
     const seen = echo.requests[0]!;
     expect(seen.url).toBe("/distributor/loki/api/v1/push");
@@ -90,7 +97,11 @@ describe("edge on Node, with a real OIDC provider", () => {
 
   it("streams a Prometheus POST form body, as Grafana sends it", async () => {
     const form = "query=sum(rate(x%5B5m%5D))&start=1700000000&end=1700003600&step=60";
-    const res = await get("/api/v1/query_range", { ...bearer(alice.accessToken), "content-type": "application/x-www-form-urlencoded" }, { method: "POST", body: form });
+    const res = await get(
+      "/api/v1/query_range",
+      { ...bearer(alice.accessToken), "content-type": "application/x-www-form-urlencoded" },
+      { method: "POST", body: form },
+    );
     expect(res.status).toBe(200);
     expect(echo.requests[0]!.body).toBe(form);
     expect(echo.requests[0]!.method).toBe("POST");
@@ -117,7 +128,8 @@ describe("edge on Node, with a real OIDC provider", () => {
     const h = echo.requests[0]!.headers;
     expect(h["x-loki-actor-path"]).not.toBe("users|victim");
     expect(h["x-fairgate-identity"]).not.toBe("forged");
-    for (const name of ["x-prom-label-policy", "x-grafana-user", "x-grafana-id", "cookie"]) expect(h[name], name).toBeUndefined();
+    for (const name of ["x-prom-label-policy", "x-grafana-user", "x-grafana-id", "cookie"])
+      expect(h[name], name).toBeUndefined();
   });
 
   it("refuses every attack in the matrix, and nothing reaches the upstream", async () => {
@@ -126,11 +138,20 @@ describe("edge on Node, with a real OIDC provider", () => {
 
   it("refuses CRLF tricks in raw requests without forwarding them", async () => {
     const host = new URL(edge.url).host;
-    const bareCr = await rawHttp(edge.url, `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${alice.accessToken}\r\nX-Query-Tags: a\rX-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`);
+    const bareCr = await rawHttp(
+      edge.url,
+      `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${alice.accessToken}\r\nX-Query-Tags: a\rX-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`,
+    );
     expect(statusOf(bareCr)).toBe(400);
-    const folded = await rawHttp(edge.url, `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${alice.accessToken}\r\nX-Query-Tags: a\r\n X-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`);
+    const folded = await rawHttp(
+      edge.url,
+      `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${alice.accessToken}\r\nX-Query-Tags: a\r\n X-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`,
+    );
     expect(statusOf(folded)).toBe(400);
-    const injected = await rawHttp(edge.url, `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${alice.accessToken}\r\nX-Query-Tags: a\r\nX-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`);
+    const injected = await rawHttp(
+      edge.url,
+      `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${alice.accessToken}\r\nX-Query-Tags: a\r\nX-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`,
+    );
     expect(statusOf(injected)).toBe(403);
     expect(echo.requests).toHaveLength(0);
   });
@@ -215,7 +236,15 @@ describe("frontend alone", () => {
   beforeAll(async () => {
     idp = await startOidcProvider({ audience: "fairgate" });
     querier = await startEchoUpstream();
-    frontend = await run(parseConfig({ server: { listen: "127.0.0.1:0" }, log: { level: "warn" }, frontend: { queriers: [{ url: querier.url }] }, identity: { secret: IDENTITY_SECRET } }), "frontend");
+    frontend = await run(
+      parseConfig({
+        server: { listen: "127.0.0.1:0" },
+        log: { level: "warn" },
+        frontend: { queriers: [{ url: querier.url }] },
+        identity: { secret: IDENTITY_SECRET },
+      }),
+      "frontend",
+    );
     edge = await run(parseConfig(edgeConfig(idp, frontend.url)), "edge");
   });
   afterAll(async () => {
@@ -226,16 +255,22 @@ describe("frontend alone", () => {
   });
 
   it("refuses a hand-written X-Scope-OrgID and a forged identity", async () => {
-    const direct = await fetch(`${frontend.url}/loki/api/v1/labels`, { headers: { "x-scope-orgid": "team-a", "x-loki-actor-path": "users|me" } });
+    const direct = await fetch(`${frontend.url}/loki/api/v1/labels`, {
+      headers: { "x-scope-orgid": "team-a", "x-loki-actor-path": "users|me" },
+    });
     expect(direct.status).toBe(401);
-    const forged = await fetch(`${frontend.url}/loki/api/v1/labels`, { headers: { "x-fairgate-identity": "eyJhbGciOiJIUzI1NiJ9.e30.x" } });
+    const forged = await fetch(`${frontend.url}/loki/api/v1/labels`, {
+      headers: { "x-fairgate-identity": "eyJhbGciOiJIUzI1NiJ9.e30.x" },
+    });
     expect(forged.status).toBe(401);
     expect(querier.requests).toHaveLength(0);
   });
 
   it("serves queries that come through the edge, with the tenant the edge decided", async () => {
     const { accessToken } = await idp.userTokens("bob");
-    const res = await fetch(`${edge.url}/loki/api/v1/labels`, { headers: { authorization: `Bearer ${accessToken}`, "x-scope-orgid": "team-b" } });
+    const res = await fetch(`${edge.url}/loki/api/v1/labels`, {
+      headers: { authorization: `Bearer ${accessToken}`, "x-scope-orgid": "team-b" },
+    });
     expect(res.status).toBe(200);
     expect(querier.requests[0]!.headers["x-scope-orgid"]).toBe("team-b");
     expect(querier.requests[0]!.headers["x-fairgate-identity"]).toBeUndefined();

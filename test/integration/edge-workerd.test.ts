@@ -17,17 +17,25 @@ describe("edge on Workers (workerd), frontend on Node", () => {
   let worker: WorkerdHandle;
   let alice: { accessToken: string; idToken: string };
   let attacks: Attack[];
-  const get = (path: string, headers: Record<string, string> = {}, init: RequestInit = {}) => fetch(`${worker.url}${path}`, { headers, ...init });
+  const get = (path: string, headers: Record<string, string> = {}, init: RequestInit = {}) =>
+    fetch(`${worker.url}${path}`, { headers, ...init });
 
   beforeAll(async () => {
     idp = await startOidcProvider({ audience: "fairgate" });
     querier = await startEchoUpstream();
     frontend = await run(
-      parseConfig({ server: { listen: "127.0.0.1:0" }, log: { level: "warn" }, frontend: { queriers: [{ url: querier.url }], tail_url: querier.url }, identity: { secret: IDENTITY_SECRET } }),
+      parseConfig({
+        server: { listen: "127.0.0.1:0" },
+        log: { level: "warn" },
+        frontend: { queriers: [{ url: querier.url }], tail_url: querier.url },
+        identity: { secret: IDENTITY_SECRET },
+      }),
       "frontend",
     );
     const config = edgeConfig(idp, frontend.url);
-    worker = await startWorker({ vars: { FAIRGATE_CONFIG: JSON.stringify({ edge: config.edge, identity: config.identity }) } });
+    worker = await startWorker({
+      vars: { FAIRGATE_CONFIG: JSON.stringify({ edge: config.edge, identity: config.identity }) },
+    });
     alice = await idp.userTokens("alice");
     attacks = await buildAttacks({
       issuer: idp.issuer,
@@ -47,7 +55,11 @@ describe("edge on Workers (workerd), frontend on Node", () => {
   beforeEach(() => querier.reset());
 
   it("admits a real token and the frontend serves it with the tenant the edge decided", async () => {
-    const res = await get("/loki/api/v1/format_query?query=%7Bapp%3D%22api%22%7D", { authorization: `Bearer ${alice.accessToken}`, "x-id-token": alice.idToken, "x-query-tags": "Source=logsample" });
+    const res = await get("/loki/api/v1/format_query?query=%7Bapp%3D%22api%22%7D", {
+      authorization: `Bearer ${alice.accessToken}`,
+      "x-id-token": alice.idToken,
+      "x-query-tags": "Source=logsample",
+    });
     expect(res.status, worker.logs()).toBe(200);
     const seen = querier.requests[0]!;
     expect(seen.url).toBe("/loki/api/v1/format_query?query=%7Bapp%3D%22api%22%7D");
@@ -71,7 +83,11 @@ describe("edge on Workers (workerd), frontend on Node", () => {
 
   it("streams a POST form body through", async () => {
     const form = "query=up&time=1700000000";
-    const res = await get("/api/v1/query", { authorization: `Bearer ${alice.accessToken}`, "content-type": "application/x-www-form-urlencoded" }, { method: "POST", body: form });
+    const res = await get(
+      "/api/v1/query",
+      { authorization: `Bearer ${alice.accessToken}`, "content-type": "application/x-www-form-urlencoded" },
+      { method: "POST", body: form },
+    );
     expect(res.status).toBe(200);
     expect(querier.requests[0]!.body).toBe(form);
   });
@@ -81,7 +97,11 @@ describe("edge on Workers (workerd), frontend on Node", () => {
   });
 
   it("replaces a spoofed actor path", async () => {
-    const res = await get("/loki/api/v1/labels", { authorization: `Bearer ${alice.accessToken}`, "x-loki-actor-path": "users|victim", "x-grafana-user": "admin" });
+    const res = await get("/loki/api/v1/labels", {
+      authorization: `Bearer ${alice.accessToken}`,
+      "x-loki-actor-path": "users|victim",
+      "x-grafana-user": "admin",
+    });
     expect(res.status).toBe(200);
     expect(querier.requests[0]!.headers["x-loki-actor-path"]).not.toBe("users|victim");
     expect(querier.requests[0]!.headers["x-grafana-user"]).toBeUndefined();

@@ -43,8 +43,14 @@ async function startQuerier(latencyMs: number): Promise<Querier> {
       q.arrivals.push({ actor: String(req.headers["x-loki-actor-path"]), at: performance.now() });
       const form = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
       const start = Number(form.get("start") ?? new URL(req.url!, "http://q").searchParams.get("start"));
-      const body = JSON.stringify({ status: "success", data: { resultType: "matrix", result: [{ metric: { job: "fairness" }, values: [[start, "1"]] }] } });
-      const timer = q.latencyMs >= 0 ? setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(body), q.latencyMs) : undefined;
+      const body = JSON.stringify({
+        status: "success",
+        data: { resultType: "matrix", result: [{ metric: { job: "fairness" }, values: [[start, "1"]] }] },
+      });
+      const timer =
+        q.latencyMs >= 0
+          ? setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(body), q.latencyMs)
+          : undefined;
       res.on("close", () => {
         if (res.writableEnded) return;
         clearTimeout(timer);
@@ -79,10 +85,22 @@ function frontendFor(querier: Querier, queue: Record<string, unknown> = {}, fifo
 const identity = (actorPath: string): Identity => ({ subject: actorPath, tenants: [TENANT], actorPath, scopes: [] });
 
 /** A query_range of `hours` one-hour splits; resolves when answered, with the time it took. */
-async function ask(f: Frontend, actorPath: string, hours: number, signal?: AbortSignal): Promise<{ res: Response; body: string; ms: number; done: number }> {
-  const qs = new URLSearchParams({ query: "sum(rate(http_requests_total[5m]))", start: String(T0), end: String(T0 + hours * HOUR), step: "60" });
+async function ask(
+  f: Frontend,
+  actorPath: string,
+  hours: number,
+  signal?: AbortSignal,
+): Promise<{ res: Response; body: string; ms: number; done: number }> {
+  const qs = new URLSearchParams({
+    query: "sum(rate(http_requests_total[5m]))",
+    start: String(T0),
+    end: String(T0 + hours * HOUR),
+    step: "60",
+  });
   const t = performance.now();
-  const res = await f.app.fetch(new Request(`http://frontend/api/v1/query_range?${qs}`, { signal }), { identity: identity(actorPath) });
+  const res = await f.app.fetch(new Request(`http://frontend/api/v1/query_range?${qs}`, { signal }), {
+    identity: identity(actorPath),
+  });
   const body = await res.text();
   const done = performance.now();
   return { res, body, ms: done - t, done };
@@ -127,14 +145,20 @@ describe("frontend fairness against a querier with controlled latency", () => {
     return { aTotal, bMs: b.ms, bPositions };
   }
 
-  it.each(["querier-time", "round-robin"])("%s: a light actor's query runs interleaved with another actor's flood, not behind it", async (policy) => {
-    const { querier, frontend } = await setup(50, { policy });
-    const { aTotal, bMs, bPositions } = await flood(frontend, querier);
-    expect(bPositions).toHaveLength(3);
-    // One of A's sub-queries is on the querier when B arrives; B's three follow within a few turns.
-    expect(Math.max(...bPositions), `B's sub-queries arrived as requests ${bPositions} after it was sent`).toBeLessThan(7);
-    expect(bMs, `B took ${Math.round(bMs)} ms, A's flood ${Math.round(aTotal)} ms`).toBeLessThan(0.4 * aTotal);
-  });
+  it.each(["querier-time", "round-robin"])(
+    "%s: a light actor's query runs interleaved with another actor's flood, not behind it",
+    async (policy) => {
+      const { querier, frontend } = await setup(50, { policy });
+      const { aTotal, bMs, bPositions } = await flood(frontend, querier);
+      expect(bPositions).toHaveLength(3);
+      // One of A's sub-queries is on the querier when B arrives; B's three follow within a few turns.
+      expect(
+        Math.max(...bPositions),
+        `B's sub-queries arrived as requests ${bPositions} after it was sent`,
+      ).toBeLessThan(7);
+      expect(bMs, `B took ${Math.round(bMs)} ms, A's flood ${Math.round(aTotal)} ms`).toBeLessThan(0.4 * aTotal);
+    },
+  );
 
   it("the per-tenant FIFO, by contrast, runs B behind the whole flood (the measure above discriminates)", async () => {
     const { querier, frontend } = await setup(20, {}, true);
@@ -149,18 +173,28 @@ describe("frontend fairness against a querier with controlled latency", () => {
     expect(res.status).toBe(429);
     expect(res.headers.get("content-type")).toContain("application/json");
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(JSON.parse(body)).toEqual({ status: "error", errorType: "too_many_requests", error: expect.stringMatching(/max_outstanding_requests_per_tenant: 2/) });
+    expect(JSON.parse(body)).toEqual({
+      status: "error",
+      errorType: "too_many_requests",
+      error: expect.stringMatching(/max_outstanding_requests_per_tenant: 2/),
+    });
     // The pieces already queued or running are cancelled with the query.
     await until(() => inPool(frontend) === 0, "the queue to empty");
     await until(() => querier.aborted === querier.arrivals.length, "the running piece to be cancelled");
-    expect(JSON.parse(await (await frontend.admin.fetch(new Request("http://admin/debug/queue"))).text()).queue).toEqual({ queued: 0, tenants: [] });
+    expect(
+      JSON.parse(await (await frontend.admin.fetch(new Request("http://admin/debug/queue"))).text()).queue,
+    ).toEqual({ queued: 0, tenants: [] });
   });
 
   it("an actor path deeper than max_queue_hierarchy_levels is refused with 400 and reaches no querier", async () => {
     const { querier, frontend } = await setup(0);
     const { res, body } = await ask(frontend, "a|b|c|d", 3);
     expect(res.status).toBe(400);
-    expect(JSON.parse(body)).toMatchObject({ status: "error", errorType: "bad_data", error: expect.stringMatching(/4 levels.*max_queue_hierarchy_levels \(3\)/) });
+    expect(JSON.parse(body)).toMatchObject({
+      status: "error",
+      errorType: "bad_data",
+      error: expect.stringMatching(/4 levels.*max_queue_hierarchy_levels \(3\)/),
+    });
     expect(querier.arrivals).toEqual([]);
     expect(frontend.queue.length).toBe(0);
   });
@@ -175,7 +209,15 @@ describe("frontend fairness against a querier with controlled latency", () => {
     await until(() => frontend.queue.length === 8, "8 sub-queries queued");
 
     const debug = (await (await frontend.admin.fetch(new Request("http://admin/debug/queue"))).json()) as {
-      queue: { queued: number; tenants: { name: string; queued: number; inflight: number; children: { name: string; queued: number; children: { name: string; queued: number; inflight: number }[] }[] }[] };
+      queue: {
+        queued: number;
+        tenants: {
+          name: string;
+          queued: number;
+          inflight: number;
+          children: { name: string; queued: number; children: { name: string; queued: number; inflight: number }[] }[];
+        }[];
+      };
       queriers: { inflight: number }[];
     };
     expect(debug.queue.queued).toBe(8);
@@ -184,7 +226,9 @@ describe("frontend fairness against a querier with controlled latency", () => {
     expect(tenant).toMatchObject({ queued: 8, inflight: 1 });
     const users = tenant.children.find((c) => c.name === "users")!;
     expect(users.queued).toBe(8);
-    const byActor = Object.fromEntries(users.children.map((c) => [`users|${c.name}`, { queued: c.queued, inflight: c.inflight }]));
+    const byActor = Object.fromEntries(
+      users.children.map((c) => [`users|${c.name}`, { queued: c.queued, inflight: c.inflight }]),
+    );
     expect(byActor).toEqual({ [ACTOR.A]: { queued: 5, inflight: 1 }, [ACTOR.B]: { queued: 3, inflight: 0 } });
 
     const metrics = async () => (await frontend.admin.fetch(new Request("http://admin/metrics"))).text();
@@ -201,8 +245,14 @@ describe("frontend fairness against a querier with controlled latency", () => {
     expect(frontend.queue.length).toBe(0);
     await until(() => querier.aborted === 1, "the running sub-query to be cancelled at the querier");
     expect(querier.arrivals).toHaveLength(1);
-    expect(((await (await frontend.admin.fetch(new Request("http://admin/debug/queue"))).json()) as typeof debug).queue).toEqual({ queued: 0, tenants: [] });
-    expect(await metrics()).not.toMatch(new RegExp(`^loki_query_scheduler_queue_length\\{user="${TENANT}"\\} [1-9]`, "m"));
-    expect(await metrics()).toMatch(/^loki_query_scheduler_discarded_requests_total\{user="team-a",reason="cancelled"\} 8$/m);
+    expect(
+      ((await (await frontend.admin.fetch(new Request("http://admin/debug/queue"))).json()) as typeof debug).queue,
+    ).toEqual({ queued: 0, tenants: [] });
+    expect(await metrics()).not.toMatch(
+      new RegExp(`^loki_query_scheduler_queue_length\\{user="${TENANT}"\\} [1-9]`, "m"),
+    );
+    expect(await metrics()).toMatch(
+      /^loki_query_scheduler_discarded_requests_total\{user="team-a",reason="cancelled"\} 8$/m,
+    );
   });
 });

@@ -4,20 +4,45 @@ import { createFrontend, type Frontend } from "../../src/frontend/app.js";
 import type { Identity } from "../../src/identity/identity.js";
 import { loadFixture, startFixtureQuerier, type FixtureQuerier } from "../support/fixture-querier.js";
 
-const identity = (tenant = "team-a", actor = "users|0123456789abcdef0123456789abcdef"): Identity => ({ subject: "s", tenants: [tenant], actorPath: actor, scopes: [] });
+const identity = (tenant = "team-a", actor = "users|0123456789abcdef0123456789abcdef"): Identity => ({
+  subject: "s",
+  tenants: [tenant],
+  actorPath: actor,
+  scopes: [],
+});
 
 const fx0 = loadFixture;
 const NO_CACHE = { results: { enabled: false }, metadata: { enabled: false }, empty_logs: { enabled: false } };
-type Result = { status: string; data: { resultType: string; result: { stream?: Record<string, string>; metric?: Record<string, string>; values: unknown[] }[]; stats?: { summary: { splits: number } } } };
+type Result = {
+  status: string;
+  data: {
+    resultType: string;
+    result: { stream?: Record<string, string>; metric?: Record<string, string>; values: unknown[] }[];
+    stats?: { summary: { splits: number } };
+  };
+};
 
 describe("frontend against a Loki querier serving real Loki responses", () => {
   let querier: FixtureQuerier;
   let frontend: Frontend;
-  const ask = async (name: string, over: { tenant?: string; headers?: Record<string, string>; signal?: AbortSignal; params?: Record<string, string>; via?: Frontend } = {}) => {
+  const ask = async (
+    name: string,
+    over: {
+      tenant?: string;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+      params?: Record<string, string>;
+      via?: Frontend;
+    } = {},
+  ) => {
     const fx = loadFixture(name);
     const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries({ ...fx.request.params, ...over.params })) for (const one of Array.isArray(v) ? v : [v]) qs.append(k, one);
-    const res = await (over.via ?? frontend).app.fetch(new Request(`http://frontend${fx.request.path}?${qs}`, { headers: over.headers, signal: over.signal }), { identity: identity(over.tenant) });
+    for (const [k, v] of Object.entries({ ...fx.request.params, ...over.params }))
+      for (const one of Array.isArray(v) ? v : [v]) qs.append(k, one);
+    const res = await (over.via ?? frontend).app.fetch(
+      new Request(`http://frontend${fx.request.path}?${qs}`, { headers: over.headers, signal: over.signal }),
+      { identity: identity(over.tenant) },
+    );
     return { res, fx };
   };
 
@@ -29,7 +54,11 @@ describe("frontend against a Loki querier serving real Loki responses", () => {
         frontend: {
           queriers: [{ url: querier.url, max_concurrent: 4 }],
           health_check: { interval: "100ms", timeout: "1s", unhealthy_after: 1 },
-          limits: { split_metric_queries_by_interval: day, split_log_queries_by_interval: day, split_metadata_queries_by_interval: day },
+          limits: {
+            split_metric_queries_by_interval: day,
+            split_log_queries_by_interval: day,
+            split_metadata_queries_by_interval: day,
+          },
           tenant_limits: { "team-slow": { query_timeout: "300ms" } },
           // Dispatch and merging are under test here; the results cache has tests of its own.
           cache: NO_CACHE,
@@ -55,17 +84,27 @@ describe("frontend against a Loki querier serving real Loki responses", () => {
     expect(body.data.result).toEqual((fx.response as Result).data.result);
     expect(body.data.stats!.summary.splits).toBe(3);
     expect(querier.requests.map((r) => [r.params.start, r.params.end])).toEqual(
-      ["metric_3d_split_0", "metric_3d_split_1", "metric_3d_split_2"].map((n) => [loadFixture(n).request.params.start, loadFixture(n).request.params.end]),
+      ["metric_3d_split_0", "metric_3d_split_1", "metric_3d_split_2"].map((n) => [
+        loadFixture(n).request.params.start,
+        loadFixture(n).request.params.end,
+      ]),
     );
-    expect(querier.requests.every((r) => r.headers["x-scope-orgid"] === "team-a" && r.headers["x-loki-actor-path"] === identity().actorPath)).toBe(true);
+    expect(
+      querier.requests.every(
+        (r) => r.headers["x-scope-orgid"] === "team-a" && r.headers["x-loki-actor-path"] === identity().actorPath,
+      ),
+    ).toBe(true);
     expect(querier.requests.every((r) => typeof r.headers["x-query-queue-time"] === "string")).toBe(true);
   });
 
-  it.each(["backward", "forward"])("merges a %s log query's day splits into exactly the unsplit answer", async (direction) => {
-    const { res, fx } = await ask(`log_2d_${direction}_full`);
-    expect(res.status).toBe(200);
-    expect(((await res.json()) as Result).data.result).toEqual((fx.response as Result).data.result);
-  });
+  it.each(["backward", "forward"])(
+    "merges a %s log query's day splits into exactly the unsplit answer",
+    async (direction) => {
+      const { res, fx } = await ask(`log_2d_${direction}_full`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as Result).data.result).toEqual((fx.response as Result).data.result);
+    },
+  );
 
   it.each([
     ["backward", { web: 24, api: 26 }],
@@ -79,24 +118,48 @@ describe("frontend against a Loki querier serving real Loki responses", () => {
   });
 
   it("walks log splits newest first and never sends the ones the limit makes useless", async () => {
-    const sequential = createFrontend(parseConfig({ frontend: { queriers: [{ url: querier.url }], limits: { split_log_queries_by_interval: "24h", max_query_parallelism: 1 }, cache: NO_CACHE } }).frontend!);
+    const sequential = createFrontend(
+      parseConfig({
+        frontend: {
+          queriers: [{ url: querier.url }],
+          limits: { split_log_queries_by_interval: "24h", max_query_parallelism: 1 },
+          cache: NO_CACHE,
+        },
+      }).frontend!,
+    );
     const { res, fx } = await ask("log_2d_backward_full", { via: sequential });
     sequential.close();
     expect(((await res.json()) as Result).data.result).toEqual((fx.response as Result).data.result);
     // 14 entries in the newest day, 39 in the one before: 53 ≥ 50, so the oldest split is never asked.
-    expect(querier.requests.map((r) => r.params.start)).toEqual([loadFixture("log_2d_backward_split_2").request.params.start, loadFixture("log_2d_backward_split_1").request.params.start]);
+    expect(querier.requests.map((r) => r.params.start)).toEqual([
+      loadFixture("log_2d_backward_split_2").request.params.start,
+      loadFixture("log_2d_backward_split_1").request.params.start,
+    ]);
   });
 
-  it.each(["labels", "label_app_values", "series_app_api", "index_stats", "index_volume", "index_volume_by_app", "instant_metric_vector", "empty_tenant_logs", "empty_tenant_metric"])(
-    "answers %s as Loki does",
-    async (name) => {
-      const { res, fx } = await ask(name, { tenant: fx0(name).request.headers["X-Scope-OrgID"] });
-      expect(res.status).toBe(fx.status);
-      const body = (await res.json()) as Record<string, unknown>;
-      if (name.startsWith("series")) expect(body).toEqual({ status: "success", data: [...(fx.response as { data: Record<string, string>[] }).data].sort((a, b) => (JSON.stringify(Object.entries(a).sort()) < JSON.stringify(Object.entries(b).sort()) ? -1 : 1)) });
-      else expect((body as Result).data?.result ?? body).toEqual((fx.response as Result).data?.result ?? fx.response);
-    },
-  );
+  it.each([
+    "labels",
+    "label_app_values",
+    "series_app_api",
+    "index_stats",
+    "index_volume",
+    "index_volume_by_app",
+    "instant_metric_vector",
+    "empty_tenant_logs",
+    "empty_tenant_metric",
+  ])("answers %s as Loki does", async (name) => {
+    const { res, fx } = await ask(name, { tenant: fx0(name).request.headers["X-Scope-OrgID"] });
+    expect(res.status).toBe(fx.status);
+    const body = (await res.json()) as Record<string, unknown>;
+    if (name.startsWith("series"))
+      expect(body).toEqual({
+        status: "success",
+        data: [...(fx.response as { data: Record<string, string>[] }).data].sort((a, b) =>
+          JSON.stringify(Object.entries(a).sort()) < JSON.stringify(Object.entries(b).sort()) ? -1 : 1,
+        ),
+      });
+    else expect((body as Result).data?.result ?? body).toEqual((fx.response as Result).data?.result ?? fx.response);
+  });
 
   it("passes a querier's 400 through with its status and plain-text body", async () => {
     const { res, fx } = await ask("error_400_bad_logql");
@@ -106,7 +169,9 @@ describe("frontend against a Loki querier serving real Loki responses", () => {
   });
 
   it("passes Loki's encoding flags header to the queriers", async () => {
-    await ask("log_categorize_labels", { headers: { "x-loki-response-encoding-flags": "categorize-labels", "x-query-tags": "Source=logsample" } });
+    await ask("log_categorize_labels", {
+      headers: { "x-loki-response-encoding-flags": "categorize-labels", "x-query-tags": "Source=logsample" },
+    });
     expect(querier.requests[0]!.headers["x-loki-response-encoding-flags"]).toBe("categorize-labels");
     expect(querier.requests[0]!.headers["x-query-tags"]).toBe("Source=logsample");
   });
@@ -171,12 +236,23 @@ describe("frontend with a dead querier in the pool", () => {
   it("retries on the live querier and marks the dead one unhealthy", async () => {
     const live = await startFixtureQuerier();
     const frontend = createFrontend(
-      parseConfig({ frontend: { queriers: [{ url: "http://127.0.0.1:9" }, { url: live.url }], health_check: { interval: "1h", unhealthy_after: 1 }, cache: NO_CACHE } }).frontend!,
+      parseConfig({
+        frontend: {
+          queriers: [{ url: "http://127.0.0.1:9" }, { url: live.url }],
+          health_check: { interval: "1h", unhealthy_after: 1 },
+          cache: NO_CACHE,
+        },
+      }).frontend!,
     );
     try {
       const fx = loadFixture("labels");
       for (let i = 0; i < 4; i++) {
-        const res = await frontend.app.fetch(new Request(`http://f/loki/api/v1/labels?${new URLSearchParams(fx.request.params as Record<string, string>)}`), { identity: identity() });
+        const res = await frontend.app.fetch(
+          new Request(
+            `http://f/loki/api/v1/labels?${new URLSearchParams(fx.request.params as Record<string, string>)}`,
+          ),
+          { identity: identity() },
+        );
         expect(res.status).toBe(200);
       }
       expect(frontend.pool.queriers[0]!.healthy).toBe(false);

@@ -18,9 +18,13 @@ describe("frontend conformance with a real Prometheus", () => {
     for (const [k, v] of Object.entries(form)) for (const one of Array.isArray(v) ? v : [v]) body.append(k, one);
     // Prometheus takes label values by GET only; everything else as Grafana sends it, a POST form.
     const get = path.includes("/label/");
-    const init = get ? {} : { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: body.toString() };
+    const init = get
+      ? {}
+      : { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: body.toString() };
     const url = `${path}${get ? `?${body}` : ""}`;
-    const res = viaFrontend ? await frontend.app.fetch(new Request(`http://frontend${url}`, init), { identity }) : await fetch(`${base}${url}`, init);
+    const res = viaFrontend
+      ? await frontend.app.fetch(new Request(`http://frontend${url}`, init), { identity })
+      : await fetch(`${base}${url}`, init);
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
   const both = async (path: string, form: Record<string, string | string[]>) => {
@@ -34,7 +38,11 @@ describe("frontend conformance with a real Prometheus", () => {
       parseConfig({
         frontend: {
           queriers: [{ url: prom.url, max_concurrent: 4 }],
-          limits: { split_metric_queries_by_interval: "24h", split_metadata_queries_by_interval: "24h", align_queries_with_step: false },
+          limits: {
+            split_metric_queries_by_interval: "24h",
+            split_metadata_queries_by_interval: "24h",
+            align_queries_with_step: false,
+          },
           // Splitting and merging are under test; the results cache is compared with Prometheus in its own test.
           cache: { results: { enabled: false }, metadata: { enabled: false } },
         },
@@ -49,7 +57,12 @@ describe("frontend conformance with a real Prometheus", () => {
   // Over the whole week at 5m; and an unaligned 2½-day window at 1m whose split points fall between steps.
   const windows = () => [
     { name: "7d step 5m", start: String(prom.start), end: String(prom.end), step: "300" },
-    { name: "2.5d unaligned step 1m", start: String(prom.start + DAY + 3_917), end: String(prom.start + 3.5 * DAY + 1_234.5), step: "60" },
+    {
+      name: "2.5d unaligned step 1m",
+      start: String(prom.start + DAY + 3_917),
+      end: String(prom.start + 3.5 * DAY + 1_234.5),
+      step: "60",
+    },
   ];
 
   it("answers every corpus range query exactly as Prometheus does, split by day", async () => {
@@ -58,7 +71,12 @@ describe("frontend conformance with a real Prometheus", () => {
     let compared = 0;
     for (const w of windows())
       for (const q of queries) {
-        const { direct, through } = await both("/api/v1/query_range", { query: q.query, start: w.start, end: w.end, step: w.step });
+        const { direct, through } = await both("/api/v1/query_range", {
+          query: q.query,
+          start: w.start,
+          end: w.end,
+          step: w.step,
+        });
         const what = `${q.name} (${w.name})`;
         expect(through.status, what).toBe(direct.status);
         expect(through.body, what).toEqual(direct.body);
@@ -70,7 +88,9 @@ describe("frontend conformance with a real Prometheus", () => {
 
   it("splits them: a week goes to the queriers as day pieces", async () => {
     const res = await frontend.app.fetch(
-      new Request(`http://frontend/api/v1/query_range?${new URLSearchParams({ query: "up", start: String(prom.start), end: String(prom.end), step: "300" })}`),
+      new Request(
+        `http://frontend/api/v1/query_range?${new URLSearchParams({ query: "up", start: String(prom.start), end: String(prom.end), step: "300" })}`,
+      ),
       { identity },
     );
     expect(res.status).toBe(200);

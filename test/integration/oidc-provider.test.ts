@@ -33,7 +33,11 @@ describe("test OIDC provider", () => {
 
   it("issues client-credentials JWTs whose sub and client_id are the client", async () => {
     const token = await idp.clientCredentialsToken({ scope: "logs:write" });
-    const { payload, protectedHeader } = await jwtVerify(token, remoteKeys(), { issuer: idp.issuer, audience: "fairgate", typ: "at+jwt" });
+    const { payload, protectedHeader } = await jwtVerify(token, remoteKeys(), {
+      issuer: idp.issuer,
+      audience: "fairgate",
+      typ: "at+jwt",
+    });
     expect(protectedHeader.kid).toBe(idp.kids()[0]);
     expect(protectedHeader.alg).toBe("RS256");
     expect(payload.sub).toBe("svc-ingest");
@@ -45,14 +49,20 @@ describe("test OIDC provider", () => {
 
   it("issues tokens for another resource with that resource as audience", async () => {
     const token = await idp.clientCredentialsToken({ resource: "https://elsewhere.test/" });
-    const { payload } = await jwtVerify(token, remoteKeys(), { issuer: idp.issuer, audience: "https://elsewhere.test/" });
+    const { payload } = await jwtVerify(token, remoteKeys(), {
+      issuer: idp.issuer,
+      audience: "https://elsewhere.test/",
+    });
     expect(payload.sub).toBe("svc-ingest");
   });
 
   it("refuses a client-credentials request with a wrong secret", async () => {
     const res = await fetch(idp.tokenEndpoint, {
       method: "POST",
-      headers: { authorization: `Basic ${Buffer.from("svc-ingest:nope").toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+      headers: {
+        authorization: `Basic ${Buffer.from("svc-ingest:nope").toString("base64")}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
       body: "grant_type=client_credentials",
     });
     expect(res.status).toBe(401);
@@ -73,7 +83,11 @@ describe("test OIDC provider", () => {
 
     const carol = await idp.userTokens("carol");
     const c = await jwtVerify(carol.accessToken, keys, { issuer: idp.issuer, audience: "fairgate" });
-    expect(c.payload).toMatchObject({ sub: "carol", groups: ["team-a", "team-b", "admins"], tenants: ["team-a", "team-b"] });
+    expect(c.payload).toMatchObject({
+      sub: "carol",
+      groups: ["team-a", "team-b", "admins"],
+      tenants: ["team-a", "team-b"],
+    });
   });
 
   it("refuses to log in an unknown account", async () => {
@@ -105,9 +119,13 @@ describe("test OIDC provider", () => {
     const jwks = (await (await fetch(jwksUri)).json()) as { keys: { kid: string }[] };
     expect(jwks.keys.map((k) => k.kid)).toEqual([third]);
     const after = remoteKeys();
-    await expect(jwtVerify(old.accessToken, after, { issuer: idp.issuer, audience: "fairgate" })).rejects.toMatchObject({ code: "ERR_JWKS_NO_MATCHING_KEY" });
+    await expect(jwtVerify(old.accessToken, after, { issuer: idp.issuer, audience: "fairgate" })).rejects.toMatchObject(
+      { code: "ERR_JWKS_NO_MATCHING_KEY" },
+    );
     const newest = await idp.clientCredentialsToken();
-    expect((await jwtVerify(newest, after, { issuer: idp.issuer, audience: "fairgate" })).protectedHeader.kid).toBe(third);
+    expect((await jwtVerify(newest, after, { issuer: idp.issuer, audience: "fairgate" })).protectedHeader.kid).toBe(
+      third,
+    );
     expect(idp.signingJwk()).toMatchObject({ kid: third, alg: "RS256", kty: "RSA" });
     expect(idp.signingJwk().d).toBeDefined();
   });
@@ -147,7 +165,10 @@ describe("test OIDC provider", () => {
       expect(at.payload).toMatchObject({ sub: "dave", groups: ["ops"], tenants: ["t1", "t2"] });
       const id = await jwtVerify(user.idToken, keys, { issuer: other.issuer, audience: "grafana" });
       expect(id.payload).toMatchObject({ sub: "dave", groups: ["ops"], tenants: ["t1", "t2"] });
-      const svc = await jwtVerify(await other.clientCredentialsToken(), keys, { issuer: other.issuer, audience: "loki-gw" });
+      const svc = await jwtVerify(await other.clientCredentialsToken(), keys, {
+        issuer: other.issuer,
+        audience: "loki-gw",
+      });
       expect(svc.payload).toMatchObject({ sub: "svc-ruler", client_id: "svc-ruler", tenants: ["t1"] });
       await expect(other.userTokens("alice")).rejects.toThrow();
     } finally {

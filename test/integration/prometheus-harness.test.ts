@@ -57,7 +57,10 @@ async function api(path: string, params: Record<string, string | number | string
   return { status: res.status, body: (await res.json()) as ApiAnswer["body"] };
 }
 
-async function instantValue(query: string, time: number): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+async function instantValue(
+  query: string,
+  time: number,
+): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
   const { status, body } = await api("/api/v1/query", { query, time });
   expect(status, JSON.stringify(body)).toBe(200);
   return body.data.result;
@@ -101,10 +104,16 @@ describe("the data", () => {
   });
 
   it("has one counter reset, on one instance", async () => {
-    const reset = await instantValue(`resets(http_requests_total{instance="${COUNTER_RESET_INSTANCE}"}[${DAYS}d])`, END);
+    const reset = await instantValue(
+      `resets(http_requests_total{instance="${COUNTER_RESET_INSTANCE}"}[${DAYS}d])`,
+      END,
+    );
     expect(reset).toHaveLength(DATASET.methods.length * DATASET.codes.length);
     for (const r of reset) expect(r.value[1]).toBe("1");
-    const others = await instantValue(`resets(http_requests_total{instance!="${COUNTER_RESET_INSTANCE}"}[${DAYS}d])`, END);
+    const others = await instantValue(
+      `resets(http_requests_total{instance!="${COUNTER_RESET_INSTANCE}"}[${DAYS}d])`,
+      END,
+    );
     expect(others.length).toBeGreaterThan(0);
     for (const r of others) expect(r.value[1]).toBe("0");
     const [down] = await instantValue(`min_over_time(up{instance="${COUNTER_RESET_INSTANCE}"}[${DAYS}d])`, END);

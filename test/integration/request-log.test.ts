@@ -13,7 +13,8 @@ describe("request log and metrics", () => {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString().split("\n").filter(Boolean))
+        lines.push(JSON.parse(l) as Record<string, unknown>);
       done();
     },
   });
@@ -22,7 +23,15 @@ describe("request log and metrics", () => {
     idp = await startOidcProvider({ audience: "fairgate" });
     echo = await startEchoUpstream();
     const config = edgeConfig(idp, echo.url);
-    edge = await run(parseConfig({ ...config, server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" }, log: { level: "info", slow_query: "50ms" } }), "edge", { logDestination: sink });
+    edge = await run(
+      parseConfig({
+        ...config,
+        server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" },
+        log: { level: "info", slow_query: "50ms" },
+      }),
+      "edge",
+      { logDestination: sink },
+    );
   });
   afterAll(async () => {
     await edge?.close(100);
@@ -32,11 +41,26 @@ describe("request log and metrics", () => {
 
   it("writes one JSON line per request with tenant, actor hash, route, status and duration, never the token", async () => {
     const { accessToken } = await idp.userTokens("alice");
-    expect((await fetch(`${edge.url}/loki/api/v1/label/app/values`, { headers: { authorization: `Bearer ${accessToken}`, "x-request-id": "req-123" } })).status).toBe(200);
-    expect((await fetch(`${edge.url}/loki/api/v1/labels`, { headers: { authorization: "Bearer garbage.token.here" } })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${edge.url}/loki/api/v1/label/app/values`, {
+          headers: { authorization: `Bearer ${accessToken}`, "x-request-id": "req-123" },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (await fetch(`${edge.url}/loki/api/v1/labels`, { headers: { authorization: "Bearer garbage.token.here" } }))
+        .status,
+    ).toBe(401);
     await expect.poll(() => lines.length).toBeGreaterThanOrEqual(2);
     const ok = lines.find((l) => l.request_id === "req-123")!;
-    expect(ok).toMatchObject({ msg: "request", method: "GET", route: "loki:label_values", status: 200, tenant: "team-a" });
+    expect(ok).toMatchObject({
+      msg: "request",
+      method: "GET",
+      route: "loki:label_values",
+      status: 200,
+      tenant: "team-a",
+    });
     expect(ok.actor).toMatch(/^users\|[0-9a-f]{32}$/);
     expect(typeof ok.duration_ms).toBe("number");
     const refused = lines.find((l) => l.status === 401)!;
@@ -58,7 +82,12 @@ describe("request log and metrics", () => {
     const { accessToken } = await idp.userTokens("alice");
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
-    await fetch(`${edge.url}/loki/api/v1/slow`, { headers: { authorization: `Bearer ${accessToken}` }, signal: ac.signal }).catch(() => undefined);
-    await expect.poll(() => lines.some((l) => l.msg === "slow query" && l.route === "loki:slow"), { timeout: 5000 }).toBe(true);
+    await fetch(`${edge.url}/loki/api/v1/slow`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+      signal: ac.signal,
+    }).catch(() => undefined);
+    await expect
+      .poll(() => lines.some((l) => l.msg === "slow query" && l.route === "loki:slow"), { timeout: 5000 })
+      .toBe(true);
   });
 });

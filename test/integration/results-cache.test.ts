@@ -46,7 +46,9 @@ async function startQuerier(answer: (seen: Seen, res: ServerResponse) => Promise
     q.seen.push(seen);
     if (q.noStore) res.setHeader("cache-control", "no-store");
     if (q.fail?.(seen)) {
-      return void res.writeHead(422, { "content-type": "application/json" }).end('{"status":"error","errorType":"execution","error":"injected"}');
+      return void res
+        .writeHead(422, { "content-type": "application/json" })
+        .end('{"status":"error","errorType":"execution","error":"injected"}');
     }
     await answer(seen, res);
   });
@@ -59,8 +61,14 @@ async function startQuerier(answer: (seen: Seen, res: ServerResponse) => Promise
 /** Forwards queries to Prometheus as they came. */
 const proxyTo = (target: string) =>
   startQuerier(async (seen, res) => {
-    const up = await fetch(`${target}${seen.path}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: seen.params.toString() });
-    res.writeHead(up.status, { "content-type": up.headers.get("content-type") ?? "application/json" }).end(Buffer.from(await up.arrayBuffer()));
+    const up = await fetch(`${target}${seen.path}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: seen.params.toString(),
+    });
+    res
+      .writeHead(up.status, { "content-type": up.headers.get("content-type") ?? "application/json" })
+      .end(Buffer.from(await up.arrayBuffer()));
   });
 
 /** Seconds from a Prometheus (decimal seconds) or Loki (integer nanoseconds) time parameter. */
@@ -70,11 +78,22 @@ const seconds = (v: string) => (/^\d{13,}$/.test(v) ? Number(BigInt(v) / 1_000_0
 const tenantQuerier = () =>
   startQuerier(async (seen, res) => {
     const tenant = String(seen.headers["x-scope-orgid"]);
-    const [start, end, step] = ["start", "end", "step"].map((k) => seconds(seen.params.get(k)!)) as [number, number, number];
+    const [start, end, step] = ["start", "end", "step"].map((k) => seconds(seen.params.get(k)!)) as [
+      number,
+      number,
+      number,
+    ];
     const values: [number, string][] = [];
-    for (let t = start; t <= end; t += step) values.push([t, String((t / step) % 1000 + tenant.length * 10_000)]);
-    const stats = { summary: { execTime: 0.01, totalBytesProcessed: 1000, totalLinesProcessed: 10 }, cache: { result: { entriesFound: 0, entriesRequested: 0 } } };
-    const data = { resultType: "matrix", result: [{ metric: { tenant, secret: `${tenant}-only` }, values }], ...(seen.path.startsWith("/loki") ? { stats } : {}) };
+    for (let t = start; t <= end; t += step) values.push([t, String(((t / step) % 1000) + tenant.length * 10_000)]);
+    const stats = {
+      summary: { execTime: 0.01, totalBytesProcessed: 1000, totalLinesProcessed: 10 },
+      cache: { result: { entriesFound: 0, entriesRequested: 0 } },
+    };
+    const data = {
+      resultType: "matrix",
+      result: [{ metric: { tenant, secret: `${tenant}-only` }, values }],
+      ...(seen.path.startsWith("/loki") ? { stats } : {}),
+    };
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "success", data }));
   });
 
@@ -85,16 +104,34 @@ interface Answer {
   ms: number;
 }
 
-const identityOf = (tenant: string) => ({ subject: "s", tenants: [tenant], actorPath: `${tenant}|users|alice`, scopes: [] });
+const identityOf = (tenant: string) => ({
+  subject: "s",
+  tenants: [tenant],
+  actorPath: `${tenant}|users|alice`,
+  scopes: [],
+});
 
-async function ask(frontend: Frontend, form: Record<string, string>, opts: { tenant?: string; headers?: Record<string, string>; path?: string } = {}): Promise<Answer> {
+async function ask(
+  frontend: Frontend,
+  form: Record<string, string>,
+  opts: { tenant?: string; headers?: Record<string, string>; path?: string } = {},
+): Promise<Answer> {
   const t0 = performance.now();
   const res = await frontend.app.fetch(
-    new Request(`http://frontend${opts.path ?? "/api/v1/query_range"}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...opts.headers }, body: new URLSearchParams(form).toString() }),
+    new Request(`http://frontend${opts.path ?? "/api/v1/query_range"}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...opts.headers },
+      body: new URLSearchParams(form).toString(),
+    }),
     { identity: identityOf(opts.tenant ?? "team-a") },
   );
   const text = await res.text();
-  return { status: res.status, cache: res.headers.get("x-fairgate-cache"), body: JSON.parse(text), ms: performance.now() - t0 };
+  return {
+    status: res.status,
+    cache: res.headers.get("x-fairgate-cache"),
+    body: JSON.parse(text),
+    ms: performance.now() - t0,
+  };
 }
 
 /** One sample of the frontend's /metrics (0 when absent). */
@@ -104,7 +141,12 @@ async function metricValue(frontend: Frontend, name: string, labels = ""): Promi
   return line ? Number(line.split(" ").pop()) : 0;
 }
 
-const range = (start: number, end: number, query = QUERY, step = 300) => ({ query, start: String(start), end: String(end), step: String(step) });
+const range = (start: number, end: number, query = QUERY, step = 300) => ({
+  query,
+  start: String(start),
+  end: String(end),
+  step: String(step),
+});
 
 describe("results cache with a real memcached and a real Prometheus", () => {
   let prom: TestPrometheus;
@@ -115,14 +157,30 @@ describe("results cache with a real memcached and a real Prometheus", () => {
   let S: number;
   let E: number;
 
-  const frontend = (opts: { querier?: string; servers?: string[]; memcached?: Record<string, unknown>; limits?: Record<string, unknown> } & FrontendDeps = {}) => {
+  const frontend = (
+    opts: {
+      querier?: string;
+      servers?: string[];
+      memcached?: Record<string, unknown>;
+      limits?: Record<string, unknown>;
+    } & FrontendDeps = {},
+  ) => {
     const { querier, servers, memcached, limits, ...deps } = opts;
     const f = createFrontend(
       parseConfig({
         frontend: {
           queriers: [{ url: querier ?? proxy.url, max_concurrent: 4 }],
           limits: { split_metric_queries_by_interval: "24h", max_cache_freshness: "10m", ...limits },
-          cache: { backend: "memcached", memcached: { servers: servers ?? [mc.address], timeout: "150ms", breaker_failures: 3, breaker_cooldown: "1s", ...memcached } },
+          cache: {
+            backend: "memcached",
+            memcached: {
+              servers: servers ?? [mc.address],
+              timeout: "150ms",
+              breaker_failures: 3,
+              breaker_cooldown: "1s",
+              ...memcached,
+            },
+          },
         },
       }).frontend!,
       { log: () => {}, ...deps },
@@ -131,7 +189,11 @@ describe("results cache with a real memcached and a real Prometheus", () => {
     return f;
   };
   const direct = async (form: Record<string, string>) => {
-    const res = await fetch(`${prom.url}/api/v1/query_range`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() });
+    const res = await fetch(`${prom.url}/api/v1/query_range`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(form).toString(),
+    });
     return { status: res.status, body: await res.json() };
   };
   /** Runs f and returns what reached the querier meanwhile. */
@@ -189,7 +251,9 @@ describe("results cache with a real memcached and a real Prometheus", () => {
     const moved = range(S + 3600, E + 3600);
     const later = await during(proxy, () => ask(f, moved));
     expect(later.value.cache).toBe("partial");
-    expect(later.seen.map((s) => [s.params.get("start"), s.params.get("end")])).toEqual([[String(E + 300), String(E + 3600)]]);
+    expect(later.seen.map((s) => [s.params.get("start"), s.params.get("end")])).toEqual([
+      [String(E + 300), String(E + 3600)],
+    ]);
     expect(later.value.body).toEqual((await direct(moved)).body);
     const again = await during(proxy, () => ask(f, moved));
     expect([again.value.cache, again.seen.length]).toEqual(["hit", 0]);
@@ -212,7 +276,9 @@ describe("results cache with a real memcached and a real Prometheus", () => {
     const stepped = range(S + 17 + 600, E + 17 + 600);
     const partial = await during(proxy, () => ask(f, stepped));
     expect(partial.value.cache).toBe("partial");
-    expect(partial.seen.map((s) => [s.params.get("start"), s.params.get("end")])).toEqual([[String(E + 17 + 300), String(E + 17 + 600)]]);
+    expect(partial.seen.map((s) => [s.params.get("start"), s.params.get("end")])).toEqual([
+      [String(E + 17 + 300), String(E + 17 + 600)],
+    ]);
     expect(partial.value.body).toEqual((await direct(stepped)).body);
   });
 
@@ -223,7 +289,9 @@ describe("results cache with a real memcached and a real Prometheus", () => {
     for (let i = 0; i < 2; i++) {
       const again = await during(proxy, () => ask(f, form));
       expect(again.value.cache).toBe("partial");
-      expect(again.seen.map((s) => [s.params.get("start"), s.params.get("end")])).toEqual([[String(E - 300), String(E)]]);
+      expect(again.seen.map((s) => [s.params.get("start"), s.params.get("end")])).toEqual([
+        [String(E - 300), String(E)],
+      ]);
       expect(again.value.body).toEqual((await direct(form)).body);
     }
   });
@@ -243,7 +311,9 @@ describe("results cache with a real memcached and a real Prometheus", () => {
       expect(b1.seen).toHaveLength(4);
       expect(b1.seen.map((s) => s.headers["x-scope-orgid"])).toEqual(Array(4).fill("tenant-bb"));
       expect(JSON.stringify(b1.value.body)).not.toContain("tenant-a");
-      expect(b1.value.body.data.result.map((s: { metric: object }) => s.metric)).toEqual([{ secret: "tenant-bb-only", tenant: "tenant-bb" }]);
+      expect(b1.value.body.data.result.map((s: { metric: object }) => s.metric)).toEqual([
+        { secret: "tenant-bb-only", tenant: "tenant-bb" },
+      ]);
       const b2 = await during(q, () => ask(f, form, { tenant: "tenant-bb" }));
       expect([b2.value.cache, b2.seen.length]).toEqual(["hit", 0]);
       expect(b2.value.body).toEqual(b1.value.body);
@@ -263,7 +333,12 @@ describe("results cache with a real memcached and a real Prometheus", () => {
     const second = await ask(f, q2);
     expect(second.cache).not.toBe("hit");
     expect(second.body).toEqual(d2.body);
-    for (const [form, want] of [[q1, d1], [q2, d2], [q1, d1]] as const) expect((await ask(f, form)).body).toEqual(want.body);
+    for (const [form, want] of [
+      [q1, d1],
+      [q2, d2],
+      [q1, d1],
+    ] as const)
+      expect((await ask(f, form)).body).toEqual(want.body);
   });
 
   it("stores a value larger than memcached's item size (1 MiB) in chunks, and reads it back", async () => {
@@ -271,14 +346,21 @@ describe("results cache with a real memcached and a real Prometheus", () => {
     // One UTC day of 102 series (a histogram's buckets and the request counters) at 15 s: one split
     // piece, about 1.6 MiB compressed.
     const day = Math.floor(S / DAY) * DAY + DAY;
-    const form = range(day, day + DAY - 15, '{__name__=~"http_request_duration_seconds_bucket|http_requests_total"}', 15);
+    const form = range(
+      day,
+      day + DAY - 15,
+      '{__name__=~"http_request_duration_seconds_bucket|http_requests_total"}',
+      15,
+    );
     const setsBefore = Number((await mc.stats()).cmd_set);
     const first = await ask(f, form);
     expect([first.status, first.cache]).toEqual([200, "miss"]);
     const written = await metricValue(f, "fairgate_cache_bytes_total", 'direction="written"');
     expect(written).toBeGreaterThan(1024 * 1024);
     // The extents' entry, and the whole answer beside it, each in chunks under a manifest.
-    expect(Number((await mc.stats()).cmd_set) - setsBefore).toBeGreaterThanOrEqual(2 + Math.ceil(written / 2 / (1024 * 1024 - 257)));
+    expect(Number((await mc.stats()).cmd_set) - setsBefore).toBeGreaterThanOrEqual(
+      2 + Math.ceil(written / 2 / (1024 * 1024 - 257)),
+    );
     expect(await metricValue(f, "fairgate_cache_skipped_total", 'reason="too_large"')).toBe(0);
     const second = await during(proxy, () => ask(f, form));
     expect([second.value.cache, second.seen.length]).toEqual(["hit", 0]);
@@ -364,11 +446,19 @@ describe("results cache with a real memcached and a real Prometheus", () => {
       const form = { query: 'sum(count_over_time({app="api"}[5m]))', start: String(S), end: String(E), step: "300" };
       const miss = await ask(f, form, { path: "/loki/api/v1/query_range" });
       expect(miss.cache).toBe("miss");
-      expect(miss.body.data.stats.cache.result).toMatchObject({ entriesRequested: 4, entriesFound: 0, entriesStored: 4 });
+      expect(miss.body.data.stats.cache.result).toMatchObject({
+        entriesRequested: 4,
+        entriesFound: 0,
+        entriesStored: 4,
+      });
       const hit = await ask(f, form, { path: "/loki/api/v1/query_range" });
       expect(hit.cache).toBe("hit");
       expect(hit.body.data.result).toEqual(miss.body.data.result);
-      expect(hit.body.data.stats?.cache?.result).toMatchObject({ entriesRequested: 4, entriesFound: 4, entriesStored: 0 });
+      expect(hit.body.data.stats?.cache?.result).toMatchObject({
+        entriesRequested: 4,
+        entriesFound: 4,
+        entriesStored: 0,
+      });
     } finally {
       await q.close();
     }
@@ -453,11 +543,25 @@ describe("MemcachedCache against a real memcached", () => {
     skipped: number[];
   }
   /** Runs f with a client of the small memcached (told 1 MiB items unless `over` says otherwise), then closes it. */
-  const withClient = async (f: (c: MemcachedCache, events: Events) => Promise<void>, over: Partial<MemcachedCache["opts"]> = {}) => {
+  const withClient = async (
+    f: (c: MemcachedCache, events: Events) => Promise<void>,
+    over: Partial<MemcachedCache["opts"]> = {},
+  ) => {
     const events: Events = { errors: [], states: [], skipped: [] };
     const c = new MemcachedCache(
-      { servers: [small.address], timeoutMs: 500, maxItemBytes: 1024 * 1024, breakerFailures: 3, breakerCooldownMs: 10_000, ...over },
-      { error: (_op, e) => events.errors.push(e), state: (open) => events.states.push(open), skipped: (n) => events.skipped.push(n) },
+      {
+        servers: [small.address],
+        timeoutMs: 500,
+        maxItemBytes: 1024 * 1024,
+        breakerFailures: 3,
+        breakerCooldownMs: 10_000,
+        ...over,
+      },
+      {
+        error: (_op, e) => events.errors.push(e),
+        state: (open) => events.states.push(open),
+        skipped: (n) => events.skipped.push(n),
+      },
     );
     try {
       await f(c, events);

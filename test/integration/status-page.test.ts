@@ -44,7 +44,10 @@ async function until<T>(probe: () => Promise<T | undefined | false>, what: strin
 async function startHeldQuerier() {
   let holding = true;
   const held = new Set<ServerResponse>();
-  const answer = (res: ServerResponse) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "success", data: { resultType: "matrix", result: [] } }));
+  const answer = (res: ServerResponse) =>
+    res
+      .writeHead(200, { "content-type": "application/json" })
+      .end(JSON.stringify({ status: "success", data: { resultType: "matrix", result: [] } }));
   const server = createServer((req, res) => {
     req.resume();
     if (req.url?.endsWith("/ready")) return void res.end("ready");
@@ -81,12 +84,23 @@ async function deadUrl(): Promise<string> {
 /** Chromium with a profile of its own, removed on close. Fails (never skips) without the binary. */
 async function openChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: the status page is tested in a real Chromium. Install the Debian package (apt-get install chromium); .ci/run does.`);
+    throw new Error(
+      `${CHROMIUM} is missing: the status page is tested in a real Chromium. Install the Debian package (apt-get install chromium); .ci/run does.`,
+    );
   const profile = mkdtempSync(join(tmpdir(), "fairgate-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
     viewport: { width: 1280, height: 900 },
   });
   return {
@@ -167,17 +181,28 @@ describe("status page (/status on the admin listener) in Chromium", () => {
 
     // Wait for the health check to take the dead querier out, so that every sub-query goes to the held one.
     await until(async () => {
-      const s = (await (await fetch(`${admin}/debug/status`)).json()) as { queriers: { url: string; healthy: boolean }[] };
+      const s = (await (await fetch(`${admin}/debug/status`)).json()) as {
+        queriers: { url: string; healthy: boolean }[];
+      };
       return s.queriers.find((q) => q.url === down)?.healthy === false;
     }, "the dead querier to be marked unhealthy");
 
     const sign = await identitySigner(config.identity!);
-    const alice: Identity = { subject: "s-alice", tenants: ["team-a"], actorPath: "users|5f0c2a9e1b7d4c3a8e6f0b1d2c3e4f5a", scopes: [] };
+    const alice: Identity = {
+      subject: "s-alice",
+      tenants: ["team-a"],
+      actorPath: "users|5f0c2a9e1b7d4c3a8e6f0b1d2c3e4f5a",
+      scopes: [],
+    };
     const mallory: Identity = { subject: "s-mallory", tenants: [HOSTILE_TENANT], actorPath: HOSTILE_ACTOR, scopes: [] };
     // Two whole days a week ago: two one-day pieces, old enough to be cached.
     const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 7 * DAY;
     const query = (who: Identity, extra = "") =>
-      sign(who).then((jws) => fetch(`${gw.url}/api/v1/query_range?query=up&start=${start}&end=${start + 2 * DAY - 60}&step=60${extra}`, { headers: { [IDENTITY_HEADER]: jws } }));
+      sign(who).then((jws) =>
+        fetch(`${gw.url}/api/v1/query_range?query=up&start=${start}&end=${start + 2 * DAY - 60}&step=60${extra}`, {
+          headers: { [IDENTITY_HEADER]: jws },
+        }),
+      );
 
     const pending = [query(alice), query(mallory)];
     for (const p of pending) p.catch(() => {}); // awaited below; a failure before then must not go unhandled
@@ -191,11 +216,15 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     const rows = await until(async () => {
       const r = await queueRows(page);
       const tenants = r.filter((x) => x.depth === 0);
-      return (await text(page, "#queue-total")) === "5" && tenants.reduce((n, t) => n + t.inflight, 0) === 1 ? r : undefined;
+      return (await text(page, "#queue-total")) === "5" && tenants.reduce((n, t) => n + t.inflight, 0) === 1
+        ? r
+        : undefined;
     }, "the page to show 5 queued and 1 in flight");
     const teamA = rows.find((r) => r.depth === 0 && r.node === "team-a")!;
     expect(teamA.queued + teamA.inflight).toBe(4); // two pieces of the query, two of the async job
-    expect(rows).toContainEqual(expect.objectContaining({ depth: 2, node: `users | ${alice.actorPath.split("|")[1]}`, queued: teamA.queued }));
+    expect(rows).toContainEqual(
+      expect.objectContaining({ depth: 2, node: `users | ${alice.actorPath.split("|")[1]}`, queued: teamA.queued }),
+    );
     // Hostile names are shown as the text they are, and nothing in them ran.
     const hostile = rows.find((r) => r.depth === 0 && r.node === HOSTILE_TENANT);
     expect(hostile).toBeDefined();
@@ -206,8 +235,12 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     expect(await page.locator("script").count()).toBe(1);
 
     // Queriers: the held one busy and healthy, the dead one unhealthy with its error.
-    const querierRow = (url: string) => page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: url, exact: true }) });
-    await until(async () => (await querierRow(querier.url).textContent())?.includes("1 / 1"), "the held querier's slot to show as used");
+    const querierRow = (url: string) =>
+      page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: url, exact: true }) });
+    await until(
+      async () => (await querierRow(querier.url).textContent())?.includes("1 / 1"),
+      "the held querier's slot to show as used",
+    );
     expect(await querierRow(querier.url).textContent()).toContain("healthy");
     expect(await querierRow(down).textContent()).toMatch(/unhealthy.*ECONNREFUSED/);
     expect(await text(page, "#queriers-healthy")).toBe("1 of 2");
@@ -220,16 +253,27 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     // Released: everything is answered, the page follows.
     querier.release();
     expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200]);
-    await until(async () => (await text(page, "#queue-total")) === "0" && (await page.locator("#queue-empty").isVisible()) && (await text(page, "#async-running")) === "0", "the page to show an empty queue");
+    await until(
+      async () =>
+        (await text(page, "#queue-total")) === "0" &&
+        (await page.locator("#queue-empty").isVisible()) &&
+        (await text(page, "#async-running")) === "0",
+      "the page to show an empty queue",
+    );
     expect(await queueRows(page)).toEqual([]);
     expect(await page.locator("#async-empty").isVisible()).toBe(true);
     // The cache section shows the frontend's own counters (what they count is tested with the cache).
     expect((await query(alice)).status).toBe(200); // the same query again: from the cache
-    const { cache } = (await (await fetch(`${admin}/debug/status`)).json()) as { cache: { hits: number; partial: number; misses: number } };
+    const { cache } = (await (await fetch(`${admin}/debug/status`)).json()) as {
+      cache: { hits: number; partial: number; misses: number };
+    };
     const total = cache.hits + cache.partial + cache.misses;
     expect(cache.misses).toBeGreaterThan(0);
     const share = (n: number) => `${((100 * n) / total).toFixed(1)} %`;
-    await until(async () => (await text(page, "#cache-ratio")) === share(cache.hits), `the page to show a hit ratio of ${share(cache.hits)}`);
+    await until(
+      async () => (await text(page, "#cache-ratio")) === share(cache.hits),
+      `the page to show a hit ratio of ${share(cache.hits)}`,
+    );
     expect((await page.locator("#cache-body").innerText()).split(/\s+/).join(" ")).toBe(
       `Hits ${cache.hits} ${share(cache.hits)} Partial hits ${cache.partial} ${share(cache.partial)} Misses ${cache.misses} ${share(cache.misses)} All pieces ${total} 100.0 %`,
     );
@@ -240,7 +284,15 @@ describe("status page (/status on the admin listener) in Chromium", () => {
   it("says there is no frontend when the process runs the edge alone", async () => {
     await context();
     const { edge, identity } = edgeConfig({ issuer: "http://127.0.0.1:9/unused-issuer" }, "http://127.0.0.1:9");
-    const gw = await run(parseConfig({ server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" }, log: { level: "error" }, edge, identity }), "edge");
+    const gw = await run(
+      parseConfig({
+        server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" },
+        log: { level: "error" },
+        edge,
+        identity,
+      }),
+      "edge",
+    );
     cleanup.push(() => gw.close(0));
     expect((await fetch(`${gw.adminUrl}/debug/status`)).status).toBe(404);
     const { page, errors } = await openPage(`${gw.adminUrl}/status`);

@@ -32,7 +32,10 @@ describe("Node upstream client", () => {
     },
     "/empty": (_req, res) => res.writeHead(204, { "x-empty": "yes" }).end(),
     "/redirect": (_req, res) => res.writeHead(302, { location: "/elsewhere" }).end(),
-    "/gzip": (_req, res) => res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": GZ.length }).end(GZ),
+    "/gzip": (_req, res) =>
+      res
+        .writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": GZ.length })
+        .end(GZ),
     "/upload": (req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => {

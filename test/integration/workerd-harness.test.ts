@@ -7,7 +7,8 @@ import { startEchoUpstream, type EchoUpstream } from "../support/echo-upstream.j
 import { startWorker, type WorkerdHandle } from "../support/workerd.js";
 
 const FIXTURE = "test/support/fixtures/wrangler.toml";
-const MULTI_LINE = 'edge:\n  issuers:\n    - issuer: "http://x:1/realms/a"\n  note: colons: and "quotes" and \'single\' and $dollars\n';
+const MULTI_LINE =
+  'edge:\n  issuers:\n    - issuer: "http://x:1/realms/a"\n  note: colons: and "quotes" and \'single\' and $dollars\n';
 
 /** Pids of the processes of group pgid that still run (zombies, dead and waiting for init to reap them, do not count). */
 function groupPids(pgid: number): string[] {
@@ -65,14 +66,17 @@ describe("workerd harness (fixture worker)", () => {
   });
 
   it("passes a WebSocket upgrade through to a loopback upstream", async () => {
-    const ws = new WebSocket(`${worker.url.replace("http", "ws")}/ws?url=${encodeURIComponent(`${upstream.url}/socket`)}`, {
-      headers: { "x-scope-orgid": "team-a" },
-    });
+    const ws = new WebSocket(
+      `${worker.url.replace("http", "ws")}/ws?url=${encodeURIComponent(`${upstream.url}/socket`)}`,
+      {
+        headers: { "x-scope-orgid": "team-a" },
+      },
+    );
     const messages: string[] = [];
     const waiters: Array<() => void> = [];
     ws.on("message", (d) => {
       messages.push(d.toString());
-      waiters.splice(0).forEach((w) => w());
+      for (const w of waiters.splice(0)) w();
     });
     const got = async (n: number) => {
       while (messages.length < n) await new Promise<void>((r) => waiters.push(r));

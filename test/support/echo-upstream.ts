@@ -36,7 +36,12 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const rec = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const rec = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
       requests.push(rec);
       if (req.url?.includes("/slow")) {
         res.on("close", () => {

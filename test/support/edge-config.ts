@@ -17,7 +17,12 @@ export function edgeConfig(idp: { issuer: string }, upstreamUrl: string) {
         ],
       },
       actor: { secret: "actor-secret-for-tests" },
-      upstream: { read_url: upstreamUrl, write_url: `${upstreamUrl}/distributor`, tail_url: upstreamUrl, timeout: "3s" },
+      upstream: {
+        read_url: upstreamUrl,
+        write_url: `${upstreamUrl}/distributor`,
+        tail_url: upstreamUrl,
+        timeout: "3s",
+      },
     },
     identity: { secret: IDENTITY_SECRET },
   };

@@ -20,7 +20,9 @@ export function loadFixture(name: string): Fixture {
 const requestKey = (tenant: string | undefined, path: string, params: Record<string, string | string[]>) => {
   const p = { ...params };
   if (p.direction === "backward") delete p.direction;
-  const sorted = Object.entries(p).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]).sort(([a], [b]) => (String(a) < String(b) ? -1 : 1));
+  const sorted = Object.entries(p)
+    .map(([k, v]) => [k, Array.isArray(v) ? v : [v]])
+    .sort(([a], [b]) => (String(a) < String(b) ? -1 : 1));
   return JSON.stringify([tenant ?? "", path, sorted]);
 };
 
@@ -56,7 +58,8 @@ export async function startFixtureQuerier(): Promise<FixtureQuerier> {
   };
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url!, "http://x");
-    if (url.pathname === "/ready" || url.pathname === "/-/ready") return void res.writeHead(q.healthy ? 200 : 503).end(q.healthy ? "ready" : "not ready");
+    if (url.pathname === "/ready" || url.pathname === "/-/ready")
+      return void res.writeHead(q.healthy ? 200 : 503).end(q.healthy ? "ready" : "not ready");
     const params: Record<string, string | string[]> = {};
     url.searchParams.forEach((v, k) => {
       const have = params[k];
@@ -69,10 +72,15 @@ export async function startFixtureQuerier(): Promise<FixtureQuerier> {
     const answer = () => {
       if (failures.n > 0) {
         failures.n--;
-        return void res.writeHead(failures.status, { "content-type": "text/plain" }).end(`injected failure ${failures.status}`);
+        return void res
+          .writeHead(failures.status, { "content-type": "text/plain" })
+          .end(`injected failure ${failures.status}`);
       }
       const fx = byRequest.get(requestKey(req.headers["x-scope-orgid"] as string | undefined, url.pathname, params));
-      if (!fx) return void res.writeHead(404, { "content-type": "text/plain" }).end(`no fixture for ${url.pathname}?${url.searchParams}`);
+      if (!fx)
+        return void res
+          .writeHead(404, { "content-type": "text/plain" })
+          .end(`no fixture for ${url.pathname}?${url.searchParams}`);
       const body = typeof fx.response === "string" ? fx.response : JSON.stringify(fx.response);
       res.writeHead(fx.status, { "content-type": fx.responseContentType }).end(body);
     };

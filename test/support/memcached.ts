@@ -42,11 +42,20 @@ const MEMCACHED_BIN = process.env.MEMCACHED_BIN ?? "/usr/bin/memcached";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One text-protocol command; resolves with the answer up to (and including) a line that ends it. */
-export function memcachedCommand(port: number, command: string, done = /^(OK|END|ERROR|CLIENT_ERROR.*|SERVER_ERROR.*)\r\n/m, timeoutMs = 2000): Promise<string> {
+export function memcachedCommand(
+  port: number,
+  command: string,
+  done = /^(OK|END|ERROR|CLIENT_ERROR.*|SERVER_ERROR.*)\r\n/m,
+  timeoutMs = 2000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
     let answer = "";
-    const timer = setTimeout(() => finish(new Error(`memcached ${command.trim()}: no answer in ${timeoutMs} ms (got ${JSON.stringify(answer)})`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish(new Error(`memcached ${command.trim()}: no answer in ${timeoutMs} ms (got ${JSON.stringify(answer)})`)),
+      timeoutMs,
+    );
     const finish = (e?: Error) => {
       clearTimeout(timer);
       socket.destroy();
@@ -91,7 +100,13 @@ export async function startMemcached(opts: StartMemcachedOptions = {}): Promise<
     // memcached refuses to run as root unless told which user to be.
     if (process.getuid?.() === 0) args.push("-u", "root");
     exited = undefined;
-    const p = startSupervised({ command: MEMCACHED_BIN, args, scratch, onChildExit: "exit", onOutput: (d) => (log += d) });
+    const p = startSupervised({
+      command: MEMCACHED_BIN,
+      args,
+      scratch,
+      onChildExit: "exit",
+      onOutput: (d) => (log += d),
+    });
     proc = p;
     void p.exited.then((s) => {
       if (proc === p) exited = s;
@@ -112,7 +127,8 @@ export async function startMemcached(opts: StartMemcachedOptions = {}): Promise<
       await proc?.close();
       proc = undefined;
       const taken = /address already in use|failed to listen/i.test(log);
-      if (!taken || attempt >= (fixedPort ? 50 : 5)) throw new Error(`memcached exited (${exited?.signal ?? exited?.code}) before accepting connections\n${log}`);
+      if (!taken || attempt >= (fixedPort ? 50 : 5))
+        throw new Error(`memcached exited (${exited?.signal ?? exited?.code}) before accepting connections\n${log}`);
       // Our own port just freed (restart): wait a little. Someone else's port at first start: take another.
       if (fixedPort) await sleep(100);
       else port = await freePort();

@@ -61,7 +61,10 @@ export interface TestIdp {
    * (login and consent are completed through the provider's interaction API); returns the JWT
    * access token and the ID token.
    */
-  userTokens(accountId: string, opts?: { scope?: string; resource?: string }): Promise<{ accessToken: string; idToken: string }>;
+  userTokens(
+    accountId: string,
+    opts?: { scope?: string; resource?: string },
+  ): Promise<{ accessToken: string; idToken: string }>;
   /** New signing key with a new kid, used for all new tokens; the JWKS serves it first (and alone if dropOld). */
   rotateKeys(opts?: { dropOld?: boolean }): Promise<{ kid: string }>;
   /** The kids currently served, active (signing) key first. */
@@ -94,7 +97,11 @@ interface Interaction {
   uid: string;
   prompt: {
     name: string;
-    details: { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    details: {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
   };
   params: Record<string, string | undefined>;
   session?: { accountId?: string };
@@ -130,7 +137,10 @@ type ProviderCtor = new (issuer: string, configuration: Record<string, unknown>)
  * Node >= 20.18 (URL.parse, crypto.hash), and the in-memory adapter is exactly what tests want.
  * Only these known lines are dropped; any other warning still shows.
  */
-const KNOWN_NOISE = ["oidc-provider WARNING: Unsupported runtime", "oidc-provider WARNING: a quick start development-only in-memory adapter"];
+const KNOWN_NOISE = [
+  "oidc-provider WARNING: Unsupported runtime",
+  "oidc-provider WARNING: a quick start development-only in-memory adapter",
+];
 let quietDepth = 0;
 let realWarn: typeof console.warn = console.warn;
 
@@ -158,7 +168,7 @@ function loadProviderClass(): Promise<ProviderCtor> {
   // not ts-expect-error, so that installing the typings later does not break the build.
   // Imported lazily so its import-time runtime warning can be filtered.
   providerClass ??= quietly(async () => {
-    // @ts-ignore TS7016: no declaration file for "oidc-provider"
+    // @ts-expect-error TS7016: no declaration file for "oidc-provider"
     const mod = await import("oidc-provider");
     return (mod as { default: ProviderCtor }).default;
   });
@@ -243,7 +253,9 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
   const alg = opts.alg ?? "RS256";
   const logServerErrors = opts.logServerErrors ?? true;
 
-  const serviceClients: Record<string, string> = Object.fromEntries(Object.keys(services).map((id) => [id, `${id}-secret`]));
+  const serviceClients: Record<string, string> = Object.fromEntries(
+    Object.keys(services).map((id) => [id, `${id}-secret`]),
+  );
   const userClient = { clientId: "grafana", clientSecret: "grafana-secret", redirectUri: "http://127.0.0.1/cb" };
   const ProviderClass = await loadProviderClass();
   const cookieKeys = [b64url(randomBytes(32))];
@@ -288,7 +300,10 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
     if (prompt.name === "login") {
       const accountId = params.login_hint;
       if (!accountId || !(accountId in accounts)) {
-        await p.interactionFinished(req, res, { error: "access_denied", error_description: `unknown account ${accountId}` });
+        await p.interactionFinished(req, res, {
+          error: "access_denied",
+          error_description: `unknown account ${accountId}`,
+        });
         return;
       }
       await p.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
@@ -303,9 +318,15 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
       const d = prompt.details;
       if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(" "));
       if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
-      for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(" "));
+      for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {}))
+        grant.addResourceScope(indicator, scopes.join(" "));
       const grantId = await grant.save();
-      await p.interactionFinished(req, res, { consent: details.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
+      await p.interactionFinished(
+        req,
+        res,
+        { consent: details.grantId ? {} : { grantId } },
+        { mergeWithLastSubmission: true },
+      );
       return;
     }
     throw new Error(`unexpected prompt ${prompt.name}`);
@@ -313,81 +334,84 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
 
   async function build(): Promise<void> {
     const ttl = (seconds: number) => () => seconds;
-    const p = await quietly(() => new ProviderClass(issuer, {
-      clients: [
-        ...Object.entries(serviceClients).map(([client_id, client_secret]) => ({
-          client_id,
-          client_secret,
-          grant_types: ["client_credentials"],
-          response_types: [],
-          redirect_uris: [],
-        })),
-        {
-          client_id: userClient.clientId,
-          client_secret: userClient.clientSecret,
-          grant_types: ["authorization_code"],
-          response_types: ["code"],
-          redirect_uris: [userClient.redirectUri],
-        },
-      ],
-      clientDefaults: { id_token_signed_response_alg: alg },
-      jwks: { keys },
-      cookies: { keys: cookieKeys },
-      claims: { openid: ["sub"], groups: ["groups"], tenants: ["tenants"] },
-      features: {
-        devInteractions: { enabled: false },
-        clientCredentials: { enabled: true },
-        resourceIndicators: {
-          enabled: true,
-          defaultResource: async () => resource,
-          useGrantedResource: async () => true,
-          getResourceServerInfo: async (_ctx: unknown, indicator: string) => ({
-            scope: resourceScopes.join(" "),
-            audience: indicator === resource ? audience : indicator,
-            accessTokenTTL: accessTokenTtl,
-            accessTokenFormat: "jwt",
-            jwt: { sign: { alg } },
-          }),
-        },
-      },
-      async findAccount(_ctx: unknown, sub: string) {
-        const account = accounts[sub];
-        if (!account) return undefined;
-        return {
-          accountId: sub,
-          async claims() {
-            return { sub, groups: [...account.groups], tenants: [...account.tenants] };
+    const p = await quietly(
+      () =>
+        new ProviderClass(issuer, {
+          clients: [
+            ...Object.entries(serviceClients).map(([client_id, client_secret]) => ({
+              client_id,
+              client_secret,
+              grant_types: ["client_credentials"],
+              response_types: [],
+              redirect_uris: [],
+            })),
+            {
+              client_id: userClient.clientId,
+              client_secret: userClient.clientSecret,
+              grant_types: ["authorization_code"],
+              response_types: ["code"],
+              redirect_uris: [userClient.redirectUri],
+            },
+          ],
+          clientDefaults: { id_token_signed_response_alg: alg },
+          jwks: { keys },
+          cookies: { keys: cookieKeys },
+          claims: { openid: ["sub"], groups: ["groups"], tenants: ["tenants"] },
+          features: {
+            devInteractions: { enabled: false },
+            clientCredentials: { enabled: true },
+            resourceIndicators: {
+              enabled: true,
+              defaultResource: async () => resource,
+              useGrantedResource: async () => true,
+              getResourceServerInfo: async (_ctx: unknown, indicator: string) => ({
+                scope: resourceScopes.join(" "),
+                audience: indicator === resource ? audience : indicator,
+                accessTokenTTL: accessTokenTtl,
+                accessTokenFormat: "jwt",
+                jwt: { sign: { alg } },
+              }),
+            },
           },
-        };
-      },
-      // Access tokens: people get their groups/tenants; services (sub = client_id already) their extras.
-      async extraTokenClaims(_ctx: unknown, token: IssuedToken) {
-        if (token.accountId !== undefined) {
-          const account = accounts[token.accountId];
-          return account ? { groups: [...account.groups], tenants: [...account.tenants] } : undefined;
-        }
-        if (token.clientId !== undefined && services[token.clientId]) return { ...services[token.clientId] };
-        return undefined;
-      },
-      // Defaults for these print "you SHOULD change it" notices.
-      ttl: {
-        AccessToken: ttl(accessTokenTtl),
-        AuthorizationCode: ttl(60),
-        ClientCredentials: ttl(accessTokenTtl),
-        IdToken: ttl(accessTokenTtl),
-        Interaction: ttl(600),
-        Session: ttl(3600),
-        Grant: ttl(3600),
-        RefreshToken: ttl(3600),
-        DeviceCode: ttl(600),
-        BackchannelAuthenticationRequest: ttl(600),
-        PreAuthorizedCode: ttl(600),
-      },
-      async renderError(ctx: { type: string; body: unknown }, out: Record<string, unknown>) {
-        ctx.type = "application/json";
-        ctx.body = out;
-      },
-    }));
+          async findAccount(_ctx: unknown, sub: string) {
+            const account = accounts[sub];
+            if (!account) return undefined;
+            return {
+              accountId: sub,
+              async claims() {
+                return { sub, groups: [...account.groups], tenants: [...account.tenants] };
+              },
+            };
+          },
+          // Access tokens: people get their groups/tenants; services (sub = client_id already) their extras.
+          async extraTokenClaims(_ctx: unknown, token: IssuedToken) {
+            if (token.accountId !== undefined) {
+              const account = accounts[token.accountId];
+              return account ? { groups: [...account.groups], tenants: [...account.tenants] } : undefined;
+            }
+            if (token.clientId !== undefined && services[token.clientId]) return { ...services[token.clientId] };
+            return undefined;
+          },
+          // Defaults for these print "you SHOULD change it" notices.
+          ttl: {
+            AccessToken: ttl(accessTokenTtl),
+            AuthorizationCode: ttl(60),
+            ClientCredentials: ttl(accessTokenTtl),
+            IdToken: ttl(accessTokenTtl),
+            Interaction: ttl(600),
+            Session: ttl(3600),
+            Grant: ttl(3600),
+            RefreshToken: ttl(3600),
+            DeviceCode: ttl(600),
+            BackchannelAuthenticationRequest: ttl(600),
+            PreAuthorizedCode: ttl(600),
+          },
+          async renderError(ctx: { type: string; body: unknown }, out: Record<string, unknown>) {
+            ctx.type = "application/json";
+            ctx.body = out;
+          },
+        }),
+    );
     if (logServerErrors) {
       p.on("server_error", (_ctx: unknown, err: unknown) => console.error("test IdP server_error:", err));
     }
@@ -476,7 +500,8 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
         const next = new URL(location, url);
         if (`${next.origin}${next.pathname}` === userClient.redirectUri) {
           const q = next.searchParams;
-          if (q.get("error")) throw new Error(`user flow for ${accountId}: ${q.get("error")}: ${q.get("error_description") ?? ""}`);
+          if (q.get("error"))
+            throw new Error(`user flow for ${accountId}: ${q.get("error")}: ${q.get("error_description") ?? ""}`);
           if (q.get("state") !== state) throw new Error("user flow: state mismatch");
           code = q.get("code") ?? undefined;
           if (!code) throw new Error(`user flow: no code in ${next.href}`);

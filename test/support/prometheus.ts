@@ -146,12 +146,13 @@ function hashSeed(s: string): number {
   return h >>> 0;
 }
 
-
 /** Standard normal CDF (Abramowitz & Stegun 7.1.26 via erf). */
 function normCdf(x: number): number {
   const z = Math.abs(x) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * z);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
   return x >= 0 ? (1 + y) / 2 : (1 - y) / 2;
 }
 
@@ -211,7 +212,12 @@ function generate(start: number, end: number, step: number): Generated {
             values[i] = v;
           }
           requests.series.push({
-            prefix: `http_requests_total${labels([["job", job], ["instance", instance], ["method", method], ["code", code]])} `,
+            prefix: `http_requests_total${labels([
+              ["job", job],
+              ["instance", instance],
+              ["method", method],
+              ["code", code],
+            ])} `,
             values,
           });
         }
@@ -241,7 +247,8 @@ function generate(start: number, end: number, step: number): Generated {
         }
         const t = tAt(i);
         const reqs = perStep[i]!;
-        const median = (job === "api" ? 0.06 : 0.4) * (1 + 0.3 * Math.sin((2 * Math.PI * (t % DAY)) / DAY)) * (0.9 + 0.2 * rnd());
+        const median =
+          (job === "api" ? 0.06 : 0.4) * (1 + 0.3 * Math.sin((2 * Math.PI * (t % DAY)) / DAY)) * (0.9 + 0.2 * rnd());
         for (let b = 0; b < les.length; b++) {
           const le = les[b]!;
           cum[b]! += le === Infinity ? reqs : Math.floor(reqs * normCdf((Math.log(le) - Math.log(median)) / sigma));
@@ -254,12 +261,28 @@ function generate(start: number, end: number, step: number): Generated {
       }
       for (const [b, le] of DATASET.buckets.entries()) {
         duration.series.push({
-          prefix: `http_request_duration_seconds_bucket${labels([["job", job], ["instance", instance], ["le", le]])} `,
+          prefix: `http_request_duration_seconds_bucket${labels([
+            ["job", job],
+            ["instance", instance],
+            ["le", le],
+          ])} `,
           values: buckets[b]!,
         });
       }
-      duration.series.push({ prefix: `http_request_duration_seconds_sum${labels([["job", job], ["instance", instance]])} `, values: sum });
-      duration.series.push({ prefix: `http_request_duration_seconds_count${labels([["job", job], ["instance", instance]])} `, values: count });
+      duration.series.push({
+        prefix: `http_request_duration_seconds_sum${labels([
+          ["job", job],
+          ["instance", instance],
+        ])} `,
+        values: sum,
+      });
+      duration.series.push({
+        prefix: `http_request_duration_seconds_count${labels([
+          ["job", job],
+          ["instance", instance],
+        ])} `,
+        values: count,
+      });
 
       // Gauges.
       const mem = new Float64Array(n);
@@ -269,14 +292,31 @@ function generate(start: number, end: number, step: number): Generated {
       const phase = (hashSeed(instance) % 1000) / 1000;
       for (let i = 0; i < n; i++) {
         const t = tAt(i);
-        mem[i] = Math.round(4 * 2 ** 30 + 2 ** 31 * Math.sin(2 * Math.PI * ((t % DAY) / DAY + phase)) + (grnd() - 0.5) * 2 ** 27);
-        const qv = Math.max(0, Math.round(50 + 40 * Math.sin(2 * Math.PI * ((t % 21600) / 21600 + phase)) + (grnd() - 0.5) * 10));
+        mem[i] = Math.round(
+          4 * 2 ** 30 + 2 ** 31 * Math.sin(2 * Math.PI * ((t % DAY) / DAY + phase)) + (grnd() - 0.5) * 2 ** 27,
+        );
+        const qv = Math.max(
+          0,
+          Math.round(50 + 40 * Math.sin(2 * Math.PI * ((t % 21600) / 21600 + phase)) + (grnd() - 0.5) * 10),
+        );
         q[i] = inGap(instance, i) ? NaN : qv;
         u[i] = inGap(instance, i) ? 0 : 1;
       }
       memory.series.push({ prefix: `node_memory_free_bytes${labels([["instance", instance]])} `, values: mem });
-      queue.series.push({ prefix: `queue_depth${labels([["job", job], ["instance", instance]])} `, values: q });
-      up.series.push({ prefix: `up${labels([["job", job], ["instance", instance]])} `, values: u });
+      queue.series.push({
+        prefix: `queue_depth${labels([
+          ["job", job],
+          ["instance", instance],
+        ])} `,
+        values: q,
+      });
+      up.series.push({
+        prefix: `up${labels([
+          ["job", job],
+          ["instance", instance],
+        ])} `,
+        values: u,
+      });
     }
   }
 
@@ -288,7 +328,13 @@ function generate(start: number, end: number, step: number): Generated {
       v += Math.round(rnd() * 10);
       values[i] = v;
     }
-    legacy.series.push({ prefix: `legacy_jobs_processed_total${labels([["job", DATASET.legacyJob], ["instance", instance]])} `, values });
+    legacy.series.push({
+      prefix: `legacy_jobs_processed_total${labels([
+        ["job", DATASET.legacyJob],
+        ["instance", instance],
+      ])} `,
+      values,
+    });
   }
 
   const families = [requests, duration, memory, queue, up, legacy];
@@ -359,7 +405,9 @@ function run(cmd: string, args: string[]): Promise<void> {
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
     child.once("error", reject);
     child.once("exit", (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} failed (${signal ?? code}): ${err.slice(-2000)}`)),
+      code === 0
+        ? resolve()
+        : reject(new Error(`${cmd} ${args.join(" ")} failed (${signal ?? code}): ${err.slice(-2000)}`)),
     );
   });
 }
@@ -392,7 +440,10 @@ async function verifyCache(dir: string, key: string): Promise<Manifest | undefin
     for (const [f, size] of Object.entries(files)) if (expected[f] !== size) return undefined;
     let samples = 0;
     for (const b of manifest.blocks) {
-      const meta = JSON.parse(await readFile(join(dir, b, "meta.json"), "utf8")) as { ulid: string; stats?: { numSamples?: number } };
+      const meta = JSON.parse(await readFile(join(dir, b, "meta.json"), "utf8")) as {
+        ulid: string;
+        stats?: { numSamples?: number };
+      };
       if (meta.ulid !== b || !(`${b}/index` in files)) return undefined;
       samples += meta.stats?.numSamples ?? 0;
     }
@@ -458,7 +509,8 @@ async function buildBlocks(target: string, key: string, start: number, end: numb
       files,
     };
     await writeFile(join(blocksDir, "manifest.json"), JSON.stringify(manifest, null, 2));
-    if (!(await verifyCache(blocksDir, key))) throw new Error(`promtool produced blocks that do not match the data (${blocksDir})`);
+    if (!(await verifyCache(blocksDir, key)))
+      throw new Error(`promtool produced blocks that do not match the data (${blocksDir})`);
     // Publish atomically. Another process may have published the same key meanwhile: keep theirs
     // if it is valid (its blocks have other ULIDs: return its manifest), else replace it.
     try {
@@ -605,7 +657,9 @@ async function launch(scratch: string, extraArgs: string[], deadline: number): P
     await stop();
     const log = logs();
     if (/address already in use/.test(log) && attempt < 5) continue;
-    throw new Error(`prometheus exited (${exited.signal ?? exited.code}) before it was ready\n--- prometheus log ---\n${log.slice(-4000)}`);
+    throw new Error(
+      `prometheus exited (${exited.signal ?? exited.code}) before it was ready\n--- prometheus log ---\n${log.slice(-4000)}`,
+    );
   }
 }
 
@@ -615,12 +669,11 @@ async function dataLoaded(url: string, m: Manifest): Promise<string | undefined>
     const q = new URLSearchParams({ query: 'count({__name__=~".+"})', time: String(time) });
     const { status, body } = await fetchJson(`${url}/api/v1/query?${q}`);
     const got = body?.data?.result?.[0]?.value?.[1];
-    return status === 200 && got === String(expected) ? undefined : `at ${time}: expected ${expected} series, got ${status} ${JSON.stringify(body).slice(0, 300)}`;
+    return status === 200 && got === String(expected)
+      ? undefined
+      : `at ${time}: expected ${expected} series, got ${status} ${JSON.stringify(body).slice(0, 300)}`;
   };
-  return (
-    (await expectAt(m.start, m.series)) ??
-    (await expectAt(m.end, m.series - DATASET.legacyInstances.length))
-  );
+  return (await expectAt(m.start, m.series)) ?? (await expectAt(m.end, m.series - DATASET.legacyInstances.length));
 }
 
 /** The default `end`: the last full hour before the previous one (unix seconds). */
@@ -631,8 +684,10 @@ export function defaultEnd(nowMs = Date.now()): number {
 export async function startPrometheus(opts: StartPrometheusOptions = {}): Promise<TestPrometheus> {
   const days = opts.days ?? 7;
   const step = opts.stepSeconds ?? 60;
-  if (!(step > 0 && step < 300 && 3600 % step === 0)) throw new Error(`startPrometheus: stepSeconds must divide 3600 and be < 300, got ${step}`);
-  if (!(days > 0 && (days * 86400) % 3600 === 0)) throw new Error(`startPrometheus: days must be a whole number of hours, got ${days}`);
+  if (!(step > 0 && step < 300 && 3600 % step === 0))
+    throw new Error(`startPrometheus: stepSeconds must divide 3600 and be < 300, got ${step}`);
+  if (!(days > 0 && (days * 86400) % 3600 === 0))
+    throw new Error(`startPrometheus: days must be a whole number of hours, got ${days}`);
   const end = opts.end ?? defaultEnd();
   if (end % 3600 !== 0) throw new Error(`startPrometheus: end must be a multiple of 3600, got ${end}`);
   const start = end - days * 86400;
@@ -645,7 +700,8 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
     let running: Running | undefined;
     try {
       await mkdir(join(scratch, "data"));
-      for (const b of blocks.manifest.blocks) await cp(join(blocks.dir, b), join(scratch, "data", b), { recursive: true });
+      for (const b of blocks.manifest.blocks)
+        await cp(join(blocks.dir, b), join(scratch, "data", b), { recursive: true });
       await writeFile(
         join(scratch, "prometheus.yml"),
         "# fairgate test Prometheus: no scrape targets, no rules, no remote storage.\nglobal:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n",
@@ -654,7 +710,10 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
       const t1 = Date.now();
       running = await launch(scratch, opts.extraArgs ?? [], deadline);
       const problem = await dataLoaded(running.url, blocks.manifest);
-      if (problem) throw new Error(`prometheus does not serve the backfilled data: ${problem}\n--- prometheus log ---\n${running.logs().slice(-4000)}`);
+      if (problem)
+        throw new Error(
+          `prometheus does not serve the backfilled data: ${problem}\n--- prometheus log ---\n${running.logs().slice(-4000)}`,
+        );
       const readyMs = Date.now() - t1;
       const r = running;
       let closing: Promise<void> | undefined;

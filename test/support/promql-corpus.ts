@@ -52,10 +52,14 @@ export const RANGE_QUERIES: CorpusQuery[] = [
     name: "histogram_quantile by job",
     query: "histogram_quantile(0.9, sum by (le, job) (rate(http_request_duration_seconds_bucket[5m])))",
   },
-  { name: "histogram_quantile per instance", query: 'histogram_quantile(0.99, rate(http_request_duration_seconds_bucket{job="api"}[10m]))' },
+  {
+    name: "histogram_quantile per instance",
+    query: 'histogram_quantile(0.99, rate(http_request_duration_seconds_bucket{job="api"}[10m]))',
+  },
   {
     name: "average latency",
-    query: "sum by (job) (rate(http_request_duration_seconds_sum[5m])) / sum by (job) (rate(http_request_duration_seconds_count[5m]))",
+    query:
+      "sum by (job) (rate(http_request_duration_seconds_sum[5m])) / sum by (job) (rate(http_request_duration_seconds_count[5m]))",
   },
   {
     name: "share under 250ms",
@@ -72,9 +76,15 @@ export const RANGE_QUERIES: CorpusQuery[] = [
 
   // Offsets, subqueries, @
   { name: "offset 1h", query: "sum by (job) (rate(http_requests_total[5m] offset 1h))" },
-  { name: "offset 1d ratio", query: "sum(rate(http_requests_total[5m])) / sum(rate(http_requests_total[5m] offset 1d))" },
+  {
+    name: "offset 1d ratio",
+    query: "sum(rate(http_requests_total[5m])) / sum(rate(http_requests_total[5m] offset 1d))",
+  },
   { name: "negative offset", query: "max_over_time(queue_depth[1h] offset -1h)" },
-  { name: "subquery max_over_time(rate)", query: 'max_over_time(rate(http_requests_total{job="api",method="GET",code="200"}[5m])[1h:5m])' },
+  {
+    name: "subquery max_over_time(rate)",
+    query: 'max_over_time(rate(http_requests_total{job="api",method="GET",code="200"}[5m])[1h:5m])',
+  },
   { name: "subquery 1d:1h", query: "avg_over_time(sum by (job) (rate(http_requests_total[5m]))[1d:1h])" },
   { name: "@ end()", query: "sum by (job) (rate(http_requests_total[5m] @ end()))" },
   { name: "@ start()", query: "queue_depth @ start()" },
@@ -95,7 +105,8 @@ export const RANGE_QUERIES: CorpusQuery[] = [
   { name: "on + group_left", query: "node_memory_free_bytes * on (instance) group_left (job) up" },
   {
     name: "ignoring + group_left",
-    query: 'rate(http_requests_total{code="500"}[5m]) / ignoring (code) group_left sum without (code) (rate(http_requests_total[5m]))',
+    query:
+      'rate(http_requests_total{code="500"}[5m]) / ignoring (code) group_left sum without (code) (rate(http_requests_total[5m]))',
   },
   { name: "scalar arithmetic", query: "node_memory_free_bytes / 1024 / 1024 + 1" },
   { name: "scalar()", query: "queue_depth / scalar(sum(up))" },
@@ -140,7 +151,10 @@ export function rangeQueries(p: { start: number; end: number }): CorpusQuery[] {
   return [
     ...RANGE_QUERIES,
     { name: "@ <unix> (middle)", query: `sum by (job) (rate(http_requests_total[5m] @ ${mid}))` },
-    { name: "@ <unix> (first day) in increase", query: `increase(http_requests_total{job="api",code="200"}[1h] @ ${p.start + 86400})` },
+    {
+      name: "@ <unix> (first day) in increase",
+      query: `increase(http_requests_total{job="api",code="200"}[1h] @ ${p.start + 86400})`,
+    },
     { name: "@ <unix> with offset", query: `queue_depth @ ${mid} offset 1h` },
   ];
 }
@@ -194,7 +208,10 @@ export const SERIES_MATCHERS: { match: string[]; series: number }[] = [
     match: ['http_requests_total{job="api",code="500"}', 'up{job="worker"}'],
     series: perJob * DATASET.methods.length + perJob,
   },
-  { match: ['{__name__=~"http_request_duration_seconds_.*",instance="api-0:8080"}'], series: histogramSeriesPerInstance },
+  {
+    match: ['{__name__=~"http_request_duration_seconds_.*",instance="api-0:8080"}'],
+    series: histogramSeriesPerInstance,
+  },
   { match: ["node_memory_free_bytes"], series: SERIES_PER_METRIC.node_memory_free_bytes! },
   { match: ["legacy_jobs_processed_total"], series: SERIES_PER_METRIC.legacy_jobs_processed_total! },
   {

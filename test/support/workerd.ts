@@ -102,7 +102,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerdHand
   });
   const logs = () => stripVTControlCharacters(proc.output());
   let closed: Promise<void> | undefined;
-  const close = (): Promise<void> => (closed ??= proc.close().then(() => rmSync(scratch, { recursive: true, force: true })));
+  const close = (): Promise<void> =>
+    (closed ??= proc.close().then(() => rmSync(scratch, { recursive: true, force: true })));
 
   const timeoutMs = opts.timeoutMs ?? 60_000;
   try {

@@ -14,7 +14,13 @@ const user = (over: Partial<VerifiedUser> = {}): VerifiedUser => ({
 });
 
 const actors = (over = {}) =>
-  new ActorPaths({ secret: "0123456789abcdef", user_path: "users|{hash}", service_path: "services|{client}", max_levels: 3, ...over });
+  new ActorPaths({
+    secret: "0123456789abcdef",
+    user_path: "users|{hash}",
+    service_path: "services|{client}",
+    max_levels: 3,
+    ...over,
+  });
 
 describe("actor path", () => {
   it("is a stable 32-hex keyed hash under the template, never the raw identity", async () => {

@@ -42,7 +42,11 @@ describe("asynchronous jobs", () => {
   it("hides a job from any other identity", async () => {
     const store = new StoredValues(new MemoryCache(1 << 20), 1 << 20);
     const jobs = new AsyncJobs(store, opts);
-    const { record, done } = await jobs.submit(alice, async () => ({ status: 200, contentType: "application/json", body: "{}" }), () => ({ status: 500, contentType: "text/plain", body: "x" }));
+    const { record, done } = await jobs.submit(
+      alice,
+      async () => ({ status: 200, contentType: "application/json", body: "{}" }),
+      () => ({ status: 500, contentType: "text/plain", body: "x" }),
+    );
     await done;
     expect((await jobs.status(record.id, alice))?.state).toBe("done");
     expect(await jobs.status(record.id, { ...alice, subject: "carol-hash" })).toBeUndefined();

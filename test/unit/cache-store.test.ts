@@ -18,13 +18,24 @@ const secs = (ns: bigint) => Number(ns / 1_000_000n) / 1000;
 function matrix(from: number, to: number, names = ["a", "b"], extra: Partial<MatrixBody> = {}): MatrixBody {
   const result = names.map((name, i) => ({
     metric: { __name__: "m", s: name },
-    values: Array.from({ length: to - from + 1 }, (_, k): [number, string] => [secs(at(from + k)), String(i * 1000 + from + k)]),
+    values: Array.from({ length: to - from + 1 }, (_, k): [number, string] => [
+      secs(at(from + k)),
+      String(i * 1000 + from + k),
+    ]),
   }));
   return { status: "success", data: { resultType: "matrix", result, stats: { summary: { execTime: 1 } } }, ...extra };
 }
-const extent = (from: number, to: number, names?: string[]): Extent => ({ startNs: at(from), endNs: at(to), response: matrix(from, to, names) });
-const withoutStats = (b: MatrixBody): MatrixBody => ({ ...b, data: { resultType: b.data.resultType, result: b.data.result } });
-const steps = (gs: { startNs: bigint; endNs: bigint }[]) => gs.map((g) => [Number((g.startNs - T0) / STEP), Number((g.endNs - T0) / STEP)]);
+const extent = (from: number, to: number, names?: string[]): Extent => ({
+  startNs: at(from),
+  endNs: at(to),
+  response: matrix(from, to, names),
+});
+const withoutStats = (b: MatrixBody): MatrixBody => ({
+  ...b,
+  data: { resultType: b.data.resultType, result: b.data.result },
+});
+const steps = (gs: { startNs: bigint; endNs: bigint }[]) =>
+  gs.map((g) => [Number((g.startNs - T0) / STEP), Number((g.endNs - T0) / STEP)]);
 
 describe("extents: gaps", () => {
   it("is the whole range with no extents, and nothing when one covers it", () => {
@@ -81,7 +92,16 @@ describe("extents: sliceMatrix", () => {
       status: "success",
       data: {
         resultType: "matrix",
-        result: [{ metric: { s: "h" }, histograms: [[1_795_046_400.123, { count: "1" }], [1_795_046_400.124, { count: "2" }]], values: [[1_795_046_400.122, "0"]] }],
+        result: [
+          {
+            metric: { s: "h" },
+            histograms: [
+              [1_795_046_400.123, { count: "1" }],
+              [1_795_046_400.124, { count: "2" }],
+            ],
+            values: [[1_795_046_400.122, "0"]],
+          },
+        ],
       },
     };
     const ms = (m: number) => T0 + BigInt(m) * 1_000_000n;
@@ -134,7 +154,9 @@ class RecordingCache implements Cache {
   readonly sets: { key: string; bytes: number }[] = [];
   constructor(readonly inner: Cache) {}
   get = (key: string) => this.inner.get(key);
-  set = (key: string, value: Uint8Array, ttl: number) => (this.sets.push({ key, bytes: value.byteLength }), this.inner.set(key, value, ttl));
+  set = (key: string, value: Uint8Array, ttl: number) => (
+    this.sets.push({ key, bytes: value.byteLength }), this.inner.set(key, value, ttl)
+  );
   delete = (key: string) => this.inner.delete(key);
   close = () => this.inner.close();
 }
@@ -288,10 +310,25 @@ describe("MemoryCache", () => {
 describe("MemcachedCache breaker", () => {
   afterEach(() => vi.useRealTimers());
 
-  const open = (port: number, events: { errors: string[]; states: boolean[]; skipped: number[] }, over: Partial<ConstructorParameters<typeof MemcachedCache>[0]> = {}) =>
+  const open = (
+    port: number,
+    events: { errors: string[]; states: boolean[]; skipped: number[] },
+    over: Partial<ConstructorParameters<typeof MemcachedCache>[0]> = {},
+  ) =>
     new MemcachedCache(
-      { servers: [`127.0.0.1:${port}`], timeoutMs: 100, maxItemBytes: 1024, breakerFailures: 3, breakerCooldownMs: 2000, ...over },
-      { error: (op) => events.errors.push(op), state: (o) => events.states.push(o), skipped: (n) => events.skipped.push(n) },
+      {
+        servers: [`127.0.0.1:${port}`],
+        timeoutMs: 100,
+        maxItemBytes: 1024,
+        breakerFailures: 3,
+        breakerCooldownMs: 2000,
+        ...over,
+      },
+      {
+        error: (op) => events.errors.push(op),
+        state: (o) => events.states.push(o),
+        skipped: (n) => events.skipped.push(n),
+      },
     );
   const timed = async <T>(f: () => Promise<T>) => {
     const t0 = performance.now();

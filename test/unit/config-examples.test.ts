@@ -3,12 +3,21 @@ import { describe, expect, it } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 
 const dir = new URL("../../config/examples/", import.meta.url);
-const env = { FAIRGATE_ACTOR_SECRET: "0123456789abcdef0123456789abcdef", FAIRGATE_IDENTITY_SECRET: "0123456789abcdef0123456789abcdef" };
+const env = {
+  FAIRGATE_ACTOR_SECRET: "0123456789abcdef0123456789abcdef",
+  FAIRGATE_IDENTITY_SECRET: "0123456789abcdef0123456789abcdef",
+};
 
 describe("config examples", () => {
   const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
   it("has the deployments the README names", () => {
-    expect(files.sort()).toEqual(["edge-on-workers.yaml", "loki.yaml", "memcached.yaml", "mimir.yaml", "several-queriers.yaml"]);
+    expect(files.sort()).toEqual([
+      "edge-on-workers.yaml",
+      "loki.yaml",
+      "memcached.yaml",
+      "mimir.yaml",
+      "several-queriers.yaml",
+    ]);
   });
   it.each(files)("%s is valid", (f) => {
     expect(() => parseConfigText(readFileSync(new URL(f, dir), "utf8"), env)).not.toThrow();
@@ -20,7 +29,10 @@ describe("wrangler.toml", () => {
     const toml = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
     const yaml = /FAIRGATE_CONFIG = """\n([\s\S]*?)"""/.exec(toml)?.[1];
     expect(yaml).toBeDefined();
-    const config = parseConfigText(yaml!, { ACTOR_SECRET: env.FAIRGATE_ACTOR_SECRET, IDENTITY_SECRET: env.FAIRGATE_IDENTITY_SECRET });
+    const config = parseConfigText(yaml!, {
+      ACTOR_SECRET: env.FAIRGATE_ACTOR_SECRET,
+      IDENTITY_SECRET: env.FAIRGATE_IDENTITY_SECRET,
+    });
     expect(config.edge?.upstream.read_url).toMatch(/^https:/);
     expect(config.identity?.secret).toBe(env.FAIRGATE_IDENTITY_SECRET);
   });

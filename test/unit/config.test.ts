@@ -74,7 +74,9 @@ edge:
   });
 
   it("refuses actor path templates deeper than max_levels", () => {
-    const problems = problemsOf(MINIMAL.replace("secret: ${SECRET}", 'secret: "0123456789abcdef", user_path: "a|b|c|{hash}"'));
+    const problems = problemsOf(
+      MINIMAL.replace("secret: ${SECRET}", 'secret: "0123456789abcdef", user_path: "a|b|c|{hash}"'),
+    );
     expect(problems).toEqual(["edge.actor.user_path: has 4 levels, more than max_levels (3)"]);
   });
 
@@ -87,11 +89,16 @@ edge:
   });
 
   it("caps the signed identity lifetime at 60s", () => {
-    const problems = problemsOf(`${MINIMAL}identity: { secret: "${"x".repeat(32)}", ttl: 5m }\n`, { SECRET: "0123456789abcdef" });
+    const problems = problemsOf(`${MINIMAL}identity: { secret: "${"x".repeat(32)}", ttl: 5m }\n`, {
+      SECRET: "0123456789abcdef",
+    });
     expect(problems).toEqual(["identity.ttl: must be between 1ms and 60s"]);
   });
 
   it("expands defaults and leaves other text alone", () => {
-    expect(expandEnv("a: ${X:-fallback} $notvar ${Y}", { Y: "y" })).toEqual({ text: "a: fallback $notvar y", problems: [] });
+    expect(expandEnv("a: ${X:-fallback} $notvar ${Y}", { Y: "y" })).toEqual({
+      text: "a: fallback $notvar y",
+      problems: [],
+    });
   });
 });

@@ -13,5 +13,7 @@ describe("durations", () => {
     [30, 30_000],
   ] as const)("%s is %d ms", (input, ms) => expect(parseDurationMs(input)).toBe(ms));
 
-  it.each(["", "soon", "5 m", "-1s", "1h-", "m5", Number.NaN, -3])("%s is invalid", (input) => expect(parseDurationMs(input)).toBeUndefined());
+  it.each(["", "soon", "5 m", "-1s", "1h-", "m5", Number.NaN, -3])("%s is invalid", (input) =>
+    expect(parseDurationMs(input)).toBeUndefined(),
+  );
 });

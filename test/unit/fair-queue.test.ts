@@ -17,7 +17,15 @@ function item(tenant: string, actorPath: string[], id = nextId++): Item {
 }
 
 function queue(opts: Partial<FairQueueOptions> = {}): FairQueue<Item> {
-  return new FairQueue<Item>({ policy: "round-robin", maxLevels: 3, maxOutstandingPerTenant: 1_000_000, maxOutstandingPerActor: 0, maxQueriersPerTenant: 0, querierIds: ["q0"], ...opts });
+  return new FairQueue<Item>({
+    policy: "round-robin",
+    maxLevels: 3,
+    maxOutstandingPerTenant: 1_000_000,
+    maxOutstandingPerActor: 0,
+    maxQueriersPerTenant: 0,
+    querierIds: ["q0"],
+    ...opts,
+  });
 }
 
 /** Dequeues until the queue has nothing for `querier`; finishes each request at once when `finishMs` is given. */
@@ -69,13 +77,25 @@ describe("FairQueue: round-robin order (Loki's rotation)", () => {
     ["each finished at once, so emptied actors leave the tree", 5],
   ])("siblings take turns: a:[100,101,102] b:[200] c:[300,301] → 100,200,300,101,301,102 (%s)", (_, finishMs) => {
     const q = queue();
-    for (const [actor, ids] of [["a", [100, 101, 102]], ["b", [200]], ["c", [300, 301]]] as const) for (const id of ids) q.enqueue(item("t", [actor], id));
+    for (const [actor, ids] of [
+      ["a", [100, 101, 102]],
+      ["b", [200]],
+      ["c", [300, 301]],
+    ] as const)
+      for (const id of ids) q.enqueue(item("t", [actor], id));
     expect(drain(q, finishMs).map((i) => i.id)).toEqual([100, 200, 300, 101, 301, 102]);
   });
 
   it("a request with a shorter path waits in its node's local queue, which takes its turn as one more child (first, as in Loki)", () => {
     const q = queue();
-    const order: [string, string[]][] = [["a1", ["a"]], ["L1", []], ["b1", ["b"]], ["a2", ["a"]], ["L2", []], ["b2", ["b"]]];
+    const order: [string, string[]][] = [
+      ["a1", ["a"]],
+      ["L1", []],
+      ["b1", ["b"]],
+      ["a2", ["a"]],
+      ["L2", []],
+      ["b2", ["b"]],
+    ];
     const names = new Map<Item, string>();
     for (const [name, path] of order) {
       const it = item("t", path);
@@ -100,7 +120,20 @@ describe("FairQueue: round-robin order (Loki's rotation)", () => {
     add("x2", ["users", "x"]);
     add("u2", ["users"]);
     add("y2", ["users", "y"]);
-    expect(drain(q).map((i) => names.get(i))).toEqual(["u1", "s1", "x1", "s2", "y1", "s3", "u2", "s4", "x2", "s5", "y2", "s6"]);
+    expect(drain(q).map((i) => names.get(i))).toEqual([
+      "u1",
+      "s1",
+      "x1",
+      "s2",
+      "y1",
+      "s3",
+      "u2",
+      "s4",
+      "x2",
+      "s5",
+      "y2",
+      "s6",
+    ]);
   });
 
   it.each(POLICIES)("%s: two tenants alternate", (policy) => {
@@ -116,24 +149,27 @@ describe("FairQueue: round-robin order (Loki's rotation)", () => {
   // ahead of the cursor; querier-time forgets the querier time the old node had used and levels the
   // new one to its least-served sibling, which is the other churning actor. Either way b and c
   // overtake each other forever and a, with requests waiting, is never served again.
-  it.each(POLICIES)("%s: an actor with requests waiting is not starved by two siblings that keep leaving and coming back", (policy) => {
-    const q = queue({ policy, initialEstimateMs: 50 });
-    for (let i = 0; i < 20; i++) q.enqueue(item("t", ["a"]));
-    for (let i = 0; i < 2; i++) q.finished(q.dequeue("q0")!, 50);
-    q.enqueue(item("t", ["b"]));
-    q.enqueue(item("t", ["c"]));
-    const served: string[] = [];
-    for (let n = 0; n < 12; n++) {
-      const it = q.dequeue("q0")!;
-      served.push(it.actorPath[0]!);
-      q.finished(it, 50);
-      if (it.actorPath[0] !== "a") q.enqueue(item("t", it.actorPath));
-    }
-    // Three equal siblings, equal costs: a is served every third time (round-robin), or within
-    // two picks of each sibling (querier-time, ties to the earlier sibling).
-    expect(served.filter((s) => s === "a").length, served.join(" ")).toBe(4);
-    expect(maxGap(served, "a"), served.join(" ")).toBeLessThanOrEqual(policy === "round-robin" ? 2 : 4);
-  });
+  it.each(POLICIES)(
+    "%s: an actor with requests waiting is not starved by two siblings that keep leaving and coming back",
+    (policy) => {
+      const q = queue({ policy, initialEstimateMs: 50 });
+      for (let i = 0; i < 20; i++) q.enqueue(item("t", ["a"]));
+      for (let i = 0; i < 2; i++) q.finished(q.dequeue("q0")!, 50);
+      q.enqueue(item("t", ["b"]));
+      q.enqueue(item("t", ["c"]));
+      const served: string[] = [];
+      for (let n = 0; n < 12; n++) {
+        const it = q.dequeue("q0")!;
+        served.push(it.actorPath[0]!);
+        q.finished(it, 50);
+        if (it.actorPath[0] !== "a") q.enqueue(item("t", it.actorPath));
+      }
+      // Three equal siblings, equal costs: a is served every third time (round-robin), or within
+      // two picks of each sibling (querier-time, ties to the earlier sibling).
+      expect(served.filter((s) => s === "a").length, served.join(" ")).toBe(4);
+      expect(maxGap(served, "a"), served.join(" ")).toBeLessThanOrEqual(policy === "round-robin" ? 2 : 4);
+    },
+  );
 });
 
 describe("FairQueue: querier-time levelling of nodes that become active", () => {
@@ -151,7 +187,10 @@ describe("FairQueue: querier-time levelling of nodes that become active", () => 
   /** A querier-time queue on a clock the test moves. */
   const clocked = (activationCreditMs: number) => {
     const clock = { now: 0 };
-    return { clock, q: queue({ policy: "querier-time", initialEstimateMs: 50, activationCreditMs, now: () => clock.now }) };
+    return {
+      clock,
+      q: queue({ policy: "querier-time", initialEstimateMs: 50, activationCreditMs, now: () => clock.now }),
+    };
   };
 
   // The local queue competes as one more child, but #child levels a node that becomes active only
@@ -281,7 +320,8 @@ class StarvationWatch {
         const n = (this.#slotWait.get(key) ?? 0) + 1;
         this.#slotWait.set(key, n);
         this.worstSlot = Math.max(this.worstSlot, n);
-        if (n > this.perNode(depth)) throw new Error(`slot ${key} waited ${n} picks of its siblings (bound ${this.perNode(depth)})`);
+        if (n > this.perNode(depth))
+          throw new Error(`slot ${key} waited ${n} picks of its siblings (bound ${this.perNode(depth)})`);
       }
     }
     for (const [leaf, bound] of waitingLeaves) {
@@ -356,7 +396,10 @@ function perNode(items: Iterable<Item>): Map<string, number> {
 function checkTree(q: FairQueue<Item>, live: Set<Item>, abortedQueued: Set<Item>, inflight: Set<Item>): void {
   const s = snap(q);
   check(s.queued === q.length, () => `snapshot queued ${s.queued}, length ${q.length}`);
-  check(s.tenants.reduce((n, t) => n + t.queued, 0) === q.length, () => `tenants' queued add up to more than length ${q.length}`);
+  check(
+    s.tenants.reduce((n, t) => n + t.queued, 0) === q.length,
+    () => `tenants' queued add up to more than length ${q.length}`,
+  );
   const liveAt = perNode(live);
   const abortedAt = perNode(abortedQueued);
   const inflightAt = perNode(inflight);
@@ -364,10 +407,19 @@ function checkTree(q: FairQueue<Item>, live: Set<Item>, abortedQueued: Set<Item>
   const walk = (n: SnapNode, key: string) => {
     seen.add(key);
     const live = liveAt.get(key) ?? 0;
-    check(n.queued === n.local + n.children.reduce((sum, c) => sum + c.queued, 0), () => `${key}: queued ${n.queued} is not local + children's`);
-    check(n.inflight === (inflightAt.get(key) ?? 0), () => `${key}: inflight ${n.inflight}, expected ${inflightAt.get(key) ?? 0}`);
+    check(
+      n.queued === n.local + n.children.reduce((sum, c) => sum + c.queued, 0),
+      () => `${key}: queued ${n.queued} is not local + children's`,
+    );
+    check(
+      n.inflight === (inflightAt.get(key) ?? 0),
+      () => `${key}: inflight ${n.inflight}, expected ${inflightAt.get(key) ?? 0}`,
+    );
     // Aborted requests count until a dequeue drops them.
-    check(n.queued >= live && n.queued <= live + (abortedAt.get(key) ?? 0), () => `${key}: queued ${n.queued}, live ${live}`);
+    check(
+      n.queued >= live && n.queued <= live + (abortedAt.get(key) ?? 0),
+      () => `${key}: queued ${n.queued}, live ${live}`,
+    );
     check(n.queued + n.inflight > 0, () => `${key} is empty but still in the tree`);
     for (const c of n.children) walk(c, `${key}/${c.name}`);
   };
@@ -378,7 +430,12 @@ function checkTree(q: FairQueue<Item>, live: Set<Item>, abortedQueued: Set<Item>
 function runScenario(s: Scenario, watch?: StarvationWatch): Outcome {
   const r = rng(s.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-  const q = queue({ policy: s.policy, querierIds: s.querierIds, maxQueriersPerTenant: s.maxQueriersPerTenant, initialEstimateMs: s.costMs[0] });
+  const q = queue({
+    policy: s.policy,
+    querierIds: s.querierIds,
+    maxQueriersPerTenant: s.maxQueriersPerTenant,
+    initialEstimateMs: s.costMs[0],
+  });
   const live = new Set<Item>(); // queued, not cancelled
   const abortedQueued = new Set<Item>(); // aborted while queued, maybe not dropped yet
   let abortedPending = 0; // how many of those the queue still holds
@@ -392,14 +449,24 @@ function runScenario(s: Scenario, watch?: StarvationWatch): Outcome {
     const waiting = [...live];
     const it = q.dequeue(querier);
     const dropped = before - q.length - (it ? 1 : 0);
-    check(dropped >= 0 && dropped <= abortedPending, () => `a dequeue dropped ${dropped} requests, ${abortedPending} aborted ones were queued`);
+    check(
+      dropped >= 0 && dropped <= abortedPending,
+      () => `a dequeue dropped ${dropped} requests, ${abortedPending} aborted ones were queued`,
+    );
     abortedPending -= dropped;
     if (!it) {
       const missed = waiting.find((x) => q.shard(x.tenant).has(querier));
-      check(!missed, () => `dequeue(${querier}) returned nothing, but request ${missed!.id} of ${missed!.tenant} waits`);
+      check(
+        !missed,
+        () => `dequeue(${querier}) returned nothing, but request ${missed!.id} of ${missed!.tenant} waits`,
+      );
       return;
     }
-    check(live.has(it), () => `dequeue returned request ${it.id}, which is not live in the queue${gone.has(it) ? " (already returned or cancelled)" : ""}`);
+    check(
+      live.has(it),
+      () =>
+        `dequeue returned request ${it.id}, which is not live in the queue${gone.has(it) ? " (already returned or cancelled)" : ""}`,
+    );
     check(!it.signal.aborted, () => `dequeue returned aborted request ${it.id}`);
     check(q.shard(it.tenant).has(querier), () => `${querier} got a request of ${it.tenant}, outside its shard`);
     watch?.dequeued(it, waiting);
@@ -413,7 +480,10 @@ function runScenario(s: Scenario, watch?: StarvationWatch): Outcome {
     const x = r();
     if (x < 0.42) {
       const depth = Math.floor(r() * (MAX_LEVELS + 1));
-      const it = item(pick(TENANTS), Array.from({ length: depth }, () => pick(SEGMENTS)));
+      const it = item(
+        pick(TENANTS),
+        Array.from({ length: depth }, () => pick(SEGMENTS)),
+      );
       q.enqueue(it);
       live.add(it);
       out.enqueued++;
@@ -442,7 +512,10 @@ function runScenario(s: Scenario, watch?: StarvationWatch): Outcome {
       }
     }
     if (r() < 0.05 && inflight.size) q.remove(pick([...inflight])); // removing a dispatched request: no-op
-    check(q.length === live.size + abortedPending, () => `op ${op}: length ${q.length}, queued ${live.size} live + ${abortedPending} aborted`);
+    check(
+      q.length === live.size + abortedPending,
+      () => `op ${op}: length ${q.length}, queued ${live.size} live + ${abortedPending} aborted`,
+    );
     checkTree(q, live, abortedQueued, inflight);
     watch?.settle(live);
   }
@@ -454,7 +527,10 @@ function runScenario(s: Scenario, watch?: StarvationWatch): Outcome {
     inflight.clear();
     for (const querier of s.querierIds) dequeue(querier);
     watch?.settle(live);
-    check(q.length === live.size + abortedPending, () => `drain: length ${q.length}, queued ${live.size} live + ${abortedPending} aborted`);
+    check(
+      q.length === live.size + abortedPending,
+      () => `drain: length ${q.length}, queued ${live.size} live + ${abortedPending} aborted`,
+    );
   }
   expect(live.size).toBe(0);
   expect(abortedPending).toBe(0);
@@ -475,37 +551,61 @@ function withSeed<T>(seed: number, f: () => T): T {
 const QUERIERS = ["q0", "q1", "q2", "q3"];
 
 describe("FairQueue properties (seeded random scenarios)", () => {
-  it.each(POLICIES)("%s: conservation: each request is dequeued or cancelled exactly once; length always equals what is queued; drained, the tree is empty", (policy) => {
-    const totals = { enqueued: 0, returned: 0, removed: 0, aborted: 0 };
-    for (let seed = 1; seed <= 60; seed++) {
-      const s: Scenario = { policy, seed, ops: 400, slots: 1 + (seed % 4), costMs: [5, 80], aborts: true, querierIds: QUERIERS, maxQueriersPerTenant: seed % 3 };
-      const o = withSeed(seed, () => runScenario(s));
-      for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += o[k];
-    }
-    // The scenarios did exercise every path.
-    expect(totals.returned).toBeGreaterThan(2000);
-    expect(totals.removed).toBeGreaterThan(200);
-    expect(totals.aborted).toBeGreaterThan(200);
-  });
+  it.each(POLICIES)(
+    "%s: conservation: each request is dequeued or cancelled exactly once; length always equals what is queued; drained, the tree is empty",
+    (policy) => {
+      const totals = { enqueued: 0, returned: 0, removed: 0, aborted: 0 };
+      for (let seed = 1; seed <= 60; seed++) {
+        const s: Scenario = {
+          policy,
+          seed,
+          ops: 400,
+          slots: 1 + (seed % 4),
+          costMs: [5, 80],
+          aborts: true,
+          querierIds: QUERIERS,
+          maxQueriersPerTenant: seed % 3,
+        };
+        const o = withSeed(seed, () => runScenario(s));
+        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += o[k];
+      }
+      // The scenarios did exercise every path.
+      expect(totals.returned).toBeGreaterThan(2000);
+      expect(totals.removed).toBeGreaterThan(200);
+      expect(totals.aborted).toBeGreaterThan(200);
+    },
+  );
 
   it.each([
     ["round-robin", [20, 20]],
     ["querier-time", [20, 20]],
     ["querier-time", [10, 30]],
-  ] as [Policy, [number, number]][])("%s, costs %j ms: no starvation: every waiting slot and leaf is served within the derived bound", (policy, costMs) => {
-    let worstSlot = 0;
-    let worstLeaf = 0;
-    for (let seed = 1; seed <= 80; seed++) {
-      const s: Scenario = { policy, seed, ops: 600, slots: 1 + (seed % 3), costMs, aborts: false, querierIds: ["q0"], maxQueriersPerTenant: 0 };
-      const watch = new StarvationWatch(perNodeBound(s));
-      withSeed(seed, () => runScenario(s, watch));
-      worstSlot = Math.max(worstSlot, watch.worstSlot);
-      worstLeaf = Math.max(worstLeaf, watch.worstLeaf);
-    }
-    // The scenarios did make slots wait.
-    expect(worstSlot).toBeGreaterThan(0);
-    expect(worstLeaf).toBeGreaterThan(1);
-  });
+  ] as [Policy, [number, number]][])(
+    "%s, costs %j ms: no starvation: every waiting slot and leaf is served within the derived bound",
+    (policy, costMs) => {
+      let worstSlot = 0;
+      let worstLeaf = 0;
+      for (let seed = 1; seed <= 80; seed++) {
+        const s: Scenario = {
+          policy,
+          seed,
+          ops: 600,
+          slots: 1 + (seed % 3),
+          costMs,
+          aborts: false,
+          querierIds: ["q0"],
+          maxQueriersPerTenant: 0,
+        };
+        const watch = new StarvationWatch(perNodeBound(s));
+        withSeed(seed, () => runScenario(s, watch));
+        worstSlot = Math.max(worstSlot, watch.worstSlot);
+        worstLeaf = Math.max(worstLeaf, watch.worstLeaf);
+      }
+      // The scenarios did make slots wait.
+      expect(worstSlot).toBeGreaterThan(0);
+      expect(worstLeaf).toBeGreaterThan(1);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -554,7 +654,10 @@ function saturate(q: FairQueue<Item>, actors: Actor[], { slots = 4, durationMs =
     used.set(actorKey(a), (used.get(actorKey(a)) ?? 0) + a.costMs);
     fill();
   }
-  return { used: actors.map((a) => used.get(actorKey(a)) ?? 0), dispatches: actors.map((a) => dispatches.get(actorKey(a)) ?? 0) };
+  return {
+    used: actors.map((a) => used.get(actorKey(a)) ?? 0),
+    dispatches: actors.map((a) => dispatches.get(actorKey(a)) ?? 0),
+  };
 }
 
 const jain = (xs: number[]) => xs.reduce((a, b) => a + b, 0) ** 2 / (xs.length * xs.reduce((a, b) => a + b * b, 0));
@@ -562,18 +665,29 @@ const shares = (xs: number[]) => xs.map((x) => x / xs.reduce((a, b) => a + b, 0)
 
 describe("FairQueue: querier-time accounting", () => {
   const placements: [string, Actor, Actor][] = [
-    ["two actors of one tenant", { tenant: "t", path: ["users", "heavy"], costMs: 100 }, { tenant: "t", path: ["users", "light"], costMs: 10 }],
-    ["two tenants", { tenant: "heavy", path: ["users", "u"], costMs: 100 }, { tenant: "light", path: ["users", "u"], costMs: 10 }],
+    [
+      "two actors of one tenant",
+      { tenant: "t", path: ["users", "heavy"], costMs: 100 },
+      { tenant: "t", path: ["users", "light"], costMs: 10 },
+    ],
+    [
+      "two tenants",
+      { tenant: "heavy", path: ["users", "u"], costMs: 100 },
+      { tenant: "light", path: ["users", "u"], costMs: 10 },
+    ],
   ];
 
-  it.each(placements)("%s whose sub-queries cost 10:1 get equal querier time, the light one ≈10× the dispatches", (_, heavy, light) => {
-    const { used, dispatches } = saturate(queue({ policy: "querier-time" }), [heavy, light]);
-    expect(jain(used)).toBeGreaterThanOrEqual(0.95);
-    for (const share of shares(used)) expect(share).toBeCloseTo(0.5, 1);
-    const ratio = dispatches[1]! / dispatches[0]!;
-    expect(ratio).toBeGreaterThan(8.5);
-    expect(ratio).toBeLessThan(11.5);
-  });
+  it.each(placements)(
+    "%s whose sub-queries cost 10:1 get equal querier time, the light one ≈10× the dispatches",
+    (_, heavy, light) => {
+      const { used, dispatches } = saturate(queue({ policy: "querier-time" }), [heavy, light]);
+      expect(jain(used)).toBeGreaterThanOrEqual(0.95);
+      for (const share of shares(used)) expect(share).toBeCloseTo(0.5, 1);
+      const ratio = dispatches[1]! / dispatches[0]!;
+      expect(ratio).toBeGreaterThan(8.5);
+      expect(ratio).toBeLessThan(11.5);
+    },
+  );
 
   it("round-robin, by contrast, gives the heavy actor ≈10/11 of the querier time", () => {
     const [heavy, light] = placements[0]!.slice(1) as Actor[];
@@ -636,12 +750,17 @@ describe("FairQueue: cancellation", () => {
     const storm = Array.from({ length: 10_000 }, (_, i) => item("t", i % 10 === 0 ? ["users"] : path));
     for (const it of storm) q.enqueue(it);
     expect(q.length).toBe(10_000);
-    storm.forEach((it, i) => (i % 2 === 0 ? q.remove(it) : it.abort.abort()));
+    storm.forEach((it, i) => {
+      if (i % 2 === 0) q.remove(it);
+      else it.abort.abort();
+    });
     // The removed are gone at once; the aborted stay counted until a dequeue finds them.
     expect(q.length).toBe(5_000);
     expect(q.dequeue("q0")).toBeUndefined();
     expect(q.length).toBe(0);
-    expect([nodeAt(q, "t"), nodeAt(q, "t", ["users"]), nodeAt(q, "t", path)].map((n) => n!.querier_time_ms)).toEqual(before);
+    expect([nodeAt(q, "t"), nodeAt(q, "t", ["users"]), nodeAt(q, "t", path)].map((n) => n!.querier_time_ms)).toEqual(
+      before,
+    );
     expect(nodeAt(q, "t")).toMatchObject({ queued: 0, inflight: 1 });
     expect(nodeAt(q, "t", ["users"])!.local).toBe(0);
 
@@ -682,7 +801,11 @@ describe("FairQueue: limits", () => {
   it("max_outstanding_requests_per_tenant: 429 with retry-after, naming the limit; other tenants unaffected; in-flight requests do not count", () => {
     const q = queue({ maxOutstandingPerTenant: 3 });
     for (const a of ["a", "b", "c"]) q.enqueue(item("t", ["users", a]));
-    const err = expectApiError(() => q.enqueue(item("t", ["users", "d"])), 429, /max_outstanding_requests_per_tenant: 3/);
+    const err = expectApiError(
+      () => q.enqueue(item("t", ["users", "d"])),
+      429,
+      /max_outstanding_requests_per_tenant: 3/,
+    );
     expect(err.kind).toBe("too_many_requests");
     expect(Number(err.headers["retry-after"])).toBeGreaterThan(0);
     expect(q.length).toBe(3);
@@ -697,7 +820,11 @@ describe("FairQueue: limits", () => {
     const q = queue({ maxOutstandingPerActor: 2 });
     q.enqueue(item("t", ["users", "a"]));
     q.enqueue(item("t", ["users", "a"]));
-    const err = expectApiError(() => q.enqueue(item("t", ["users", "a"])), 429, /max_outstanding_requests_per_actor: 2/);
+    const err = expectApiError(
+      () => q.enqueue(item("t", ["users", "a"])),
+      429,
+      /max_outstanding_requests_per_actor: 2/,
+    );
     expect(Number(err.headers["retry-after"])).toBeGreaterThan(0);
     q.enqueue(item("t", ["users", "b"]));
     expect(q.length).toBe(3);
@@ -714,7 +841,11 @@ describe("FairQueue: limits", () => {
     // An empty header ("".split("|") = [""]) is no path at all: the tenant's local queue.
     q.enqueue(item("t", [""]));
     expect(nodeAt(q, "t")!.local).toBe(1);
-    expectApiError(() => queue({ maxLevels: 0 }).enqueue(item("t", ["users"])), 400, /max_queue_hierarchy_levels \(0\)/);
+    expectApiError(
+      () => queue({ maxLevels: 0 }).enqueue(item("t", ["users"])),
+      400,
+      /max_queue_hierarchy_levels \(0\)/,
+    );
   });
 });
 

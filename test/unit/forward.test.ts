@@ -26,7 +26,15 @@ describe("header hygiene", () => {
 
   it("removes every spoofable and hop-by-hop header and keeps tracing and query tags", () => {
     const h = cleanRequestHeaders(incoming, { clientIp: "127.0.0.9", proto: "https", keepAuthorization: false });
-    for (const name of [...SPOOFABLE_HEADERS, "connection", "x-secret-hop", "keep-alive", "transfer-encoding", "upgrade"]) expect(h.has(name), name).toBe(false);
+    for (const name of [
+      ...SPOOFABLE_HEADERS,
+      "connection",
+      "x-secret-hop",
+      "keep-alive",
+      "transfer-encoding",
+      "upgrade",
+    ])
+      expect(h.has(name), name).toBe(false);
     expect(h.get("traceparent")).toBe(incoming.get("traceparent"));
     expect(h.get("tracestate")).toBe("a=b");
     expect(h.get("x-query-tags")).toBe("Source=logvolhist");
@@ -36,6 +44,8 @@ describe("header hygiene", () => {
   });
 
   it("keeps Authorization only when the upstream needs it", () => {
-    expect(cleanRequestHeaders(incoming, { proto: "http", keepAuthorization: true }).get("authorization")).toBe("Bearer t");
+    expect(cleanRequestHeaders(incoming, { proto: "http", keepAuthorization: true }).get("authorization")).toBe(
+      "Bearer t",
+    );
   });
 });

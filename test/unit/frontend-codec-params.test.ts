@@ -45,17 +45,47 @@ describe("lokiCodec.parse: bad parameters answer 400 naming the parameter", () =
     ["unparseable end (metric)", "query_range", { query: METRIC, start: secs(-60n), end: "abc" }, /"end"/],
     ["unparseable step (metric)", "query_range", { query: METRIC, ...range, step: "fast" }, /"step"/],
     ["negative step (metric)", "query_range", { query: METRIC, ...range, step: "-15" }, /step/],
-    ["zero step (metric)", "query_range", { query: METRIC, ...range, step: "0" }, /zero or negative query resolution step/],
+    [
+      "zero step (metric)",
+      "query_range",
+      { query: METRIC, ...range, step: "0" },
+      /zero or negative query resolution step/,
+    ],
     ["zero step as a duration (metric)", "query_range", { query: METRIC, ...range, step: "0s" }, /zero or negative/],
-    ["end before start (log)", "query_range", { query: LOG, start: NOW_S, end: secs(-1n) }, /end timestamp must not be before/],
-    ["end equal to start (log)", "query_range", { query: LOG, start: NOW_S, end: NOW_S }, /end timestamp must not be before or equal/],
-    ["end before start (metric)", "query_range", { query: METRIC, start: NOW_S, end: secs(-1n) }, /end timestamp must not be before/],
-    ["too many points", "query_range", { query: METRIC, start: secs(-11_001n), end: NOW_S, step: "1" }, /exceeded maximum resolution of 11,000 points.*step/],
+    [
+      "end before start (log)",
+      "query_range",
+      { query: LOG, start: NOW_S, end: secs(-1n) },
+      /end timestamp must not be before/,
+    ],
+    [
+      "end equal to start (log)",
+      "query_range",
+      { query: LOG, start: NOW_S, end: NOW_S },
+      /end timestamp must not be before or equal/,
+    ],
+    [
+      "end before start (metric)",
+      "query_range",
+      { query: METRIC, start: NOW_S, end: secs(-1n) },
+      /end timestamp must not be before/,
+    ],
+    [
+      "too many points",
+      "query_range",
+      { query: METRIC, start: secs(-11_001n), end: NOW_S, step: "1" },
+      /exceeded maximum resolution of 11,000 points.*step/,
+    ],
     ["limit not a number", "query_range", { query: LOG, ...range, limit: "many" }, /"limit"/],
     ["limit zero", "query_range", { query: LOG, ...range, limit: "0" }, /"limit"/],
     ["limit negative", "query_range", { query: LOG, ...range, limit: "-5" }, /"limit"/],
     ["limit fractional", "query_range", { query: LOG, ...range, limit: "1.5" }, /"limit"/],
-    ["limit above max_entries_limit_per_query", "query_range", { query: LOG, ...range, limit: "5001" }, /limit.*max_entries_limit_per_query \(5001 > 5000\)/],
+    [
+      "limit above max_entries_limit_per_query",
+      "query_range",
+      { query: LOG, ...range, limit: "5001" },
+      /limit.*max_entries_limit_per_query \(5001 > 5000\)/,
+    ],
     ["bad direction", "query_range", { query: LOG, ...range, direction: "sideways" }, /"direction".*sideways/],
     ["bad since", "query_range", { query: LOG, since: "a while" }, /"since"/],
     ["negative since", "query_range", { query: LOG, since: "-1h" }, /"since"/],
@@ -65,7 +95,12 @@ describe("lokiCodec.parse: bad parameters answer 400 naming the parameter", () =
     ["instant: bad direction", "query", { query: LOG, direction: "up" }, /"direction"/],
     ["labels: bad start", "labels", { start: "x", end: NOW_S }, /"start"/],
     ["labels: bad since", "labels", { since: "x" }, /"since"/],
-    ["label values: end before start", "label/app/values", { start: NOW_S, end: secs(-1n) }, /end timestamp must not be before/],
+    [
+      "label values: end before start",
+      "label/app/values",
+      { start: NOW_S, end: secs(-1n) },
+      /end timestamp must not be before/,
+    ],
     ["series: bad end", "series", { "match[]": LOG, start: secs(-60n), end: "x" }, /"end"/],
     ["index/stats: missing query", "index/stats", { start: secs(-60n), end: NOW_S }, /"query"/],
     ["index/volume: limit zero", "index/volume", { query: '{app="api"}', limit: "0" }, /"limit"/],
@@ -73,12 +108,16 @@ describe("lokiCodec.parse: bad parameters answer 400 naming the parameter", () =
   ])("%s", (_, route, params, message) => expect400(() => loki(route, params), message));
 
   // Loki parses and checks `step` for every query_range, log queries included (loghttp.ParseRangeQuery).
-  it("unparseable step on a log query", () => expect400(() => loki("query_range", { query: LOG, ...range, step: "fast" }), /"step"/));
+  it("unparseable step on a log query", () =>
+    expect400(() => loki("query_range", { query: LOG, ...range, step: "fast" }), /"step"/));
 
   it("max_query_length exceeded, for log, metric and metadata queries", () => {
     const l = limits({ max_query_length: 3_600_000 });
     const twoHours = { start: secs(-7200n), end: NOW_S };
-    expect400(() => loki("query_range", { query: LOG, ...twoHours }, l), /query time range exceeds the limit \(query length: 2h, limit: 1h\)/);
+    expect400(
+      () => loki("query_range", { query: LOG, ...twoHours }, l),
+      /query time range exceeds the limit \(query length: 2h, limit: 1h\)/,
+    );
     expect400(() => loki("query_range", { query: METRIC, ...twoHours }, l), /query time range exceeds the limit/);
     expect400(() => loki("labels", twoHours, l), /query time range exceeds the limit/);
     // the default since of labels is 6h: over the limit too
@@ -90,22 +129,39 @@ describe("lokiCodec.parse: bad parameters answer 400 naming the parameter", () =
   it("accepts exactly 11,000 points and a limit of exactly max_entries_limit_per_query", () => {
     expect(loki("query_range", { query: METRIC, start: secs(-11_000n), end: NOW_S, step: "1" }).stepMs).toBe(1000);
     expect(loki("query_range", { query: LOG, limit: "5000" }).limit).toBe(5000);
-    expect(loki("query_range", { query: LOG, limit: "20" }, limits({ max_entries_limit_per_query: 20 })).limit).toBe(20);
-    expect400(() => loki("query_range", { query: LOG, limit: "21" }, limits({ max_entries_limit_per_query: 20 })), /21 > 20/);
+    expect(loki("query_range", { query: LOG, limit: "20" }, limits({ max_entries_limit_per_query: 20 })).limit).toBe(
+      20,
+    );
+    expect400(
+      () => loki("query_range", { query: LOG, limit: "21" }, limits({ max_entries_limit_per_query: 20 })),
+      /21 > 20/,
+    );
   });
 });
 
 describe("lokiCodec.parse: good requests", () => {
   it("log query defaults: limit 100, backward, end now, start end − 1h", () => {
     const req = loki("query_range", { query: LOG });
-    expect(req).toMatchObject({ api: "loki", kind: "log", path: "/loki/api/v1/query_range", query: LOG, limit: 100, direction: "backward", startNs: NOW - HOUR, endNs: NOW });
+    expect(req).toMatchObject({
+      api: "loki",
+      kind: "log",
+      path: "/loki/api/v1/query_range",
+      query: LOG,
+      limit: 100,
+      direction: "backward",
+      startNs: NOW - HOUR,
+      endNs: NOW,
+    });
     expect(req.stepMs).toBeUndefined();
   });
 
   it("since sets the start from the end, as a duration or seconds", () => {
     expect(loki("query_range", { query: LOG, since: "2h" }).startNs).toBe(NOW - 2n * HOUR);
     expect(loki("query_range", { query: LOG, since: "7200" }).startNs).toBe(NOW - 2n * HOUR);
-    expect(loki("query_range", { query: LOG, since: "30m", end: secs(-3600n) })).toMatchObject({ startNs: NOW - HOUR - HOUR / 2n, endNs: NOW - HOUR });
+    expect(loki("query_range", { query: LOG, since: "30m", end: secs(-3600n) })).toMatchObject({
+      startNs: NOW - HOUR - HOUR / 2n,
+      endNs: NOW - HOUR,
+    });
     // an explicit start wins over since
     expect(loki("query_range", { query: LOG, since: "2h", start: secs(-60n) }).startNs).toBe(NOW - 60n * S);
   });
@@ -117,7 +173,10 @@ describe("lokiCodec.parse: good requests", () => {
   });
 
   it("direction and limit", () => {
-    expect(loki("query_range", { query: LOG, direction: "forward", limit: "50" })).toMatchObject({ direction: "forward", limit: 50 });
+    expect(loki("query_range", { query: LOG, direction: "forward", limit: "50" })).toMatchObject({
+      direction: "forward",
+      limit: 50,
+    });
     expect(loki("query_range", { query: LOG, direction: "FORWARD" }).direction).toBe("forward");
   });
 
@@ -131,7 +190,15 @@ describe("lokiCodec.parse: good requests", () => {
   });
 
   it("metric query: step in seconds or as a duration; kind metric; limit and direction kept", () => {
-    const req = loki("query_range", { query: METRIC, start: secs(-3600n), end: NOW_S, step: "60", limit: "10", direction: "forward", extra: "x" });
+    const req = loki("query_range", {
+      query: METRIC,
+      start: secs(-3600n),
+      end: NOW_S,
+      step: "60",
+      limit: "10",
+      direction: "forward",
+      extra: "x",
+    });
     expect(req).toMatchObject({ kind: "metric", stepMs: 60_000, startNs: NOW - HOUR, endNs: NOW });
     expect(req.params).toEqual({ limit: "10", direction: "forward", extra: "x" });
     expect(loki("query_range", { query: METRIC, step: "1m" }).stepMs).toBe(60_000);
@@ -139,7 +206,15 @@ describe("lokiCodec.parse: good requests", () => {
   });
 
   it("log query: own parameters removed from params, others kept", () => {
-    const req = loki("query_range", { query: LOG, start: secs(-60n), end: NOW_S, limit: "5", direction: "forward", since: "1h", extra: "x" });
+    const req = loki("query_range", {
+      query: LOG,
+      start: secs(-60n),
+      end: NOW_S,
+      limit: "5",
+      direction: "forward",
+      since: "1h",
+      extra: "x",
+    });
     expect(req.params).toEqual({ extra: "x" });
   });
 
@@ -165,10 +240,24 @@ describe("lokiCodec.parse: good requests", () => {
   });
 
   it("instant, metadata, stats, volume and passthrough routes", () => {
-    expect(loki("query", { query: METRIC, time: NOW_S })).toMatchObject({ kind: "instant", path: "/loki/api/v1/query" });
-    expect(loki("labels", {})).toMatchObject({ kind: "metadata", startNs: NOW - 6n * HOUR, endNs: NOW, path: "/loki/api/v1/labels" });
-    expect(loki("label/app/values", { start: secs(-60n), end: NOW_S, query: '{env="prod"}' })).toMatchObject({ kind: "metadata", params: { query: '{env="prod"}' } });
-    expect(loki("series", { "match[]": ['{app="a"}', '{app="b"}'] })).toMatchObject({ kind: "metadata", params: { "match[]": ['{app="a"}', '{app="b"}'] } });
+    expect(loki("query", { query: METRIC, time: NOW_S })).toMatchObject({
+      kind: "instant",
+      path: "/loki/api/v1/query",
+    });
+    expect(loki("labels", {})).toMatchObject({
+      kind: "metadata",
+      startNs: NOW - 6n * HOUR,
+      endNs: NOW,
+      path: "/loki/api/v1/labels",
+    });
+    expect(loki("label/app/values", { start: secs(-60n), end: NOW_S, query: '{env="prod"}' })).toMatchObject({
+      kind: "metadata",
+      params: { query: '{env="prod"}' },
+    });
+    expect(loki("series", { "match[]": ['{app="a"}', '{app="b"}'] })).toMatchObject({
+      kind: "metadata",
+      params: { "match[]": ['{app="a"}', '{app="b"}'] },
+    });
     expect(loki("index/stats", { query: '{app="api"}' }).kind).toBe("stats");
     expect(loki("index/volume", { query: '{app="api"}' })).toMatchObject({ kind: "volume", limit: 100 });
     expect(loki("index/volume", { query: '{app="api"}', limit: "7" }).limit).toBe(7);
@@ -178,7 +267,14 @@ describe("lokiCodec.parse: good requests", () => {
   it("toQuerier sends ns times, step in seconds, limit and direction", () => {
     const log = lokiCodec.toQuerier(loki("query_range", { query: LOG, start: secs(-60n), end: NOW_S, extra: "x" }));
     expect(log.method).toBe("GET");
-    expect(Object.fromEntries(log.params)).toEqual({ extra: "x", start: (NOW - 60n * S).toString(), end: NOW.toString(), query: LOG, limit: "100", direction: "backward" });
+    expect(Object.fromEntries(log.params)).toEqual({
+      extra: "x",
+      start: (NOW - 60n * S).toString(),
+      end: NOW.toString(),
+      query: LOG,
+      limit: "100",
+      direction: "backward",
+    });
     const metric = lokiCodec.toQuerier(loki("query_range", { query: METRIC, step: "0.5" }));
     expect(metric.params.get("step")).toBe("0.5");
     expect(metric.params.get("start")).toBe((NOW - HOUR).toString());
@@ -197,8 +293,18 @@ describe("prometheusCodec.parse: bad parameters answer 400 naming the parameter"
     ["unparseable step", "query_range", { ...range, query: PROMQL, step: "15 s" }, /"step"/],
     ["zero step", "query_range", { ...range, query: PROMQL, step: "0" }, /zero or negative query resolution step/],
     ["negative step", "query_range", { ...range, query: PROMQL, step: "-15" }, /step/],
-    ["end before start", "query_range", { query: PROMQL, start: NOW_S, end: secs(-1n), step: "15" }, /end timestamp must not be before start time/],
-    ["too many points", "query_range", { query: PROMQL, start: secs(-11_001n), end: NOW_S, step: "1" }, /exceeded maximum resolution of 11,000 points/],
+    [
+      "end before start",
+      "query_range",
+      { query: PROMQL, start: NOW_S, end: secs(-1n), step: "15" },
+      /end timestamp must not be before start time/,
+    ],
+    [
+      "too many points",
+      "query_range",
+      { query: PROMQL, start: secs(-11_001n), end: NOW_S, step: "1" },
+      /exceeded maximum resolution of 11,000 points/,
+    ],
     ["instant: missing query", "query", {}, /"query"/],
     ["instant: bad time", "query", { query: PROMQL, time: "noon" }, /"time"/],
     ["series: bad start", "series", { "match[]": "up", start: "x", end: NOW_S }, /"start"/],
@@ -207,14 +313,25 @@ describe("prometheusCodec.parse: bad parameters answer 400 naming the parameter"
 
   it("max_query_length exceeded", () => {
     const l = limits({ max_query_length: 86_400_000 });
-    expect400(() => prom("query_range", { query: PROMQL, start: secs(-86_401n), end: NOW_S, step: "60" }, l), /query time range exceeds the limit/);
-    expect400(() => prom("series", { "match[]": "up", start: secs(-86_401n), end: NOW_S }, l), /query time range exceeds the limit/);
-    expect(prom("query_range", { query: PROMQL, start: secs(-86_400n), end: NOW_S, step: "60" }, l).kind).toBe("metric");
+    expect400(
+      () => prom("query_range", { query: PROMQL, start: secs(-86_401n), end: NOW_S, step: "60" }, l),
+      /query time range exceeds the limit/,
+    );
+    expect400(
+      () => prom("series", { "match[]": "up", start: secs(-86_401n), end: NOW_S }, l),
+      /query time range exceeds the limit/,
+    );
+    expect(prom("query_range", { query: PROMQL, start: secs(-86_400n), end: NOW_S, step: "60" }, l).kind).toBe(
+      "metric",
+    );
   });
 
   it("accepts a range of exactly 11,000 steps; start equal to end is one point", () => {
     expect(prom("query_range", { query: PROMQL, start: secs(-11_000n), end: NOW_S, step: "1" }).kind).toBe("metric");
-    expect(prom("query_range", { query: PROMQL, start: NOW_S, end: NOW_S, step: "1" })).toMatchObject({ startNs: NOW, endNs: NOW });
+    expect(prom("query_range", { query: PROMQL, start: NOW_S, end: NOW_S, step: "1" })).toMatchObject({
+      startNs: NOW,
+      endNs: NOW,
+    });
   });
 
   // Prometheus divides durations as integers: (end-start)/step = 11000 for 11000.999 s at step 1 s.
@@ -225,13 +342,31 @@ describe("prometheusCodec.parse: bad parameters answer 400 naming the parameter"
 
 describe("prometheusCodec.parse: good requests", () => {
   const form = (body: string, query = "") =>
-    new Request(`http://fairgate/api/v1/query_range${query}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    new Request(`http://fairgate/api/v1/query_range${query}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body,
+    });
 
   it("reads a POSTed form (Grafana's default) like a query string", async () => {
-    const body = new URLSearchParams({ query: PROMQL, start: "2026-11-21T23:00:00Z", end: NOW_S, step: "15s", timeout: "30s" }).toString();
+    const body = new URLSearchParams({
+      query: PROMQL,
+      start: "2026-11-21T23:00:00Z",
+      end: NOW_S,
+      step: "15s",
+      timeout: "30s",
+    }).toString();
     const params = await readParams(form(body));
     const req = prom("query_range", params);
-    expect(req).toMatchObject({ api: "prometheus", kind: "metric", path: "/api/v1/query_range", query: PROMQL, startNs: NOW - HOUR, endNs: NOW, stepMs: 15_000 });
+    expect(req).toMatchObject({
+      api: "prometheus",
+      kind: "metric",
+      path: "/api/v1/query_range",
+      query: PROMQL,
+      startNs: NOW - HOUR,
+      endNs: NOW,
+      stepMs: 15_000,
+    });
     expect(req.params).toEqual({ timeout: "30s" });
     // and GET, with the same result
     const get = await readParams(new Request(`http://fairgate/api/v1/query_range?${body}`));
@@ -241,11 +376,20 @@ describe("prometheusCodec.parse: good requests", () => {
   it("keeps repeated parameters (match[]) from the form and the query string, form first as Go's ParseForm", async () => {
     const params = await readParams(form("match%5B%5D=b&start=1&end=2", "?match[]=a"));
     expect(params["match[]"]).toEqual(["b", "a"]);
-    expect(prom("series", params)).toMatchObject({ kind: "metadata", startNs: S, endNs: 2n * S, params: { "match[]": ["b", "a"] } });
+    expect(prom("series", params)).toMatchObject({
+      kind: "metadata",
+      startNs: S,
+      endNs: 2n * S,
+      params: { "match[]": ["b", "a"] },
+    });
   });
 
   it("ignores a body that is not a form", async () => {
-    const req = new Request("http://fairgate/api/v1/query?query=up", { method: "POST", headers: { "content-type": "application/json" }, body: '{"query":"down"}' });
+    const req = new Request("http://fairgate/api/v1/query?query=up", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"query":"down"}',
+    });
     expect(await readParams(req)).toEqual({ query: "up" });
   });
 
@@ -260,7 +404,12 @@ describe("prometheusCodec.parse: good requests", () => {
   });
 
   it("pins @ start() and @ end() to the query's absolute times", () => {
-    const req = prom("query_range", { query: "rate(x[5m] @ start()) / rate(x[5m] @end( ))", start: "1795302000", end: "1795305600.5", step: "60" });
+    const req = prom("query_range", {
+      query: "rate(x[5m] @ start()) / rate(x[5m] @end( ))",
+      start: "1795302000",
+      end: "1795305600.5",
+      step: "60",
+    });
     expect(req.query).toBe("rate(x[5m] @ 1795302000) / rate(x[5m] @ 1795305600.5)");
     expect(prometheusCodec.toQuerier(req).params.get("query")).toBe(req.query);
   });
@@ -279,20 +428,38 @@ describe("prometheusCodec.parse: good requests", () => {
 
   it("instant queries: time defaults to now; metadata without a range is not split", () => {
     expect(prom("query", { query: PROMQL })).toMatchObject({ kind: "instant", startNs: NOW, endNs: NOW });
-    expect(prom("query", { query: PROMQL, time: "1795302000" })).toMatchObject({ kind: "instant", startNs: NOW - HOUR, endNs: NOW - HOUR });
+    expect(prom("query", { query: PROMQL, time: "1795302000" })).toMatchObject({
+      kind: "instant",
+      startNs: NOW - HOUR,
+      endNs: NOW - HOUR,
+    });
     expect(prom("labels", {}).kind).toBe("instant");
     expect(prom("labels", { start: secs(-60n) }).kind).toBe("instant");
-    expect(prom("label/job/values", { start: secs(-60n), end: NOW_S })).toMatchObject({ kind: "metadata", startNs: NOW - 60n * S, endNs: NOW });
+    expect(prom("label/job/values", { start: secs(-60n), end: NOW_S })).toMatchObject({
+      kind: "metadata",
+      startNs: NOW - 60n * S,
+      endNs: NOW,
+    });
     expect(prom("status/buildinfo", {}).kind).toBe("passthrough");
   });
 
   it("toQuerier: forms for query_range, series and labels; GET for label values; seconds with fractions", () => {
-    const range = prometheusCodec.toQuerier(prom("query_range", { query: PROMQL, start: "1795302000.25", end: NOW_S, step: "0.5", timeout: "5s" }));
+    const range = prometheusCodec.toQuerier(
+      prom("query_range", { query: PROMQL, start: "1795302000.25", end: NOW_S, step: "0.5", timeout: "5s" }),
+    );
     expect(range.method).toBe("POST");
-    expect(Object.fromEntries(range.params)).toEqual({ timeout: "5s", query: PROMQL, start: "1795302000.25", end: NOW_S, step: "0.5" });
+    expect(Object.fromEntries(range.params)).toEqual({
+      timeout: "5s",
+      query: PROMQL,
+      start: "1795302000.25",
+      end: NOW_S,
+      step: "0.5",
+    });
     const values = prometheusCodec.toQuerier(prom("label/job/values", { start: secs(-60n), end: NOW_S }));
     expect(values.method).toBe("GET");
     expect(values.params.get("start")).toBe(secs(-60n));
-    expect(prometheusCodec.toQuerier(prom("series", { "match[]": "up", start: secs(-60n), end: NOW_S })).method).toBe("POST");
+    expect(prometheusCodec.toQuerier(prom("series", { "match[]": "up", start: secs(-60n), end: NOW_S })).method).toBe(
+      "POST",
+    );
   });
 });

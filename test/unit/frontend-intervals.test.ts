@@ -4,7 +4,10 @@ import { intervalSplits, metricSplits, type Range } from "../../src/frontend/pip
 import { rng } from "../support/rng.js";
 
 const FIXTURES = new URL("../../../shared/fixtures/loki/", import.meta.url);
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), "utf8")) as { request: { params: Record<string, string> } };
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), "utf8")) as {
+    request: { params: Record<string, string> };
+  };
 
 const S = 1_000_000_000n;
 const HOUR = 3600n * S;
@@ -26,27 +29,37 @@ function steps(startNs: bigint, endNs: bigint, stepNs: bigint): bigint[] {
 }
 
 /** Checks the split invariants with plain comparisons (expect() per sample would be slow); returns a problem or undefined. */
-function metricProblem(splits: Range[], start: bigint, end: bigint, step: bigint, interval: bigint): string | undefined {
+function metricProblem(
+  splits: Range[],
+  start: bigint,
+  end: bigint,
+  step: bigint,
+  interval: bigint,
+): string | undefined {
   if (splits.length === 0) return "no splits";
   if (splits[0]!.startNs !== start) return "first split does not start at start";
   if (splits.at(-1)!.endNs !== end) return "last split does not end at end";
   // every step timestamp exactly once, in order
   const got = splits.flatMap((r) => steps(r.startNs, r.endNs, step));
   const want = steps(start, end, step);
-  if (got.length !== want.length || got.some((t, i) => t !== want[i])) return `step timestamps differ: got ${got.join(",")} want ${want.join(",")}`;
+  if (got.length !== want.length || got.some((t, i) => t !== want[i]))
+    return `step timestamps differ: got ${got.join(",")} want ${want.join(",")}`;
   for (let i = 0; i < splits.length; i++) {
     const r = splits[i]!;
     if (r.startNs > r.endNs) return `split ${i} is inverted`;
     const ts = steps(r.startNs, r.endNs, step);
     const last = i === splits.length - 1;
     // within one interval; the last split may take one more step, the query's end, past the boundary
-    const inside = last && ts.length > 1 && ts.at(-1)! >= (floorDiv(r.startNs, interval) + 1n) * interval ? ts.slice(0, -1) : ts;
-    if (inside.some((t) => floorDiv(t, interval) !== floorDiv(r.startNs, interval))) return `split ${i} crosses an interval boundary`;
+    const inside =
+      last && ts.length > 1 && ts.at(-1)! >= (floorDiv(r.startNs, interval) + 1n) * interval ? ts.slice(0, -1) : ts;
+    if (inside.some((t) => floorDiv(t, interval) !== floorDiv(r.startNs, interval)))
+      return `split ${i} crosses an interval boundary`;
     if (!last) {
       // a non-last split ends on its last step, and the next one starts one step later in a later interval
       if (r.endNs !== ts.at(-1)) return `split ${i} does not end on a step`;
       if (splits[i + 1]!.startNs !== r.endNs + step) return `split ${i + 1} does not start one step after split ${i}`;
-      if (!(floorDiv(splits[i + 1]!.startNs, interval) > floorDiv(r.startNs, interval))) return `split ${i + 1} starts in the same interval as split ${i}`;
+      if (!(floorDiv(splits[i + 1]!.startNs, interval) > floorDiv(r.startNs, interval)))
+        return `split ${i + 1} starts in the same interval as split ${i}`;
     }
   }
   return undefined;
@@ -63,7 +76,9 @@ describe("metricSplits", () => {
   it("reproduces the recorded Loki day splits of the 3-day metric query", () => {
     const full = fixture("metric_3d_full").request.params;
     const splits = metricSplits(BigInt(full.start!), BigInt(full.end!), BigInt(full.step!) * S, DAY);
-    const recorded = [0, 1, 2].map((i) => fixture(`metric_3d_split_${i}`).request.params).map((p) => ({ startNs: BigInt(p.start!), endNs: BigInt(p.end!) }));
+    const recorded = [0, 1, 2]
+      .map((i) => fixture(`metric_3d_split_${i}`).request.params)
+      .map((p) => ({ startNs: BigInt(p.start!), endNs: BigInt(p.end!) }));
     expect(splits).toEqual(recorded);
     expect(splits).toEqual([
       { startNs: at("2026-11-19T00:00:00Z"), endNs: at("2026-11-19T23:00:00Z") },
@@ -103,10 +118,53 @@ describe("metricSplits", () => {
   });
 
   it("(the checker itself catches a duplicated boundary step, a gap and a crossed boundary)", () => {
-    expect(metricProblem([{ startNs: 0n, endNs: 10n }, { startNs: 10n, endNs: 20n }], 0n, 20n, 5n, 10n)).toMatch(/differ/);
-    expect(metricProblem([{ startNs: 0n, endNs: 5n }, { startNs: 15n, endNs: 20n }], 0n, 20n, 5n, 10n)).toMatch(/differ/);
-    expect(metricProblem([{ startNs: 0n, endNs: 15n }, { startNs: 20n, endNs: 30n }], 0n, 30n, 5n, 10n)).toMatch(/crosses/);
-    expect(intervalProblem([{ startNs: 0n, endNs: 10n }, { startNs: 11n, endNs: 20n }], 0n, 20n, 10n)).toMatch(/gap|boundary/);
+    expect(
+      metricProblem(
+        [
+          { startNs: 0n, endNs: 10n },
+          { startNs: 10n, endNs: 20n },
+        ],
+        0n,
+        20n,
+        5n,
+        10n,
+      ),
+    ).toMatch(/differ/);
+    expect(
+      metricProblem(
+        [
+          { startNs: 0n, endNs: 5n },
+          { startNs: 15n, endNs: 20n },
+        ],
+        0n,
+        20n,
+        5n,
+        10n,
+      ),
+    ).toMatch(/differ/);
+    expect(
+      metricProblem(
+        [
+          { startNs: 0n, endNs: 15n },
+          { startNs: 20n, endNs: 30n },
+        ],
+        0n,
+        30n,
+        5n,
+        10n,
+      ),
+    ).toMatch(/crosses/);
+    expect(
+      intervalProblem(
+        [
+          { startNs: 0n, endNs: 10n },
+          { startNs: 11n, endNs: 20n },
+        ],
+        0n,
+        20n,
+        10n,
+      ),
+    ).toMatch(/gap|boundary/);
   });
 
   it("evaluates every step once over thousands of random small ranges", () => {
@@ -146,7 +204,8 @@ function intervalProblem(splits: Range[], start: bigint, end: bigint, interval: 
     if (i > 0 && r.startNs % interval !== 0n) return `piece ${i} does not start on a boundary`;
   }
   // as few pieces as the grid allows
-  if (BigInt(splits.length) !== floorDiv(end - 1n, interval) - floorDiv(start, interval) + 1n) return `${splits.length} pieces`;
+  if (BigInt(splits.length) !== floorDiv(end - 1n, interval) - floorDiv(start, interval) + 1n)
+    return `${splits.length} pieces`;
   return undefined;
 }
 
@@ -160,7 +219,9 @@ function checkIntervalSplits(start: bigint, end: bigint, interval: bigint): Rang
 describe("intervalSplits", () => {
   it("reproduces the recorded day splits of the 2-day log query", () => {
     const full = fixture("log_2d_backward_full").request.params;
-    const recorded = [0, 1, 2].map((i) => fixture(`log_2d_backward_split_${i}`).request.params).map((p) => ({ startNs: BigInt(p.start!), endNs: BigInt(p.end!) }));
+    const recorded = [0, 1, 2]
+      .map((i) => fixture(`log_2d_backward_split_${i}`).request.params)
+      .map((p) => ({ startNs: BigInt(p.start!), endNs: BigInt(p.end!) }));
     expect(intervalSplits(BigInt(full.start!), BigInt(full.end!), DAY)).toEqual(recorded);
     expect(recorded[1]).toEqual({ startNs: at("2026-11-21T00:00:00Z"), endNs: at("2026-11-22T00:00:00Z") });
   });

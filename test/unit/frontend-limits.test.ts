@@ -11,15 +11,29 @@ function config(limits: LimitsOverride = {}, tenant_limits: Record<string, Limit
 describe("limitsFor", () => {
   it("a tenant without overrides gets the defaults, then frontend.limits", () => {
     expect(limitsFor(config(), ["team-a"])).toEqual(DEFAULT_LIMITS);
-    expect(limitsFor(config({ max_query_length: 86_400_000, max_query_parallelism: 4 }), ["team-a"])).toEqual({ ...DEFAULT_LIMITS, max_query_length: 86_400_000, max_query_parallelism: 4 });
+    expect(limitsFor(config({ max_query_length: 86_400_000, max_query_parallelism: 4 }), ["team-a"])).toEqual({
+      ...DEFAULT_LIMITS,
+      max_query_length: 86_400_000,
+      max_query_parallelism: 4,
+    });
   });
 
   it("tenant overrides win over frontend.limits, for that tenant only", () => {
-    const cfg = config({ max_entries_limit_per_query: 1000 }, { "team-a": { max_entries_limit_per_query: 50, align_queries_with_step: true } });
-    expect(limitsFor(cfg, ["team-a"])).toEqual({ ...DEFAULT_LIMITS, max_entries_limit_per_query: 50, align_queries_with_step: true });
+    const cfg = config(
+      { max_entries_limit_per_query: 1000 },
+      { "team-a": { max_entries_limit_per_query: 50, align_queries_with_step: true } },
+    );
+    expect(limitsFor(cfg, ["team-a"])).toEqual({
+      ...DEFAULT_LIMITS,
+      max_entries_limit_per_query: 50,
+      align_queries_with_step: true,
+    });
     expect(limitsFor(cfg, ["team-b"])).toEqual({ ...DEFAULT_LIMITS, max_entries_limit_per_query: 1000 });
     // a tenant's override may loosen frontend.limits
-    expect(limitsFor(config({ max_query_parallelism: 2 }, { big: { max_query_parallelism: 32 } }), ["big"]).max_query_parallelism).toBe(32);
+    expect(
+      limitsFor(config({ max_query_parallelism: 2 }, { big: { max_query_parallelism: 32 } }), ["big"])
+        .max_query_parallelism,
+    ).toBe(32);
   });
 
   it("several tenants: each limit is the strictest, the smallest positive; 0 (unlimited) loses", () => {
@@ -27,8 +41,18 @@ describe("limitsFor", () => {
       { max_query_length: 7 * 86_400_000 },
       {
         a: { max_query_length: 3_600_000, max_entries_limit_per_query: 100, query_timeout: 60_000 },
-        b: { max_query_length: 0, max_entries_limit_per_query: 5000, max_points_per_series: 500, split_log_queries_by_interval: 0 },
-        c: { max_query_length: 7_200_000, max_query_parallelism: 2, max_splits_per_query: 8, split_log_queries_by_interval: 1_800_000 },
+        b: {
+          max_query_length: 0,
+          max_entries_limit_per_query: 5000,
+          max_points_per_series: 500,
+          split_log_queries_by_interval: 0,
+        },
+        c: {
+          max_query_length: 7_200_000,
+          max_query_parallelism: 2,
+          max_splits_per_query: 8,
+          split_log_queries_by_interval: 1_800_000,
+        },
       },
     );
     const want = {
@@ -44,9 +68,14 @@ describe("limitsFor", () => {
     expect(limitsFor(cfg, ["a", "b", "c"])).toEqual(want);
     expect(limitsFor(cfg, ["c", "b", "a"])).toEqual(want);
     // unlimited everywhere stays unlimited
-    expect(limitsFor(config({}, { x: { max_query_length: 0 }, y: { max_query_length: 0 } }), ["x", "y"]).max_query_length).toBe(0);
+    expect(
+      limitsFor(config({}, { x: { max_query_length: 0 }, y: { max_query_length: 0 } }), ["x", "y"]).max_query_length,
+    ).toBe(0);
     // one tenant unlimited, the other bounded: bounded
-    expect(limitsFor(config({}, { x: { max_query_length: 0 }, y: { max_query_length: 60_000 } }), ["x", "y"]).max_query_length).toBe(60_000);
+    expect(
+      limitsFor(config({}, { x: { max_query_length: 0 }, y: { max_query_length: 60_000 } }), ["x", "y"])
+        .max_query_length,
+    ).toBe(60_000);
   });
 
   it("several tenants: step alignment only when every tenant has it", () => {

@@ -20,7 +20,11 @@ const NOW = 1_795_400_000_000_000_000n;
 function requestOf(f: Fixture): QueryRequest {
   return lokiCodec.parse(f.request.path.replace("/loki/api/v1/", ""), f.request.params, NOW, DEFAULT_LIMITS);
 }
-const responseOf = (f: Fixture): QueryResponse => ({ status: f.status, contentType: f.responseContentType, json: structuredClone(f.response) });
+const responseOf = (f: Fixture): QueryResponse => ({
+  status: f.status,
+  contentType: f.responseContentType,
+  json: structuredClone(f.response),
+});
 
 type Entry = [string, string, ...unknown[]];
 interface Stream {
@@ -61,7 +65,10 @@ describe("merging recorded Loki split answers", () => {
     expect(summary.splits).toBe(3);
     expect(summary.totalBytesProcessed).toBe(parts.reduce((n, p) => n + p.totalBytesProcessed!, 0));
     expect(summary.totalLinesProcessed).toBe(parts.reduce((n, p) => n + p.totalLinesProcessed!, 0));
-    expect(summary.execTime).toBeCloseTo(parts.reduce((n, p) => n + p.execTime!, 0), 9);
+    expect(summary.execTime).toBeCloseTo(
+      parts.reduce((n, p) => n + p.execTime!, 0),
+      9,
+    );
     expect(summary.bytesProcessedPerSecond).toBe(Math.floor(summary.totalBytesProcessed! / summary.execTime!));
     expect(summary.linesProcessedPerSecond).toBe(Math.floor(summary.totalLinesProcessed! / summary.execTime!));
   });
@@ -74,14 +81,21 @@ describe("merging recorded Loki split answers", () => {
     expect(parts.map((p) => p.json)).toEqual(before);
   });
 
-  it.each(["log_2d_backward", "log_2d_forward"])("%s: the day splits merge into the unsplit answer's result (limit 50)", (name) => {
-    const { full, merged, req } = mergeSplits(name);
-    expect(req).toMatchObject({ kind: "log", limit: 50, direction: name.endsWith("backward") ? "backward" : "forward" });
-    expect(body(merged).data.resultType).toBe("streams");
-    expect(body(merged).data.result).toEqual((full.response as Body).data.result);
-    expect((body(merged).data.result as Stream[]).reduce((n, s) => n + s.values.length, 0)).toBe(50);
-    expect(body(merged).data.stats!.summary.splits).toBe(3);
-  });
+  it.each(["log_2d_backward", "log_2d_forward"])(
+    "%s: the day splits merge into the unsplit answer's result (limit 50)",
+    (name) => {
+      const { full, merged, req } = mergeSplits(name);
+      expect(req).toMatchObject({
+        kind: "log",
+        limit: 50,
+        direction: name.endsWith("backward") ? "backward" : "forward",
+      });
+      expect(body(merged).data.resultType).toBe("streams");
+      expect(body(merged).data.result).toEqual((full.response as Body).data.result);
+      expect((body(merged).data.result as Stream[]).reduce((n, s) => n + s.values.length, 0)).toBe(50);
+      expect(body(merged).data.stats!.summary.splits).toBe(3);
+    },
+  );
 
   it.each([
     ["log_2d_multistream_backward", { web: 24, api: 26 }, { web: 25, api: 25 }],
@@ -95,8 +109,12 @@ describe("merging recorded Loki split answers", () => {
     expect(result).not.toEqual(fullResult);
 
     // independently: the 50 entries nearest the query's end (backward) or start (forward)
-    const all = splits.flatMap((s) => ((s.response as Body).data.result as Stream[]).flatMap((st) => st.values.map((v) => ({ app: st.stream.app!, ts: BigInt(v[0]), line: v[1] }))));
-    all.sort((a, b) => (a.ts === b.ts ? 0 : (a.ts < b.ts) === (req.direction === "forward") ? -1 : 1));
+    const all = splits.flatMap((s) =>
+      ((s.response as Body).data.result as Stream[]).flatMap((st) =>
+        st.values.map((v) => ({ app: st.stream.app!, ts: BigInt(v[0]), line: v[1] })),
+      ),
+    );
+    all.sort((a, b) => (a.ts === b.ts ? 0 : a.ts < b.ts === (req.direction === "forward") ? -1 : 1));
     const want = all.slice(0, 50);
     const got = result.flatMap((st) => st.values.map((v) => ({ app: st.stream.app!, ts: BigInt(v[0]), line: v[1] })));
     const key = (e: { app: string; ts: bigint; line: string }) => `${e.app} ${e.ts} ${e.line}`;
@@ -104,7 +122,9 @@ describe("merging recorded Loki split answers", () => {
     // each stream in direction order; streams ordered by their first entry
     for (const st of result) {
       const ts = st.values.map((v) => BigInt(v[0]));
-      expect(ts.every((t, i) => i === 0 || (req.direction === "forward" ? ts[i - 1]! <= t : ts[i - 1]! >= t))).toBe(true);
+      expect(ts.every((t, i) => i === 0 || (req.direction === "forward" ? ts[i - 1]! <= t : ts[i - 1]! >= t))).toBe(
+        true,
+      );
     }
     expect(result.map((s) => s.stream.app)).toEqual([want[0]!.app, want.find((e) => e.app !== want[0]!.app)!.app]);
   });
@@ -135,7 +155,9 @@ describe("merging recorded Loki split answers", () => {
     const f = load("index_volume_by_app");
     const req = requestOf(f);
     expect(req.kind).toBe("volume");
-    const merged = mergeResponses(req, [responseOf(f), responseOf(f)]).json as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const merged = mergeResponses(req, [responseOf(f), responseOf(f)]).json as {
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
     const original = (f.response as typeof merged).data.result;
     expect(merged.data.result).toHaveLength(original.length);
     for (const s of merged.data.result) {

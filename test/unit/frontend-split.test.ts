@@ -3,7 +3,13 @@ import { DEFAULT_LIMITS, type Limits } from "../../src/config/schema.js";
 import { mergeResponses } from "../../src/frontend/api/merge-responses.js";
 import { align } from "../../src/frontend/pipeline/align.js";
 import { split, type Merge } from "../../src/frontend/pipeline/split.js";
-import { emptyCacheStats, type Handler, type QueryContext, type QueryRequest, type QueryResponse } from "../../src/frontend/types.js";
+import {
+  emptyCacheStats,
+  type Handler,
+  type QueryContext,
+  type QueryRequest,
+  type QueryResponse,
+} from "../../src/frontend/types.js";
 import { rng } from "../support/rng.js";
 
 const S = 1_000_000_000n;
@@ -12,7 +18,6 @@ const HOUR = 3600n * S;
 const DAY = 24n * HOUR;
 // 2026-11-19T00:00:00Z
 const T0 = 1_795_046_400n * S;
-
 
 function context(over: Partial<Limits> = {}, signal: AbortSignal = new AbortController().signal): QueryContext {
   return {
@@ -30,7 +35,7 @@ const metricReq = (startNs: bigint, endNs: bigint, stepMs: number): QueryRequest
   kind: "metric",
   path: "/loki/api/v1/query_range",
   params: {},
-  query: "sum(count_over_time({app=\"api\"}[1m]))",
+  query: 'sum(count_over_time({app="api"}[1m]))',
   startNs,
   endNs,
   stepMs,
@@ -62,7 +67,13 @@ function streamsFor(req: QueryRequest, perPiece: number): QueryResponse {
   const span = req.endNs - req.startNs;
   const ts = Array.from({ length: perPiece }, (_, i) => req.startNs + (span * BigInt(i)) / BigInt(perPiece));
   if (req.direction === "backward") ts.reverse();
-  return ok({ status: "success", data: { resultType: "streams", result: [{ stream: { app: "api" }, values: ts.map((t) => [t.toString(), `line at ${t}`]) }] } });
+  return ok({
+    status: "success",
+    data: {
+      resultType: "streams",
+      result: [{ stream: { app: "api" }, values: ts.map((t) => [t.toString(), `line at ${t}`]) }],
+    },
+  });
 }
 
 interface Call {
@@ -114,7 +125,9 @@ describe("split", () => {
       [T0 + DAY, T0 + 2n * DAY - HOUR],
       [T0 + 2n * DAY, T0 + 3n * DAY],
     ]);
-    expect(calls.every((c) => c.query === 'sum(count_over_time({app="api"}[1m]))' && c.stepMs === 3_600_000)).toBe(true);
+    expect(calls.every((c) => c.query === 'sum(count_over_time({app="api"}[1m]))' && c.stepMs === 3_600_000)).toBe(
+      true,
+    );
     expect(ctx.stats.splits).toBe(3);
     const values = (res.json as { data: { result: { values: [number, string][] }[] } }).data.result[0]!.values;
     expect(values).toHaveLength(73);
@@ -145,7 +158,10 @@ describe("split", () => {
         return matrixFor(req);
       };
       // 30 days at 1 day: 30 pieces
-      await split(mergeResponses)(next)(metricReq(T0, T0 + 30n * DAY - HOUR, 3_600_000), context({ max_query_parallelism: parallelism }));
+      await split(mergeResponses)(next)(
+        metricReq(T0, T0 + 30n * DAY - HOUR, 3_600_000),
+        context({ max_query_parallelism: parallelism }),
+      );
       expect(most).toBe(Math.min(parallelism, 30));
       expect(ranges).toHaveLength(30);
     }
@@ -153,7 +169,10 @@ describe("split", () => {
 
   it("keeps the in-flight bound when pieces complete out of order", async () => {
     const { next, calls, inFlight } = manualNext();
-    const done = split(mergeResponses)(next)(metricReq(T0, T0 + 10n * DAY - HOUR, 3_600_000), context({ max_query_parallelism: 3 }));
+    const done = split(mergeResponses)(next)(
+      metricReq(T0, T0 + 10n * DAY - HOUR, 3_600_000),
+      context({ max_query_parallelism: 3 }),
+    );
     await flush();
     expect(calls).toHaveLength(3);
     // the later ones finish first: no new piece may start while the first is still running
@@ -180,7 +199,10 @@ describe("split", () => {
     };
     const start = T0;
     const end = T0 + 24n * HOUR;
-    const res = await split(mergeResponses)(next)(logReq(start, end, 10, "backward"), context({ max_query_parallelism: 1 }));
+    const res = await split(mergeResponses)(next)(
+      logReq(start, end, 10, "backward"),
+      context({ max_query_parallelism: 1 }),
+    );
     expect(calls.map((c) => [c.startNs, c.endNs])).toEqual([
       [end - HOUR, end],
       [end - 2n * HOUR, end - HOUR],
@@ -200,7 +222,10 @@ describe("split", () => {
       calls.push(req);
       return streamsFor(req, 4);
     };
-    const res = await split(mergeResponses)(next)(logReq(T0, T0 + 24n * HOUR, 6, "forward"), context({ max_query_parallelism: 1 }));
+    const res = await split(mergeResponses)(next)(
+      logReq(T0, T0 + 24n * HOUR, 6, "forward"),
+      context({ max_query_parallelism: 1 }),
+    );
     expect(calls.map((c) => c.startNs)).toEqual([T0, T0 + HOUR]);
     const values = (res.json as { data: { result: { values: [string, string][] }[] } }).data.result[0]!.values;
     expect(values.map((v) => BigInt(v[0]))[0]).toBe(T0);
@@ -232,7 +257,7 @@ describe("split", () => {
 
   it("a merge sees the parts of a backward log query in chronological order", async () => {
     const seen: bigint[][] = [];
-    const merge: Merge = (req, parts) => {
+    const merge: Merge = (_req, parts) => {
       seen.push(parts.map((p) => BigInt((p.json as { start: string }).start)));
       return parts[0]!;
     };
@@ -243,10 +268,17 @@ describe("split", () => {
 
   it("a failing piece fails the query with its own answer and aborts the others", async () => {
     const { next, calls } = manualNext();
-    const done = split(mergeResponses)(next)(metricReq(T0, T0 + 10n * DAY - HOUR, 3_600_000), context({ max_query_parallelism: 3 }));
+    const done = split(mergeResponses)(next)(
+      metricReq(T0, T0 + 10n * DAY - HOUR, 3_600_000),
+      context({ max_query_parallelism: 3 }),
+    );
     await flush();
     expect(calls).toHaveLength(3);
-    const failure: QueryResponse = { status: 400, contentType: "text/plain; charset=utf-8", raw: new TextEncoder().encode("parse error at line 1, col 5") };
+    const failure: QueryResponse = {
+      status: 400,
+      contentType: "text/plain; charset=utf-8",
+      raw: new TextEncoder().encode("parse error at line 1, col 5"),
+    };
     calls[0]!.resolve(matrixFor(calls[0]!.req));
     await flush();
     const launched = calls.length;
@@ -261,7 +293,10 @@ describe("split", () => {
 
   it("a piece that throws rejects the query and aborts the others", async () => {
     const { next, calls } = manualNext();
-    const done = split(mergeResponses)(next)(metricReq(T0, T0 + 5n * DAY - HOUR, 3_600_000), context({ max_query_parallelism: 2 }));
+    const done = split(mergeResponses)(next)(
+      metricReq(T0, T0 + 5n * DAY - HOUR, 3_600_000),
+      context({ max_query_parallelism: 2 }),
+    );
     await flush();
     calls[1]!.reject(new Error("querier gone"));
     await expect(done).rejects.toThrow("querier gone");
@@ -271,7 +306,10 @@ describe("split", () => {
   it("a client abort reaches the pieces in flight", async () => {
     const client = new AbortController();
     const { next, calls } = manualNext();
-    const done = split(mergeResponses)(next)(metricReq(T0, T0 + 5n * DAY - HOUR, 3_600_000), context({ max_query_parallelism: 2 }, client.signal));
+    const done = split(mergeResponses)(next)(
+      metricReq(T0, T0 + 5n * DAY - HOUR, 3_600_000),
+      context({ max_query_parallelism: 2 }, client.signal),
+    );
     await flush();
     expect(calls.map((c) => c.signal.aborted)).toEqual([false, false]);
     client.abort(new Error("client went away"));
@@ -288,7 +326,12 @@ describe("split", () => {
       calls++;
       return matrixFor(req);
     };
-    await expect(split(mergeResponses)(next)(metricReq(T0, T0 + 3n * DAY, 3_600_000), context({ max_query_parallelism: 1 }, client.signal))).rejects.toThrow("client went away");
+    await expect(
+      split(mergeResponses)(next)(
+        metricReq(T0, T0 + 3n * DAY, 3_600_000),
+        context({ max_query_parallelism: 1 }, client.signal),
+      ),
+    ).rejects.toThrow("client went away");
     expect(calls).toBe(0);
   });
 
@@ -317,7 +360,10 @@ describe("split", () => {
       return streamsFor(req, 1);
     };
     const start = T0 + (29n * HOUR) / 10n;
-    await split(mergeResponses)(next)(logReq(start, T0 + (81n * HOUR) / 10n, 1000, "forward"), context({ split_log_queries_by_interval: 3_600_000, max_splits_per_query: 2 }));
+    await split(mergeResponses)(next)(
+      logReq(start, T0 + (81n * HOUR) / 10n, 1000, "forward"),
+      context({ split_log_queries_by_interval: 3_600_000, max_splits_per_query: 2 }),
+    );
     expect(calls.length).toBeLessThanOrEqual(2);
   });
 
@@ -334,10 +380,27 @@ describe("split", () => {
       let n = 0;
       const next: Handler = async (req) => {
         n++;
-        return kind === "log" ? streamsFor(req, 1) : kind === "metric" ? matrixFor(req) : ok({ status: "success", data: [] });
+        return kind === "log"
+          ? streamsFor(req, 1)
+          : kind === "metric"
+            ? matrixFor(req)
+            : ok({ status: "success", data: [] });
       };
-      const base = kind === "metric" ? metricReq(start, end, intervalMs / 12) : kind === "log" ? logReq(start, end, 5000, "forward") : { ...logReq(start, end, 0, "forward"), kind, path: "/loki/api/v1/labels", limit: undefined };
-      await split(mergeResponses)(next)(base, context({ max_splits_per_query: max, split_metric_queries_by_interval: intervalMs, split_log_queries_by_interval: intervalMs, split_metadata_queries_by_interval: intervalMs }));
+      const base =
+        kind === "metric"
+          ? metricReq(start, end, intervalMs / 12)
+          : kind === "log"
+            ? logReq(start, end, 5000, "forward")
+            : { ...logReq(start, end, 0, "forward"), kind, path: "/loki/api/v1/labels", limit: undefined };
+      await split(mergeResponses)(next)(
+        base,
+        context({
+          max_splits_per_query: max,
+          split_metric_queries_by_interval: intervalMs,
+          split_log_queries_by_interval: intervalMs,
+          split_metadata_queries_by_interval: intervalMs,
+        }),
+      );
       if (n > max) problems.push(`${kind} start=${start} end=${end} interval=${intervalMs}ms max=${max}: ${n} pieces`);
     }
     expect(problems.slice(0, 5), `${problems.length} of 600 over the cap`).toEqual([]);
@@ -349,7 +412,12 @@ describe("split", () => {
       calls.push(req);
       return ok({ status: "success", data: ["a"] });
     };
-    const labels: QueryRequest = { ...logReq(T0, T0 + 3n * DAY, 0, "forward"), kind: "metadata", path: "/loki/api/v1/labels", limit: undefined };
+    const labels: QueryRequest = {
+      ...logReq(T0, T0 + 3n * DAY, 0, "forward"),
+      kind: "metadata",
+      path: "/loki/api/v1/labels",
+      limit: undefined,
+    };
     const res = await split(mergeResponses)(next)(labels, context({ split_metadata_queries_by_interval: 86_400_000 }));
     expect(calls).toHaveLength(3);
     expect(res.json).toEqual({ status: "success", data: ["a"] });
@@ -361,15 +429,22 @@ describe("split", () => {
   it("splitting off (interval 0) sends one piece", async () => {
     const calls: QueryRequest[] = [];
     const next: Handler = async (req) => (calls.push(req), matrixFor(req));
-    await split(mergeResponses)(next)(metricReq(T0, T0 + 3n * DAY, 3_600_000), context({ split_metric_queries_by_interval: 0 }));
+    await split(mergeResponses)(next)(
+      metricReq(T0, T0 + 3n * DAY, 3_600_000),
+      context({ split_metric_queries_by_interval: 0 }),
+    );
     expect(calls).toHaveLength(1);
   });
 
   // Steps below a millisecond or with a fraction of one ("0.0015", "1.5ms") are valid in Prometheus.
   it("a step that is not a whole number of milliseconds does not crash the split", async () => {
     const calls: QueryRequest[] = [];
-    const next: Handler = async (req) => (calls.push(req), ok({ status: "success", data: { resultType: "matrix", result: [] } }));
-    await expect(split(mergeResponses)(next)(metricReq(T0 - 1n * S, T0 + 1n * S, 1.5), context())).resolves.toBeDefined();
+    const next: Handler = async (req) => (
+      calls.push(req), ok({ status: "success", data: { resultType: "matrix", result: [] } })
+    );
+    await expect(
+      split(mergeResponses)(next)(metricReq(T0 - 1n * S, T0 + 1n * S, 1.5), context()),
+    ).resolves.toBeDefined();
     expect(calls.length).toBeGreaterThan(0);
   });
 });

@@ -1,11 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { formatSeconds, msToNs, nsToMs, parseLokiTime, parsePromTime, parseStepMs } from "../../src/frontend/api/time.js";
+import {
+  formatSeconds,
+  msToNs,
+  nsToMs,
+  parseLokiTime,
+  parsePromTime,
+  parseStepMs,
+} from "../../src/frontend/api/time.js";
 import { rng } from "../support/rng.js";
 
 const S = 1_000_000_000n;
 // 2026-11-19T00:00:00Z
 const T0 = 1_795_046_400n;
-
 
 describe("parseLokiTime", () => {
   it.each([
@@ -59,13 +65,18 @@ describe("parseLokiTime", () => {
   ])("%j is invalid", (input) => expect(parseLokiTime(input)).toBeUndefined());
 
   // Go's time.Parse (Loki, Prometheus) rejects fields out of range; Date.UTC silently rolls them over.
-  it.each(["2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-11-19T24:00:00Z", "2026-11-19T23:60:00Z", "2026-11-19T23:59:60Z", "2025-02-29T00:00:00Z"])(
-    "%j (a field out of range) is invalid",
-    (input) => {
-      expect(parseLokiTime(input)).toBeUndefined();
-      expect(parsePromTime(input)).toBeUndefined();
-    },
-  );
+  it.each([
+    "2026-02-30T00:00:00Z",
+    "2026-13-01T00:00:00Z",
+    "2026-00-10T00:00:00Z",
+    "2026-11-19T24:00:00Z",
+    "2026-11-19T23:60:00Z",
+    "2026-11-19T23:59:60Z",
+    "2025-02-29T00:00:00Z",
+  ])("%j (a field out of range) is invalid", (input) => {
+    expect(parseLokiTime(input)).toBeUndefined();
+    expect(parsePromTime(input)).toBeUndefined();
+  });
 
   it("never reads years before 100 as 1900..1999 (Date.UTC would); they are outside int64 nanoseconds", () => {
     expect(parseLokiTime("0050-01-01T00:00:00Z")).toBeUndefined();
@@ -89,7 +100,9 @@ describe("parsePromTime", () => {
     ["2026-11-19T00:00:00.001Z", T0 * S + 1_000_000n],
   ] as const)("%j is %s ns", (input, ns) => expect(parsePromTime(input)).toBe(ns));
 
-  it.each(["", "abc", "1m", "2026-11-19", "1795046400000000000", "1,5", "1795046400.5.5"])("%j is invalid", (input) => expect(parsePromTime(input)).toBeUndefined());
+  it.each(["", "abc", "1m", "2026-11-19", "1795046400000000000", "1,5", "1795046400.5.5"])("%j is invalid", (input) =>
+    expect(parsePromTime(input)).toBeUndefined(),
+  );
 });
 
 describe("parseStepMs", () => {
@@ -105,7 +118,9 @@ describe("parseStepMs", () => {
     ["0", 0],
   ] as const)("%j is %d ms", (input, ms) => expect(parseStepMs(input)).toBe(ms));
 
-  it.each(["", "abc", "-1", "-1s", "1 m", "m", "1x", "NaN", "Infinity"])("%j is invalid", (input) => expect(parseStepMs(input)).toBeUndefined());
+  it.each(["", "abc", "-1", "-1s", "1 m", "m", "1x", "NaN", "Infinity"])("%j is invalid", (input) =>
+    expect(parseStepMs(input)).toBeUndefined(),
+  );
 });
 
 describe("formatSeconds", () => {

@@ -34,7 +34,9 @@ interface Dashboard {
   templating: { list: { name: string; type: string; query: unknown; datasource?: { uid?: string } }[] };
 }
 
-const dashboard = JSON.parse(readFileSync(new URL("../../config/grafana-dashboard.json", import.meta.url), "utf8")) as Dashboard;
+const dashboard = JSON.parse(
+  readFileSync(new URL("../../config/grafana-dashboard.json", import.meta.url), "utf8"),
+) as Dashboard;
 const panels = dashboard.panels.filter((p) => p.type !== "row");
 const targets = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, ...t })));
 /** Grafana's variables, as Grafana would expand them. */
@@ -56,7 +58,9 @@ interface Parsed {
 function parsePromQL(expr: string): Parsed {
   const out: Parsed = { series: [], matchers: [], grouping: [] };
   let e = expr.replace(/\{([^}]*)\}/g, (_, body: string) => {
-    const labels = [...body.replace(/"(?:[^"\\]|\\.)*"/g, '""').matchAll(/([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)/g)].map((m) => m[1]!);
+    const labels = [...body.replace(/"(?:[^"\\]|\\.)*"/g, '""').matchAll(/([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)/g)].map(
+      (m) => m[1]!,
+    );
     out.matchers.push({ series: "", labels });
     return `\u0000${out.matchers.length - 1}\u0000`;
   });
@@ -66,7 +70,12 @@ function parsePromQL(expr: string): Parsed {
     return ` ${name ?? ""} `;
   });
   e = e.replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_, labels: string) => {
-    out.grouping.push(...labels.split(",").map((l) => l.trim()).filter(Boolean));
+    out.grouping.push(
+      ...labels
+        .split(",")
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
     return " ";
   });
   e = e
@@ -84,11 +93,15 @@ describe("config/grafana-dashboard.json", () => {
   const registered = new Map<string, { type: string; labels: string[] }>();
 
   beforeAll(async () => {
-    const registries: Registry[] = [new FrontendMetrics().registry, new RequestLog({ level: "silent", slowQueryMs: 1000 }).registry];
+    const registries: Registry[] = [
+      new FrontendMetrics().registry,
+      new RequestLog({ level: "silent", slowQueryMs: 1000 }).registry,
+    ];
     for (const registry of registries)
       for (const m of await registry.getMetricsAsJSON()) {
         const labels = (registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] }).labelNames;
-        if (!Array.isArray(labels)) throw new Error(`cannot read the label names of ${m.name} (prom-client internals changed?)`);
+        if (!Array.isArray(labels))
+          throw new Error(`cannot read the label names of ${m.name} (prom-client internals changed?)`);
         registered.set(m.name, { type: String(m.type), labels });
       }
     expect(registered.size).toBeGreaterThan(10);
@@ -105,7 +118,11 @@ describe("config/grafana-dashboard.json", () => {
   }
 
   it("the PromQL reader finds names, matchers and grouping", () => {
-    expect(parsePromQL('histogram_quantile(0.99, sum by (route, le) (rate(a_b_bucket{job=~"x|y", route!="a=b"}[5m]))) / on(job) c offset 5m')).toEqual({
+    expect(
+      parsePromQL(
+        'histogram_quantile(0.99, sum by (route, le) (rate(a_b_bucket{job=~"x|y", route!="a=b"}[5m]))) / on(job) c offset 5m',
+      ),
+    ).toEqual({
       series: ["a_b_bucket", "c"],
       matchers: [{ series: "a_b_bucket", labels: ["job", "route"] }],
       grouping: ["route", "le", "job"],
@@ -115,13 +132,17 @@ describe("config/grafana-dashboard.json", () => {
   it("is a Grafana dashboard with a Prometheus data source variable that every panel and query uses", () => {
     expect(dashboard.uid).toBe("fairgate");
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
-    expect(dashboard.templating.list).toContainEqual(expect.objectContaining({ name: "datasource", type: "datasource", query: "prometheus" }));
+    expect(dashboard.templating.list).toContainEqual(
+      expect.objectContaining({ name: "datasource", type: "datasource", query: "prometheus" }),
+    );
     expect(targets.length).toBeGreaterThan(10);
     for (const p of panels) {
       expect(p.datasource, p.title).toEqual({ type: "prometheus", uid: "${datasource}" });
-      for (const t of p.targets ?? []) expect(t.datasource, p.title).toEqual({ type: "prometheus", uid: "${datasource}" });
+      for (const t of p.targets ?? [])
+        expect(t.datasource, p.title).toEqual({ type: "prometheus", uid: "${datasource}" });
     }
-    for (const v of dashboard.templating.list.filter((v) => v.type === "query")) expect(v.datasource?.uid, v.name).toBe("${datasource}");
+    for (const v of dashboard.templating.list.filter((v) => v.type === "query"))
+      expect(v.datasource?.uid, v.name).toBe("${datasource}");
   });
 
   it("has unique panel ids and a layout whose panels fit in 24 columns without overlapping", () => {
@@ -157,12 +178,21 @@ describe("config/grafana-dashboard.json", () => {
       });
       for (const { series, labels } of parsed.matchers) {
         const m = metricOf(series)!;
-        for (const l of labels) expect([...m.labels, ...TARGET_LABELS, ...(m.bucket ? ["le"] : [])], `${where}: ${series} has no label ${l}`).toContain(l);
+        for (const l of labels)
+          expect(
+            [...m.labels, ...TARGET_LABELS, ...(m.bucket ? ["le"] : [])],
+            `${where}: ${series} has no label ${l}`,
+          ).toContain(l);
       }
-      const known = new Set([...metrics.flatMap((m) => m.labels), ...TARGET_LABELS, ...(metrics.some((m) => m.bucket) ? ["le"] : [])]);
+      const known = new Set([
+        ...metrics.flatMap((m) => m.labels),
+        ...TARGET_LABELS,
+        ...(metrics.some((m) => m.bucket) ? ["le"] : []),
+      ]);
       for (const l of parsed.grouping) expect([...known], `${where}: no metric in it has the label ${l}`).toContain(l);
       // A legend can only name labels that survive the aggregation.
-      for (const [, l] of (t.legendFormat ?? "").matchAll(/\{\{\s*(\w+)\s*\}\}/g)) expect(parsed.grouping, `${where}: legend {{${l}}}`).toContain(l);
+      for (const [, l] of (t.legendFormat ?? "").matchAll(/\{\{\s*(\w+)\s*\}\}/g))
+        expect(parsed.grouping, `${where}: legend {{${l}}}`).toContain(l);
     }
   });
 
@@ -191,14 +221,24 @@ describe("config/grafana-dashboard.json", () => {
     const promtool = process.env.PROMTOOL_BIN ?? "promtool";
     const dir = mkdtempSync(join(tmpdir(), "fairgate-dashboard-"));
     try {
-      const rules = { groups: [{ name: "dashboard", rules: targets.map((t, i) => ({ record: `dashboard:expr_${i}`, expr: expand(t.expr) })) }] };
+      const rules = {
+        groups: [
+          {
+            name: "dashboard",
+            rules: targets.map((t, i) => ({ record: `dashboard:expr_${i}`, expr: expand(t.expr) })),
+          },
+        ],
+      };
       writeFileSync(join(dir, "rules.yaml"), stringify(rules));
       let out: string;
       try {
         out = execFileSync(promtool, ["check", "rules", join(dir, "rules.yaml")], { encoding: "utf8", stdio: "pipe" });
       } catch (e) {
         const err = e as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
-        if (err.code === "ENOENT") throw new Error(`${promtool} is missing: install Prometheus (Debian: apt-get install prometheus; .ci/run does)`);
+        if (err.code === "ENOENT")
+          throw new Error(
+            `${promtool} is missing: install Prometheus (Debian: apt-get install prometheus; .ci/run does)`,
+          );
         throw new Error(`promtool rejects an expression of the dashboard:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
       }
       expect(out).toMatch(new RegExp(`SUCCESS: ${targets.length} rules found`));

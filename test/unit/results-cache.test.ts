@@ -5,7 +5,13 @@ import { MemoryCache } from "../../src/frontend/cache/memory.js";
 import { StoredValues } from "../../src/frontend/cache/stored.js";
 import { pieceCache } from "../../src/frontend/pipeline/piece-cache.js";
 import { resultsCache } from "../../src/frontend/pipeline/results-cache.js";
-import { emptyCacheStats, type Handler, type QueryContext, type QueryRequest, type QueryResponse } from "../../src/frontend/types.js";
+import {
+  emptyCacheStats,
+  type Handler,
+  type QueryContext,
+  type QueryRequest,
+  type QueryResponse,
+} from "../../src/frontend/types.js";
 
 // The results cache and the piece cache as middlewares over a fake querier whose answers depend on
 // the tenant, the query and the time: a wrong entry served anywhere shows up as wrong numbers.
@@ -26,13 +32,15 @@ interface Recorded {
 }
 
 /** Sample value of a series: a function of tenant, query and time only. */
-const valueAt = (tenants: string, query: string, tNs: bigint) => String((Number((tNs / S) % 100_000n) * 7 + tenants.length * 13 + query.length) % 9973);
+const valueAt = (tenants: string, query: string, tNs: bigint) =>
+  String((Number((tNs / S) % 100_000n) * 7 + tenants.length * 13 + query.length) % 9973);
 
 function answerFor(req: QueryRequest, tenants: string): MatrixBody {
   const step = BigInt(req.stepMs!) * MS;
   const result = ["x", "y"].map((s) => {
     const values: [number, string][] = [];
-    for (let t = req.startNs; t <= req.endNs; t += step) values.push([Number(t / MS) / 1000, valueAt(tenants + s, req.query ?? "", t)]);
+    for (let t = req.startNs; t <= req.endNs; t += step)
+      values.push([Number(t / MS) / 1000, valueAt(tenants + s, req.query ?? "", t)]);
     return { metric: { tenant: tenants, series: s }, values };
   });
   return { status: "success", data: { resultType: "matrix", result } };
@@ -43,13 +51,24 @@ function querier(respond?: (req: QueryRequest) => QueryResponse | undefined) {
   const calls: Recorded[] = [];
   const next: Handler = async (req, ctx) => {
     const tenants = ctx.identity.tenants.join("|");
-    calls.push({ tenants, query: req.query, kind: req.kind, startNs: req.startNs, endNs: req.endNs, cacheControl: ctx.forwardHeaders.get("cache-control") });
+    calls.push({
+      tenants,
+      query: req.query,
+      kind: req.kind,
+      startNs: req.startNs,
+      endNs: req.endNs,
+      cacheControl: ctx.forwardHeaders.get("cache-control"),
+    });
     return respond?.(req) ?? { status: 200, contentType: "application/json", json: answerFor(req, tenants) };
   };
   return { next, calls };
 }
 
-const context = (tenants = ["team-a"], limits: Partial<Limits> = {}, headers: Record<string, string> = {}): QueryContext => ({
+const context = (
+  tenants = ["team-a"],
+  limits: Partial<Limits> = {},
+  headers: Record<string, string> = {},
+): QueryContext => ({
   identity: { subject: "s", tenants, actorPath: `${tenants[0]}|alice`, scopes: [] },
   forwardHeaders: new Headers(headers),
   signal: new AbortController().signal,
@@ -69,11 +88,24 @@ const metric = (startNs: bigint, endNs: bigint, query = "sum(rate(x[5m]))", step
   stepMs,
 });
 
-function setup(opts: { now?: number; hash?: (full: string) => string; minExtentMs?: number; respond?: (req: QueryRequest) => QueryResponse | undefined } = {}) {
+function setup(
+  opts: {
+    now?: number;
+    hash?: (full: string) => string;
+    minExtentMs?: number;
+    respond?: (req: QueryRequest) => QueryResponse | undefined;
+  } = {},
+) {
   let now = opts.now ?? NOW_MS;
   const q = querier(opts.respond);
   const store = new StoredValues(new MemoryCache(64 << 20), 64 << 20);
-  const handler = resultsCache({ store, ttlSeconds: 3600, minExtentMs: opts.minExtentMs ?? 0, now: () => now, hash: opts.hash })(q.next);
+  const handler = resultsCache({
+    store,
+    ttlSeconds: 3600,
+    minExtentMs: opts.minExtentMs ?? 0,
+    now: () => now,
+    hash: opts.hash,
+  })(q.next);
   const run = async (req: QueryRequest, ctx = context()) => {
     const before = q.calls.length;
     const res = await handler(req, ctx);
@@ -84,7 +116,8 @@ function setup(opts: { now?: number; hash?: (full: string) => string; minExtentM
 
 /** What the querier answers for the whole request, without a cache. */
 const direct = (req: QueryRequest, tenants = ["team-a"]) => answerFor(req, tenants.join("|"));
-const ranges = (fetched: Recorded[]) => fetched.map((f) => [Number((f.startNs - T0) / MIN), Number((f.endNs - T0) / MIN)]);
+const ranges = (fetched: Recorded[]) =>
+  fetched.map((f) => [Number((f.startNs - T0) / MIN), Number((f.endNs - T0) / MIN)]);
 
 describe("results cache", () => {
   it("misses, stores, then answers the same request from the cache alone, identically", async () => {
@@ -98,7 +131,13 @@ describe("results cache", () => {
 
     const second = await run(req);
     expect(second.fetched).toEqual([]);
-    expect(second.stats).toMatchObject({ hit: 1, miss: 0, entriesFound: 1, entriesStored: 0, queryLengthServedNs: 600n * MIN });
+    expect(second.stats).toMatchObject({
+      hit: 1,
+      miss: 0,
+      entriesFound: 1,
+      entriesStored: 0,
+      queryLengthServedNs: 600n * MIN,
+    });
     expect(second.json).toEqual(direct(req));
   });
 
@@ -115,7 +154,9 @@ describe("results cache", () => {
     expect(r.json).toEqual(direct(wider));
     // And now the whole of it is cached.
     expect((await run(wider)).fetched).toEqual([]);
-    expect((await run(metric(T0 + 60n * MIN, T0 + 290n * MIN))).json).toEqual(direct(metric(T0 + 60n * MIN, T0 + 290n * MIN)));
+    expect((await run(metric(T0 + 60n * MIN, T0 + 290n * MIN))).json).toEqual(
+      direct(metric(T0 + 60n * MIN, T0 + 290n * MIN)),
+    );
   });
 
   it("fills a hole between two cached extents with one sub-query", async () => {
@@ -218,7 +259,14 @@ describe("results cache", () => {
   });
 
   it("does not store an answer the querier marked no-store", async () => {
-    const { run } = setup({ respond: (req) => ({ status: 200, contentType: "application/json", json: direct(req), cacheControl: "private, no-store" }) });
+    const { run } = setup({
+      respond: (req) => ({
+        status: 200,
+        contentType: "application/json",
+        json: direct(req),
+        cacheControl: "private, no-store",
+      }),
+    });
     const req = metric(T0, T0 + 60n * MIN);
     expect((await run(req)).stats.entriesStored).toBe(0);
     expect((await run(req)).fetched).toHaveLength(1);
@@ -229,9 +277,21 @@ describe("results cache", () => {
     const { run } = setup({ respond: () => answer });
     const req = metric(T0, T0 + 60n * MIN);
     const failures: QueryResponse[] = [
-      { status: 422, contentType: "application/json", raw: new TextEncoder().encode('{"status":"error","errorType":"execution","error":"boom"}') },
-      { status: 200, contentType: "application/json", json: { status: "error", errorType: "execution", error: "boom" } },
-      { status: 200, contentType: "application/json", json: { status: "success", data: { resultType: "vector", result: [] } } },
+      {
+        status: 422,
+        contentType: "application/json",
+        raw: new TextEncoder().encode('{"status":"error","errorType":"execution","error":"boom"}'),
+      },
+      {
+        status: 200,
+        contentType: "application/json",
+        json: { status: "error", errorType: "execution", error: "boom" },
+      },
+      {
+        status: 200,
+        contentType: "application/json",
+        json: { status: "success", data: { resultType: "vector", result: [] } },
+      },
     ];
     for (const f of failures) {
       answer = f;
@@ -247,7 +307,11 @@ describe("results cache", () => {
 
   it("returns a failed gap's error on a partial hit, and keeps the extents it had", async () => {
     let fail = false;
-    const err: QueryResponse = { status: 400, contentType: "application/json", raw: new TextEncoder().encode('{"status":"error"}') };
+    const err: QueryResponse = {
+      status: 400,
+      contentType: "application/json",
+      raw: new TextEncoder().encode('{"status":"error"}'),
+    };
     const { run } = setup({ respond: () => (fail ? err : undefined) });
     await run(metric(T0, T0 + 60n * MIN));
     fail = true;
@@ -261,7 +325,12 @@ describe("results cache", () => {
     const { run } = setup();
     const nowS = NOW_MS / 1000;
     const req = (query: string) => metric(T0, T0 + 60n * MIN, query);
-    for (const query of [`rate(x[5m] @ ${nowS - 60})`, `rate(x[5m] @ ${nowS + 3600}.5)`, "rate(x[5m] offset -1h)", "rate(x[5m]   offset  -5m)"]) {
+    for (const query of [
+      `rate(x[5m] @ ${nowS - 60})`,
+      `rate(x[5m] @ ${nowS + 3600}.5)`,
+      "rate(x[5m] offset -1h)",
+      "rate(x[5m]   offset  -5m)",
+    ]) {
       await run(req(query));
       const again = await run(req(query));
       expect(again.fetched, query).toHaveLength(1);
@@ -301,16 +370,54 @@ describe("results cache", () => {
 });
 
 describe("piece cache", () => {
-  const metadata = (startNs: bigint, endNs: bigint, params = {}): QueryRequest => ({ api: "loki", kind: "metadata", path: "/loki/api/v1/labels", params, startNs, endNs });
-  const logs = (startNs: bigint, endNs: bigint, limit = 100): QueryRequest => ({ api: "loki", kind: "log", path: "/loki/api/v1/query_range", params: {}, query: '{app="x"}', startNs, endNs, limit, direction: "backward" });
-  const streams = (n: number) => ({ status: "success", data: { resultType: "streams", result: Array.from({ length: n }, (_, i) => ({ stream: { i: String(i) }, values: [["1", "line"]] })) } });
+  const metadata = (startNs: bigint, endNs: bigint, params = {}): QueryRequest => ({
+    api: "loki",
+    kind: "metadata",
+    path: "/loki/api/v1/labels",
+    params,
+    startNs,
+    endNs,
+  });
+  const logs = (startNs: bigint, endNs: bigint, limit = 100): QueryRequest => ({
+    api: "loki",
+    kind: "log",
+    path: "/loki/api/v1/query_range",
+    params: {},
+    query: '{app="x"}',
+    startNs,
+    endNs,
+    limit,
+    direction: "backward",
+  });
+  const streams = (n: number) => ({
+    status: "success",
+    data: {
+      resultType: "streams",
+      result: Array.from({ length: n }, (_, i) => ({ stream: { i: String(i) }, values: [["1", "line"]] })),
+    },
+  });
 
-  function pieces(answer: (req: QueryRequest, tenants: string) => unknown, nowMs = Number((T0 + 3n * 86_400n * S) / MS)) {
+  function pieces(
+    answer: (req: QueryRequest, tenants: string) => unknown,
+    nowMs = Number((T0 + 3n * 86_400n * S) / MS),
+  ) {
     const calls: Recorded[] = [];
     const store = new StoredValues(new MemoryCache(1 << 20), 1 << 20);
-    const handler = pieceCache({ store, metadata: { ttlSeconds: 60 }, emptyLogs: { ttlSeconds: 60 }, now: () => nowMs })(async (req, ctx) => {
+    const handler = pieceCache({
+      store,
+      metadata: { ttlSeconds: 60 },
+      emptyLogs: { ttlSeconds: 60 },
+      now: () => nowMs,
+    })(async (req, ctx) => {
       const tenants = ctx.identity.tenants.join("|");
-      calls.push({ tenants, query: req.query, kind: req.kind, startNs: req.startNs, endNs: req.endNs, cacheControl: null });
+      calls.push({
+        tenants,
+        query: req.query,
+        kind: req.kind,
+        startNs: req.startNs,
+        endNs: req.endNs,
+        cacheControl: null,
+      });
       return { status: 200, contentType: "application/json", json: answer(req, tenants) };
     });
     const run = async (req: QueryRequest, ctx = context()) => {

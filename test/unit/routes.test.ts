@@ -19,10 +19,16 @@ describe("route classification", () => {
     expect(classifyRoute("GET", "/loki/api/v1/tail", false)).toEqual({ status: 405, allow: "GET (WebSocket upgrade)" });
   });
 
-  it.each(["/", "/metrics", "/loki/api/v2/query", "/loki/api/v1//push", "/loki/api/v1/push/", "/loki/api/v1/x/../push", "/admin", "/api/v1"])(
-    "%s is not a route",
-    (path) => expect(classifyRoute("GET", path, false)).toEqual({ status: 404 }),
-  );
+  it.each([
+    "/",
+    "/metrics",
+    "/loki/api/v2/query",
+    "/loki/api/v1//push",
+    "/loki/api/v1/push/",
+    "/loki/api/v1/x/../push",
+    "/admin",
+    "/api/v1",
+  ])("%s is not a route", (path) => expect(classifyRoute("GET", path, false)).toEqual({ status: 404 }));
 
   it("answers 405 for the wrong method", () => {
     expect(classifyRoute("GET", "/loki/api/v1/push", false)).toEqual({ status: 405, allow: "POST" });

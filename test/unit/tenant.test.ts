@@ -24,7 +24,10 @@ function error(fn: () => unknown): ApiError {
 
 describe("tenant policy", () => {
   it("grants from claim values, fixed lists and nested claims", () => {
-    const g = grantFor({ groups: ["team-a", "not valid!"], write_tenants: ["team-a"], realm_access: { roles: ["loki-reader"] } }, policy);
+    const g = grantFor(
+      { groups: ["team-a", "not valid!"], write_tenants: ["team-a"], realm_access: { roles: ["loki-reader"] } },
+      policy,
+    );
     expect([...g.read].sort()).toEqual(["shared", "team-a"]);
     expect([...g.write]).toEqual(["team-a"]);
     expect(g.federate).toBe(false);
@@ -57,7 +60,8 @@ describe("tenant policy", () => {
 
   it("validates tenant IDs by Loki's rules (400)", () => {
     const g = grantFor({ groups: ["team-a"] }, policy);
-    for (const bad of ["..", ".", "a b", "x".repeat(151), "team-a|", "a/b", "é", "a\tb"]) expect(error(() => resolveTenants(bad, g, "read")).status).toBe(400);
+    for (const bad of ["..", ".", "a b", "x".repeat(151), "team-a|", "a/b", "é", "a\tb"])
+      expect(error(() => resolveTenants(bad, g, "read")).status).toBe(400);
   });
 
   it("needs write permission for writes, to exactly one tenant", () => {

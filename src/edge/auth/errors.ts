@@ -18,7 +18,10 @@ export function missingToken(): ApiError {
 
 /** The identity provider could not be asked and nothing cached could decide: the user did nothing wrong. */
 export class IdpUnavailable extends Error {
-  constructor(readonly issuer: string, cause: unknown) {
+  constructor(
+    readonly issuer: string,
+    cause: unknown,
+  ) {
     super(`identity provider ${issuer} is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = "IdpUnavailable";
   }
@@ -50,7 +53,8 @@ export function describeJoseError(e: unknown, which: "token" | "ID token" = "tok
         return `${which} claim ${printable(e.claim)} is invalid: ${printable(e.reason)}`;
     }
   }
-  if (e instanceof errors.JOSEAlgNotAllowed || e instanceof errors.JOSENotSupported) return `${which} signing algorithm is not allowed`;
+  if (e instanceof errors.JOSEAlgNotAllowed || e instanceof errors.JOSENotSupported)
+    return `${which} signing algorithm is not allowed`;
   if (e instanceof errors.JWKSNoMatchingKey) return `${which} signing key (kid) is unknown`;
   if (e instanceof errors.JWKSMultipleMatchingKeys) return `${which} signing key is ambiguous`;
   if (e instanceof errors.JWSSignatureVerificationFailed) return `${which} signature is invalid`;

@@ -11,7 +11,12 @@ export interface KeyTiming {
 type RemoteSet = ReturnType<typeof createRemoteJWKSet>;
 
 /** Errors that are answers about the token itself, not about reaching the identity provider. */
-const tokenErrors = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys, errors.JOSEAlgNotAllowed, errors.JOSENotSupported];
+const tokenErrors = [
+  errors.JWKSNoMatchingKey,
+  errors.JWKSMultipleMatchingKeys,
+  errors.JOSEAlgNotAllowed,
+  errors.JOSENotSupported,
+];
 const isTokenError = (e: unknown) => tokenErrors.some((T) => e instanceof T);
 
 /**
@@ -64,11 +69,12 @@ export class IssuerKeys {
     if (Date.now() - this.#failedAt < this.timing.cooldownMs)
       throw new IdpUnavailable(this.config.issuer, this.#lastFailure);
     this.#discovery ??= this.#discover().then(
-      (uri) => (this.#remote = createRemoteJWKSet(new URL(uri), {
-        cooldownDuration: this.timing.cooldownMs,
-        cacheMaxAge: this.timing.maxAgeMs,
-        timeoutDuration: this.timing.timeoutMs,
-      })),
+      (uri) =>
+        (this.#remote = createRemoteJWKSet(new URL(uri), {
+          cooldownDuration: this.timing.cooldownMs,
+          cacheMaxAge: this.timing.maxAgeMs,
+          timeoutDuration: this.timing.timeoutMs,
+        })),
       (e: unknown) => {
         this.#failedAt = Date.now();
         this.#lastFailure = e;
@@ -82,13 +88,17 @@ export class IssuerKeys {
   async #discover(): Promise<string> {
     if (this.config.jwks_uri) return this.config.jwks_uri;
     const url = `${this.config.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
-    const res = await fetch(url, { signal: AbortSignal.timeout(this.timing.timeoutMs), headers: { accept: "application/json" } });
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(this.timing.timeoutMs),
+      headers: { accept: "application/json" },
+    });
     if (!res.ok) throw new Error(`discovery ${url} answered ${res.status}`);
     const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
     // OIDC Discovery §4.3: the document must name exactly the issuer we asked.
     if (doc.issuer !== this.config.issuer)
       throw new Error(`discovery ${url} names issuer ${JSON.stringify(doc.issuer)}, expected ${this.config.issuer}`);
-    if (typeof doc.jwks_uri !== "string" || !/^https?:\/\//.test(doc.jwks_uri)) throw new Error(`discovery ${url} has no jwks_uri`);
+    if (typeof doc.jwks_uri !== "string" || !/^https?:\/\//.test(doc.jwks_uri))
+      throw new Error(`discovery ${url} has no jwks_uri`);
     return doc.jwks_uri;
   }
 }

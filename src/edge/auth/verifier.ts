@@ -68,7 +68,10 @@ export class TokenVerifier {
     }
 
     const clientId = cfg.claims.client_id.map((c) => claimString(payload, c)).find((v) => v !== undefined);
-    const scopes = [...claimList(payload, cfg.claims.scopes), ...(cfg.claims.scopes === "scope" ? claimList(payload, "scp") : [])];
+    const scopes = [
+      ...claimList(payload, cfg.claims.scopes),
+      ...(cfg.claims.scopes === "scope" ? claimList(payload, "scp") : []),
+    ];
     const user: VerifiedUser = {
       issuer: cfg.issuer,
       subject,
@@ -101,7 +104,12 @@ export class TokenVerifier {
     return trusted;
   }
 
-  async #verifyJwt(trusted: TrustedIssuer, token: string, audience: string[], which: "token" | "ID token"): Promise<JWTPayload> {
+  async #verifyJwt(
+    trusted: TrustedIssuer,
+    token: string,
+    audience: string[],
+    which: "token" | "ID token",
+  ): Promise<JWTPayload> {
     try {
       const { payload } = await jwtVerify(token, trusted.keys.getKey, {
         issuer: trusted.config.issuer,

@@ -13,7 +13,7 @@ const METADATA = /^(labels|series|label\/[^/]+\/values)$/;
 
 /** LogQL `#` comments run to the end of the line (outside string literals); Grafana keeps them in queries. */
 export const stripComments = (q: string): string =>
-  q.replace(/("(?:[^"\\]|\\.)*"|`[^`]*`)|#[^\n]*/g, (m, quoted: string | undefined) => quoted ?? "");
+  q.replace(/("(?:[^"\\]|\\.)*"|`[^`]*`)|#[^\n]*/g, (_m, quoted: string | undefined) => quoted ?? "");
 
 /** A log query selects streams (`{...}` first); anything else (count_over_time(...), vector(1)) is a metric query. */
 export const isLogQuery = (q: string): boolean => stripComments(q).trimStart().startsWith("{");
@@ -30,7 +30,11 @@ function range(params: Params, nowNs: bigint, defaultSinceNs: bigint): { startNs
   let sinceNs = defaultSinceNs;
   if (since) {
     const ms = parseDurationMs(since);
-    if (ms === undefined) throw new ApiError("bad_data", `invalid parameter "since": cannot parse ${JSON.stringify(since.slice(0, 64))} to a valid duration`);
+    if (ms === undefined)
+      throw new ApiError(
+        "bad_data",
+        `invalid parameter "since": cannot parse ${JSON.stringify(since.slice(0, 64))} to a valid duration`,
+      );
     sinceNs = BigInt(ms) * NS_PER_MS;
   }
   const startNs = parsed(params, "start", parseLokiTime, "timestamp", () => endNs - sinceNs);
@@ -38,16 +42,29 @@ function range(params: Params, nowNs: bigint, defaultSinceNs: bigint): { startNs
 }
 
 function limitOf(params: Params, limits: Limits, fallback: number): number {
-  const limit = parsed(params, "limit", (s) => (/^\d+$/.test(s) ? Number(s) : undefined), "integer", () => fallback);
+  const limit = parsed(
+    params,
+    "limit",
+    (s) => (/^\d+$/.test(s) ? Number(s) : undefined),
+    "integer",
+    () => fallback,
+  );
   if (limit <= 0) throw new ApiError("bad_data", 'invalid parameter "limit": must be a positive integer');
   if (limit > limits.max_entries_limit_per_query)
-    throw new ApiError("bad_data", `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${limits.max_entries_limit_per_query})`);
+    throw new ApiError(
+      "bad_data",
+      `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${limits.max_entries_limit_per_query})`,
+    );
   return limit;
 }
 
 function directionOf(params: Params): "forward" | "backward" {
   const d = (one(params, "direction") ?? "backward").toLowerCase();
-  if (d !== "forward" && d !== "backward") throw new ApiError("bad_data", `invalid parameter "direction": must be forward or backward, not ${JSON.stringify(d.slice(0, 32))}`);
+  if (d !== "forward" && d !== "backward")
+    throw new ApiError(
+      "bad_data",
+      `invalid parameter "direction": must be forward or backward, not ${JSON.stringify(d.slice(0, 32))}`,
+    );
   return d;
 }
 
@@ -62,14 +79,37 @@ export const lokiCodec: Codec = {
       const rest = without(params, "query", "start", "end", "since", "limit", "direction", "step");
       if (isLogQuery(query)) {
         // Loki checks step on every query_range, log queries included.
-        checkRange(startNs, endNs, limits, parsed(params, "step", parseStepMs, "duration", () => defaultStepMs(startNs, endNs)));
-        if (endNs === startNs) throw new ApiError("bad_data", "end timestamp must not be before or equal to start time");
-        return { ...base, kind: "log", params: { ...rest, ...(one(params, "step") ? { step: one(params, "step")! } : {}) }, query, startNs, endNs, limit: limitOf(params, limits, 100), direction: directionOf(params) };
+        checkRange(
+          startNs,
+          endNs,
+          limits,
+          parsed(params, "step", parseStepMs, "duration", () => defaultStepMs(startNs, endNs)),
+        );
+        if (endNs === startNs)
+          throw new ApiError("bad_data", "end timestamp must not be before or equal to start time");
+        return {
+          ...base,
+          kind: "log",
+          params: { ...rest, ...(one(params, "step") ? { step: one(params, "step")! } : {}) },
+          query,
+          startNs,
+          endNs,
+          limit: limitOf(params, limits, 100),
+          direction: directionOf(params),
+        };
       }
       const stepMs = parsed(params, "step", parseStepMs, "duration", () => defaultStepMs(startNs, endNs));
       checkRange(startNs, endNs, limits, stepMs);
       // Metric queries keep their limit and direction (they matter for log-range aggregations with limits).
-      return { ...base, kind: "metric", params: without(params, "query", "start", "end", "since", "step"), query, startNs, endNs, stepMs };
+      return {
+        ...base,
+        kind: "metric",
+        params: without(params, "query", "start", "end", "since", "step"),
+        query,
+        startNs,
+        endNs,
+        stepMs,
+      };
     }
     if (route === "query") {
       required(params, "query");
@@ -83,7 +123,14 @@ export const lokiCodec: Codec = {
       const { startNs, endNs } = range(params, nowNs, 6n * HOUR_NS);
       checkRange(startNs, endNs, limits);
       const kind = route === "index/stats" ? "stats" : route === "index/volume" ? "volume" : "metadata";
-      const limit = kind === "volume" ? limitOf({ limit: one(params, "limit") ?? "100" }, { ...limits, max_entries_limit_per_query: Number.MAX_SAFE_INTEGER }, 100) : undefined;
+      const limit =
+        kind === "volume"
+          ? limitOf(
+              { limit: one(params, "limit") ?? "100" },
+              { ...limits, max_entries_limit_per_query: Number.MAX_SAFE_INTEGER },
+              100,
+            )
+          : undefined;
       return { ...base, kind, params: without(params, "start", "end", "since"), startNs, endNs, limit };
     }
     return { ...base, kind: "passthrough" };

@@ -32,7 +32,10 @@ function withNotes<T>(bodies: Envelope<unknown>[], data: T, extra: Record<string
 }
 
 /** Concatenates samples per series; a timestamp seen twice (a split boundary) is kept once. Series sorted as Prometheus sorts a matrix. */
-function mergeSeriesSamples<T extends [number, unknown]>(target: T[] | undefined, add: T[] | undefined): T[] | undefined {
+function mergeSeriesSamples<T extends [number, unknown]>(
+  target: T[] | undefined,
+  add: T[] | undefined,
+): T[] | undefined {
   if (!add?.length) return target;
   if (!target?.length) return [...add];
   const last = target[target.length - 1]![0];
@@ -40,14 +43,21 @@ function mergeSeriesSamples<T extends [number, unknown]>(target: T[] | undefined
   return target;
 }
 
-export function mergeMatrix(bodies: Envelope<{ resultType: string; result: MatrixSeries[]; stats?: unknown }>[], sortSeries = true): Envelope<unknown> {
+export function mergeMatrix(
+  bodies: Envelope<{ resultType: string; result: MatrixSeries[]; stats?: unknown }>[],
+  sortSeries = true,
+): Envelope<unknown> {
   const byKey = new Map<string, MatrixSeries>();
   for (const b of bodies)
     for (const s of b.data.result) {
       const key = labelsKey(s.metric);
       const have = byKey.get(key);
       if (!have) {
-        byKey.set(key, { metric: s.metric, ...(s.values ? { values: [...s.values] } : {}), ...(s.histograms ? { histograms: [...s.histograms] } : {}) });
+        byKey.set(key, {
+          metric: s.metric,
+          ...(s.values ? { values: [...s.values] } : {}),
+          ...(s.histograms ? { histograms: [...s.histograms] } : {}),
+        });
         continue;
       }
       const values = mergeSeriesSamples(have.values, s.values);
@@ -74,12 +84,17 @@ interface Stream {
  * (backward) over all streams, each stream's entries in direction order, streams ordered by their
  * first entry. Entries are compared by their nanosecond timestamps as integers.
  */
-export function mergeStreams(bodies: Envelope<{ resultType: string; result: Stream[]; stats?: unknown; encodingFlags?: string[] }>[], limit: number, direction: "forward" | "backward"): Envelope<unknown> {
+export function mergeStreams(
+  bodies: Envelope<{ resultType: string; result: Stream[]; stats?: unknown; encodingFlags?: string[] }>[],
+  limit: number,
+  direction: "forward" | "backward",
+): Envelope<unknown> {
   const all: { key: string; labels: Labels; entry: Entry; ts: bigint }[] = [];
-  for (const b of bodies) for (const s of b.data.result) {
-    const key = labelsKey(s.stream);
-    for (const entry of s.values) all.push({ key, labels: s.stream, entry, ts: BigInt(entry[0]) });
-  }
+  for (const b of bodies)
+    for (const s of b.data.result) {
+      const key = labelsKey(s.stream);
+      for (const entry of s.values) all.push({ key, labels: s.stream, entry, ts: BigInt(entry[0]) });
+    }
   const sign = direction === "forward" ? 1 : -1;
   all.sort((a, b) => (a.ts === b.ts ? compareBytes(a.key, b.key) : a.ts < b.ts ? -sign : sign));
   const streams = new Map<string, Stream>();
@@ -124,7 +139,9 @@ export function sumNumbers(parts: unknown[]): unknown {
   if (typeof first === "boolean") return defined.some((b) => b === true);
   if (typeof first === "object" && !Array.isArray(first)) {
     const keys = new Set(defined.flatMap((p) => (typeof p === "object" ? Object.keys(p as object) : [])));
-    return Object.fromEntries([...keys].map((k) => [k, sumNumbers(defined.map((p) => (p as Record<string, unknown>)[k]))]));
+    return Object.fromEntries(
+      [...keys].map((k) => [k, sumNumbers(defined.map((p) => (p as Record<string, unknown>)[k]))]),
+    );
   }
   return first;
 }
@@ -157,7 +174,10 @@ interface VectorSample {
 }
 
 /** index/volume: volumes of the same label set add up; largest first, then `limit`. */
-export function mergeVolume(bodies: Envelope<{ resultType: string; result: VectorSample[]; stats?: unknown }>[], limit: number): Envelope<unknown> {
+export function mergeVolume(
+  bodies: Envelope<{ resultType: string; result: VectorSample[]; stats?: unknown }>[],
+  limit: number,
+): Envelope<unknown> {
   const byKey = new Map<string, { metric: Labels; t: number; v: bigint }>();
   for (const b of bodies)
     for (const s of b.data.result) {

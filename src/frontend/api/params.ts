@@ -17,9 +17,9 @@ export async function readParams(req: Request): Promise<Params> {
     if (declared > MAX_BODY_BYTES) throw new ApiError("too_large", `form body over ${MAX_BODY_BYTES} bytes`);
     const text = await req.text();
     if (text.length > MAX_BODY_BYTES) throw new ApiError("too_large", `form body over ${MAX_BODY_BYTES} bytes`);
-    new URLSearchParams(text).forEach((v, k) => add(k, v));
+    for (const [k, v] of new URLSearchParams(text)) add(k, v);
   }
-  url.searchParams.forEach((v, k) => add(k, v));
+  for (const [k, v] of url.searchParams) add(k, v);
   return params;
 }
 
@@ -34,14 +34,24 @@ export function required(params: Params, name: string): string {
   return v;
 }
 
-export function parsed<T>(params: Params, name: string, parse: (s: string) => T | undefined, what: string, fallback?: () => T): T {
+export function parsed<T>(
+  params: Params,
+  name: string,
+  parse: (s: string) => T | undefined,
+  what: string,
+  fallback?: () => T,
+): T {
   const raw = one(params, name);
   if (raw === undefined || raw === "") {
     if (fallback) return fallback();
     throw new ApiError("bad_data", `invalid parameter "${name}": missing`);
   }
   const v = parse(raw);
-  if (v === undefined) throw new ApiError("bad_data", `invalid parameter "${name}": cannot parse ${JSON.stringify(raw.slice(0, 64))} to a valid ${what}`);
+  if (v === undefined)
+    throw new ApiError(
+      "bad_data",
+      `invalid parameter "${name}": cannot parse ${JSON.stringify(raw.slice(0, 64))} to a valid ${what}`,
+    );
   return v;
 }
 

@@ -15,8 +15,10 @@ const FORM_ROUTES = new Set(["query", "query_range", "series", "labels"]);
  * They become the absolute times of the whole query (outside string literals).
  */
 export function pinStartEnd(query: string, startNs: bigint, endNs: bigint): string {
-  return query.replace(/("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|@\s*(start|end)\s*\(\s*\)/g, (m, quoted: string | undefined, which: string | undefined) =>
-    quoted !== undefined ? m : `@ ${formatSeconds(which === "start" ? startNs : endNs)}`,
+  return query.replace(
+    /("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|@\s*(start|end)\s*\(\s*\)/g,
+    (m, quoted: string | undefined, which: string | undefined) =>
+      quoted !== undefined ? m : `@ ${formatSeconds(which === "start" ? startNs : endNs)}`,
   );
 }
 
@@ -31,7 +33,15 @@ export const prometheusCodec: Codec = {
       const endNs = parsed(params, "end", parsePromTime, "timestamp");
       const stepMs = parsed(params, "step", parseStepMs, "duration");
       checkRange(startNs, endNs, limits, stepMs);
-      return { ...base, kind: "metric", params: without(params, "query", "start", "end", "step"), query: pinStartEnd(query, startNs, endNs), startNs, endNs, stepMs };
+      return {
+        ...base,
+        kind: "metric",
+        params: without(params, "query", "start", "end", "step"),
+        query: pinStartEnd(query, startNs, endNs),
+        startNs,
+        endNs,
+        stepMs,
+      };
     }
     if (route === "query") {
       required(params, "query");

@@ -37,7 +37,8 @@ type Options = FrontendConfig["async"];
 
 const recordKey = (id: string) => `aj:${id}`;
 const answerKey = (id: string) => `ar:${id}`;
-const sameOwner = (r: JobRecord, who: Identity) => r.subject === who.subject && r.tenants.join("|") === [...who.tenants].sort().join("|");
+const sameOwner = (r: JobRecord, who: Identity) =>
+  r.subject === who.subject && r.tenants.join("|") === [...who.tenants].sort().join("|");
 
 /**
  * Asynchronous queries: a job runs the same pipeline (same fair queue, under the submitter's actor
@@ -46,7 +47,10 @@ const sameOwner = (r: JobRecord, who: Identity) => r.subject === who.subject && 
  */
 export class AsyncJobs {
   /** Jobs this replica runs: their abort controllers, for cancels and shutdown. */
-  readonly #running = new Map<string, { controller: AbortController; record: JobRecord; timer: ReturnType<typeof setInterval> }>();
+  readonly #running = new Map<
+    string,
+    { controller: AbortController; record: JobRecord; timer: ReturnType<typeof setInterval> }
+  >();
 
   constructor(
     readonly store: StoredValues,
@@ -68,9 +72,20 @@ export class AsyncJobs {
     const mine = [...this.#running.values()].map((j) => j.record);
     const tenant = [...who.tenants].sort().join("|");
     if (mine.filter((r) => r.tenants.join("|") === tenant).length >= this.opts.max_jobs_per_tenant)
-      throw new ApiError("too_many_requests", `tenant ${tenant} has ${this.opts.max_jobs_per_tenant} asynchronous queries running (max_jobs_per_tenant); wait for one to finish or cancel one`, { "retry-after": "10" });
-    if (mine.filter((r) => r.actorPath === who.actorPath && r.tenants.join("|") === tenant).length >= this.opts.max_jobs_per_actor)
-      throw new ApiError("too_many_requests", `you have ${this.opts.max_jobs_per_actor} asynchronous queries running (max_jobs_per_actor); wait for one to finish or cancel one`, { "retry-after": "10" });
+      throw new ApiError(
+        "too_many_requests",
+        `tenant ${tenant} has ${this.opts.max_jobs_per_tenant} asynchronous queries running (max_jobs_per_tenant); wait for one to finish or cancel one`,
+        { "retry-after": "10" },
+      );
+    if (
+      mine.filter((r) => r.actorPath === who.actorPath && r.tenants.join("|") === tenant).length >=
+      this.opts.max_jobs_per_actor
+    )
+      throw new ApiError(
+        "too_many_requests",
+        `you have ${this.opts.max_jobs_per_actor} asynchronous queries running (max_jobs_per_actor); wait for one to finish or cancel one`,
+        { "retry-after": "10" },
+      );
 
     const t = this.now();
     const record: JobRecord = {
@@ -86,7 +101,11 @@ export class AsyncJobs {
     };
     // A ticket nobody could poll is worse than a refusal: without the record stored, no job starts.
     if (!(await this.#save(record)).stored)
-      throw new ApiError("unavailable", "cannot store the asynchronous query (the cache is unavailable); try again shortly, or run the query without async=true", { "retry-after": "10" });
+      throw new ApiError(
+        "unavailable",
+        "cannot store the asynchronous query (the cache is unavailable); try again shortly, or run the query without async=true",
+        { "retry-after": "10" },
+      );
     const controller = new AbortController();
     const deadline = AbortSignal.timeout(this.opts.deadline);
     const signal = AbortSignal.any([controller.signal, deadline]);
@@ -118,7 +137,11 @@ export class AsyncJobs {
         if (controller.signal.aborted) state = "cancelled";
         else {
           state = "failed";
-          error = deadline.aborted ? `the query ran past its deadline of ${this.opts.deadline / 1000}s; narrow the time range` : e instanceof ApiError ? e.message : String(e);
+          error = deadline.aborted
+            ? `the query ran past its deadline of ${this.opts.deadline / 1000}s; narrow the time range`
+            : e instanceof ApiError
+              ? e.message
+              : String(e);
           answer = render(e instanceof ApiError ? e : new ApiError("internal", error));
         }
       }
@@ -128,7 +151,10 @@ export class AsyncJobs {
         const shared = (await this.store.get<JobRecord>(recordKey(record.id)))?.value;
         if (state === "cancelled" || shared?.cancelRequested) return;
         // The answer is stored before the record says so: a poll never sees "done" without it.
-        if (answer && !(await this.store.put(answerKey(record.id), answer, this.#ttl(record, this.opts.keep_alive))).stored) {
+        if (
+          answer &&
+          !(await this.store.put(answerKey(record.id), answer, this.#ttl(record, this.opts.keep_alive))).stored
+        ) {
           state = "failed";
           error = "the result could not be stored in the cache; resubmit the query";
           answer = undefined;
@@ -148,21 +174,42 @@ export class AsyncJobs {
     const local = this.#running.get(id)?.record;
     const r = local ?? (await this.store.get<JobRecord>(recordKey(id)))?.value;
     if (!r || !sameOwner(r, who) || r.expiresAt < this.now() || r.state === "cancelled") return undefined;
-    if ((r.state === "queued" || r.state === "running") && !local && this.now() - r.heartbeatAt > 3 * this.opts.heartbeat) {
+    if (
+      (r.state === "queued" || r.state === "running") &&
+      !local &&
+      this.now() - r.heartbeatAt > 3 * this.opts.heartbeat
+    ) {
       // The frontend running it stopped renewing its heartbeat: it died. Say so instead of "running" forever.
-      this.#finish(r, "failed", `the frontend running this query stopped (no heartbeat since ${new Date(r.heartbeatAt).toISOString()}); resubmit it`);
+      this.#finish(
+        r,
+        "failed",
+        `the frontend running this query stopped (no heartbeat since ${new Date(r.heartbeatAt).toISOString()}); resubmit it`,
+      );
       await this.#save(r);
     }
     return r;
   }
 
   async answer(id: string, r: JobRecord): Promise<Answer | undefined> {
-    return (await this.store.get<Answer>(answerKey(id)))?.value ?? (r.error ? { status: 500, contentType: "application/json", body: JSON.stringify({ status: "error", errorType: "internal", error: r.error }) } : undefined);
+    return (
+      (await this.store.get<Answer>(answerKey(id)))?.value ??
+      (r.error
+        ? {
+            status: 500,
+            contentType: "application/json",
+            body: JSON.stringify({ status: "error", errorType: "internal", error: r.error }),
+          }
+        : undefined)
+    );
   }
 
   /** Copies of the records of the jobs this replica is running, for operators (the admin listener). */
   list(): JobRecord[] {
-    return [...this.#running.values()].map(({ record }) => ({ ...record, tenants: [...record.tenants], progress: { ...record.progress } }));
+    return [...this.#running.values()].map(({ record }) => ({
+      ...record,
+      tenants: [...record.tenants],
+      progress: { ...record.progress },
+    }));
   }
 
   /** Cancels the owner's job here, or asks the replica running it (it reads the record on its heartbeat). */

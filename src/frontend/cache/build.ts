@@ -7,7 +7,13 @@ export function buildCache(config: FrontendConfig["cache"], events: CacheEvents)
   if (config.backend === "memcached") {
     const m = config.memcached!;
     return new MemcachedCache(
-      { servers: m.servers, timeoutMs: m.timeout, maxItemBytes: m.max_item_bytes, breakerFailures: m.breaker_failures, breakerCooldownMs: m.breaker_cooldown },
+      {
+        servers: m.servers,
+        timeoutMs: m.timeout,
+        maxItemBytes: m.max_item_bytes,
+        breakerFailures: m.breaker_failures,
+        breakerCooldownMs: m.breaker_cooldown,
+      },
       events,
     );
   }

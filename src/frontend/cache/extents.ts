@@ -12,7 +12,11 @@ export interface Extent {
 
 export interface MatrixBody {
   status: string;
-  data: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][]; histograms?: [number, unknown][] }[]; stats?: unknown };
+  data: {
+    resultType: string;
+    result: { metric: Record<string, string>; values?: [number, string][]; histograms?: [number, unknown][] }[];
+    stats?: unknown;
+  };
   warnings?: string[];
   infos?: string[];
 }
@@ -70,7 +74,10 @@ export function mergeExtents(extents: Extent[], stepNs: bigint): Extent[] {
     const last = out[out.length - 1];
     if (last && e.startNs <= last.endNs + stepNs) {
       if (e.endNs > last.endNs) {
-        last.response = mergeMatrix([last.response, sliceMatrix(e.response, last.endNs + stepNs, e.endNs)] as never) as MatrixBody;
+        last.response = mergeMatrix([
+          last.response,
+          sliceMatrix(e.response, last.endNs + stepNs, e.endNs),
+        ] as never) as MatrixBody;
         last.endNs = e.endNs;
       }
     } else out.push({ ...e });

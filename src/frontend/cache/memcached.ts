@@ -59,7 +59,13 @@ export class MemcachedCache implements Cache {
     }
     // memcached reads an expiry over 30 days as an absolute Unix time.
     const expires = ttlSeconds > 2_592_000 ? Math.floor(Date.now() / 1000) + ttlSeconds : ttlSeconds;
-    return (await this.#op("set", () => this.#client.set(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength), { expires }), TOO_LARGE)) ?? false;
+    return (
+      (await this.#op(
+        "set",
+        () => this.#client.set(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength), { expires }),
+        TOO_LARGE,
+      )) ?? false
+    );
   }
 
   async delete(key: string): Promise<void> {
@@ -76,7 +82,13 @@ export class MemcachedCache implements Cache {
     try {
       const result = await Promise.race([
         f(),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Timeout(`memcached ${name} took over ${this.opts.timeoutMs}ms`)), this.opts.timeoutMs))),
+        new Promise<never>(
+          (_, reject) =>
+            (timer = setTimeout(
+              () => reject(new Timeout(`memcached ${name} took over ${this.opts.timeoutMs}ms`)),
+              this.opts.timeoutMs,
+            )),
+        ),
       ]);
       if (this.#failures >= this.opts.breakerFailures) this.events.state?.(false);
       this.#failures = 0;

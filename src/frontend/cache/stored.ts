@@ -20,7 +20,8 @@ interface Manifest {
 }
 
 /** A cache key memcached accepts (≤ 250 bytes, no spaces or control characters), from any string. */
-export const hashKey = (prefix: string, full: string): string => `${prefix}:${createHash("sha256").update(full).digest("base64url")}`;
+export const hashKey = (prefix: string, full: string): string =>
+  `${prefix}:${createHash("sha256").update(full).digest("base64url")}`;
 
 /**
  * JSON values, compressed (brotli: see bench/cache for the comparison), stored under one key
@@ -54,12 +55,23 @@ export class StoredValues {
       const ok = await this.cache.set(key, Buffer.concat([Buffer.of(INLINE), packed]), ttlSeconds);
       return { stored: ok, bytes: packed.byteLength };
     }
-    const m: Manifest = { gen: randomBytes(8).toString("hex"), chunks: Math.ceil(packed.byteLength / room), bytes: packed.byteLength, sha256: createHash("sha256").update(packed).digest("hex") };
+    const m: Manifest = {
+      gen: randomBytes(8).toString("hex"),
+      chunks: Math.ceil(packed.byteLength / room),
+      bytes: packed.byteLength,
+      sha256: createHash("sha256").update(packed).digest("hex"),
+    };
     const writes = await Promise.all(
-      Array.from({ length: m.chunks }, (_, i) => this.cache.set(`${key}:${m.gen}:${i}`, packed.subarray(i * room, (i + 1) * room), ttlSeconds)),
+      Array.from({ length: m.chunks }, (_, i) =>
+        this.cache.set(`${key}:${m.gen}:${i}`, packed.subarray(i * room, (i + 1) * room), ttlSeconds),
+      ),
     );
     if (!writes.every(Boolean)) return { stored: false, bytes: packed.byteLength };
-    const ok = await this.cache.set(key, Buffer.concat([Buffer.of(MANIFEST), Buffer.from(JSON.stringify(m))]), ttlSeconds);
+    const ok = await this.cache.set(
+      key,
+      Buffer.concat([Buffer.of(MANIFEST), Buffer.from(JSON.stringify(m))]),
+      ttlSeconds,
+    );
     return { stored: ok, bytes: packed.byteLength };
   }
 
@@ -71,10 +83,13 @@ export class StoredValues {
       if (raw[0] === INLINE) packed = Buffer.from(raw.buffer, raw.byteOffset + 1, raw.byteLength - 1);
       else if (raw[0] === MANIFEST) {
         const m = JSON.parse(Buffer.from(raw.subarray(1)).toString()) as Manifest;
-        const parts = await Promise.all(Array.from({ length: m.chunks }, (_, i) => this.cache.get(`${key}:${m.gen}:${i}`)));
+        const parts = await Promise.all(
+          Array.from({ length: m.chunks }, (_, i) => this.cache.get(`${key}:${m.gen}:${i}`)),
+        );
         if (parts.some((p) => !p)) return undefined; // a chunk was evicted: the whole value is gone
         packed = Buffer.concat(parts as Uint8Array[]);
-        if (packed.byteLength !== m.bytes || createHash("sha256").update(packed).digest("hex") !== m.sha256) return undefined;
+        if (packed.byteLength !== m.bytes || createHash("sha256").update(packed).digest("hex") !== m.sha256)
+          return undefined;
       } else return undefined;
       return { value: await decompress(packed), bytes: packed.byteLength };
     } catch {

@@ -25,7 +25,14 @@ export interface Job extends QueuedRequest {
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -44,7 +51,14 @@ export class QuerierPool {
     readonly metrics?: FrontendMetrics,
   ) {
     // A querier's ID is its URL: stable across restarts and replicas, which shuffle sharding needs.
-    this.queriers = config.queriers.map((q) => ({ id: q.url, url: q.url, maxConcurrent: q.max_concurrent, inflight: 0, healthy: true, failures: 0 }));
+    this.queriers = config.queriers.map((q) => ({
+      id: q.url,
+      url: q.url,
+      maxConcurrent: q.max_concurrent,
+      inflight: 0,
+      healthy: true,
+      failures: 0,
+    }));
     void this.checkHealth();
     this.#timer = setInterval(() => void this.checkHealth(), config.health_check.interval);
     this.#timer.unref?.();
@@ -85,7 +99,13 @@ export class QuerierPool {
     return new Promise<QueryResponse>((resolve, reject) => {
       const onAbort = () => {
         this.queue.remove(job);
-        this.metrics?.discarded.inc({ user: job.tenant, reason: ctx.signal.reason instanceof DOMException && ctx.signal.reason.name === "TimeoutError" ? "timeout" : "cancelled" });
+        this.metrics?.discarded.inc({
+          user: job.tenant,
+          reason:
+            ctx.signal.reason instanceof DOMException && ctx.signal.reason.name === "TimeoutError"
+              ? "timeout"
+              : "cancelled",
+        });
         reject(ctx.signal.reason);
       };
       const job: Job = {
@@ -132,7 +152,10 @@ export class QuerierPool {
       try {
         this.queue.enqueue(job);
       } catch (e) {
-        this.metrics?.discarded.inc({ user: job.tenant, reason: e instanceof ApiError && e.status === 429 ? "too_many_outstanding" : "invalid" });
+        this.metrics?.discarded.inc({
+          user: job.tenant,
+          reason: e instanceof ApiError && e.status === 429 ? "too_many_outstanding" : "invalid",
+        });
         throw e;
       }
       ctx.signal.addEventListener("abort", onAbort, { once: true });
@@ -142,14 +165,18 @@ export class QuerierPool {
 
   #pump(): void {
     for (;;) {
-      const free = this.queriers.filter((q) => q.healthy && q.inflight < q.maxConcurrent).sort((a, b) => a.inflight / a.maxConcurrent - b.inflight / b.maxConcurrent);
+      const free = this.queriers
+        .filter((q) => q.healthy && q.inflight < q.maxConcurrent)
+        .sort((a, b) => a.inflight / a.maxConcurrent - b.inflight / b.maxConcurrent);
       let started = false;
       for (const q of free) {
         if (q.inflight >= q.maxConcurrent) continue;
         const job = this.queue.dequeue(q.id);
         if (!job) continue;
         // A retry goes to a querier it has not failed on, when one has a free slot.
-        const target = job.avoid.has(q.id) ? (free.find((o) => !job.avoid.has(o.id) && o.inflight < o.maxConcurrent) ?? q) : q;
+        const target = job.avoid.has(q.id)
+          ? (free.find((o) => !job.avoid.has(o.id) && o.inflight < o.maxConcurrent) ?? q)
+          : q;
         job.start(target);
         started = true;
       }
@@ -170,7 +197,9 @@ export class QuerierPool {
         const errors: string[] = [];
         for (const path of this.config.queriers[i]!.health_paths) {
           try {
-            const res = await fetch(new URL(path, q.url.endsWith("/") ? q.url : `${q.url}/`), { signal: AbortSignal.timeout(timeout) });
+            const res = await fetch(new URL(path, q.url.endsWith("/") ? q.url : `${q.url}/`), {
+              signal: AbortSignal.timeout(timeout),
+            });
             await res.body?.cancel();
             if (res.ok) {
               const wasDown = !q.healthy;

@@ -14,7 +14,12 @@ export class QuerierFailure extends Error {
 }
 
 /** One HTTP call to a querier. 2xx JSON is parsed; 4xx comes back as the querier's answer; 5xx and network errors throw. */
-export async function callQuerier(baseUrl: string, call: QuerierCall, headers: Headers, signal: AbortSignal): Promise<QueryResponse> {
+export async function callQuerier(
+  baseUrl: string,
+  call: QuerierCall,
+  headers: Headers,
+  signal: AbortSignal,
+): Promise<QueryResponse> {
   const url = upstreamUrl(baseUrl, call.path, call.method === "GET" ? call.params.toString() : "");
   const h = new Headers(headers);
   let body: string | undefined;
@@ -28,7 +33,9 @@ export async function callQuerier(baseUrl: string, call: QuerierCall, headers: H
     res = await fetch(url, { method: call.method, headers: h, body, signal, redirect: "manual" });
   } catch (e) {
     if (signal.aborted) throw signal.reason ?? e;
-    throw new QuerierFailure(`querier ${url.host} is unreachable: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+    throw new QuerierFailure(
+      `querier ${url.host} is unreachable: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`,
+    );
   }
   const contentType = res.headers.get("content-type") ?? "application/octet-stream";
   const raw = new Uint8Array(await res.arrayBuffer());
@@ -37,7 +44,12 @@ export async function callQuerier(baseUrl: string, call: QuerierCall, headers: H
   if (res.status >= 200 && res.status < 300 && contentType.includes("json")) {
     try {
       const cacheControl = res.headers.get("cache-control") ?? undefined;
-      return { status: res.status, contentType, json: JSON.parse(new TextDecoder().decode(raw)), ...(cacheControl ? { cacheControl } : {}) };
+      return {
+        status: res.status,
+        contentType,
+        json: JSON.parse(new TextDecoder().decode(raw)),
+        ...(cacheControl ? { cacheControl } : {}),
+      };
     } catch {
       throw new QuerierFailure(`querier ${url.host} answered invalid JSON`, response);
     }

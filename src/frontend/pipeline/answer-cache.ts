@@ -24,7 +24,17 @@ export class AnswerCache {
     const freshLine = BigInt(Math.floor(this.now())) * NS_PER_MS - msToNs(ctx.limits.max_cache_freshness);
     if (req.endNs > freshLine || readsRecentData(req.query ?? "", freshLine)) return undefined;
     const params = Object.entries(req.params).sort(([a], [b]) => (a < b ? -1 : 1));
-    return JSON.stringify(["answer", [...ctx.identity.tenants].sort(), req.path, req.query, req.startNs.toString(), req.endNs.toString(), req.stepMs, ctx.limits.align_queries_with_step, params]);
+    return JSON.stringify([
+      "answer",
+      [...ctx.identity.tenants].sort(),
+      req.path,
+      req.query,
+      req.startNs.toString(),
+      req.endNs.toString(),
+      req.stepMs,
+      ctx.limits.align_queries_with_step,
+      params,
+    ]);
   }
 
   /** The stored body, after checking the full key stored with it (a hash collision is a miss). */

@@ -32,10 +32,21 @@ export const pieceCache =
     const kind = req.kind === "metadata" ? opts.metadata : req.kind === "log" ? opts.emptyLogs : undefined;
     if (!kind || noCache(ctx)) return next(req, ctx);
     const nowNs = BigInt(Math.floor((opts.now ?? Date.now)())) * NS_PER_MS;
-    const freshness = req.kind === "metadata" ? ctx.limits.max_metadata_cache_freshness : ctx.limits.max_cache_freshness;
+    const freshness =
+      req.kind === "metadata" ? ctx.limits.max_metadata_cache_freshness : ctx.limits.max_cache_freshness;
     if (req.endNs > nowNs - msToNs(freshness)) return next(req, ctx);
 
-    const full = JSON.stringify([req.api, [...ctx.identity.tenants].sort(), req.path, req.query ?? "", req.startNs.toString(), req.endNs.toString(), req.limit ?? 0, req.direction ?? "", pieceParams(req)]);
+    const full = JSON.stringify([
+      req.api,
+      [...ctx.identity.tenants].sort(),
+      req.path,
+      req.query ?? "",
+      req.startNs.toString(),
+      req.endNs.toString(),
+      req.limit ?? 0,
+      req.direction ?? "",
+      pieceParams(req),
+    ]);
     const key = hashKey("qp", full);
     const stats = ctx.stats.cache;
     stats.entriesRequested++;
@@ -49,9 +60,17 @@ export const pieceCache =
     }
     stats.miss++;
     const res = await next(req, ctx);
-    const keep = res.status === 200 && res.json !== undefined && !/\bno-store\b/i.test(res.cacheControl ?? "") && (req.kind === "metadata" || isEmptyStreams(res.json));
+    const keep =
+      res.status === 200 &&
+      res.json !== undefined &&
+      !/\bno-store\b/i.test(res.cacheControl ?? "") &&
+      (req.kind === "metadata" || isEmptyStreams(res.json));
     if (keep) {
-      const { stored, bytes } = await opts.store.put(key, { key: full, response: { status: res.status, contentType: res.contentType, json: res.json } }, kind.ttlSeconds);
+      const { stored, bytes } = await opts.store.put(
+        key,
+        { key: full, response: { status: res.status, contentType: res.contentType, json: res.json } },
+        kind.ttlSeconds,
+      );
       if (stored) {
         stats.entriesStored++;
         stats.bytesSent += bytes;

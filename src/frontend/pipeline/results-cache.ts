@@ -20,7 +20,8 @@ interface Entry {
 }
 
 /** Caching is off for this request when the client says so. */
-export const noCache = (ctx: QueryContext) => /\bno-(cache|store)\b/i.test(ctx.forwardHeaders.get("cache-control") ?? "");
+export const noCache = (ctx: QueryContext) =>
+  /\bno-(cache|store)\b/i.test(ctx.forwardHeaders.get("cache-control") ?? "");
 
 /**
  * `@ <time>` past the freshness line, or a negative offset, reads data that may still change.
@@ -51,7 +52,10 @@ function fullKey(req: QueryRequest, ctx: QueryContext, stepNs: bigint): string {
   ]);
 }
 
-const isSuccess = (r: QueryResponse) => r.status === 200 && (r.json as MatrixBody | undefined)?.status === "success" && (r.json as MatrixBody).data?.resultType === "matrix";
+const isSuccess = (r: QueryResponse) =>
+  r.status === 200 &&
+  (r.json as MatrixBody | undefined)?.status === "success" &&
+  (r.json as MatrixBody).data?.resultType === "matrix";
 
 /**
  * The results cache for metric range queries, below the split: each piece is answered from the
@@ -88,12 +92,17 @@ export const resultsCache =
     }
 
     const missing = gaps(req.startNs, req.endNs, stepNs, cached);
-    const fetched = await Promise.all(missing.map((g) => next({ ...req, startNs: g.startNs, endNs: g.endNs }, ctx).then((res) => ({ ...g, res }))));
+    const fetched = await Promise.all(
+      missing.map((g) => next({ ...req, startNs: g.startNs, endNs: g.endNs }, ctx).then((res) => ({ ...g, res }))),
+    );
     const failed = fetched.find((f) => !isSuccess(f.res));
     if (failed) return failed.res;
 
     const used = cached.filter((e) => e.endNs >= req.startNs && e.startNs <= req.endNs);
-    const served = used.reduce((n, e) => n + ((e.endNs < req.endNs ? e.endNs : req.endNs) - (e.startNs > req.startNs ? e.startNs : req.startNs)), 0n);
+    const served = used.reduce(
+      (n, e) => n + ((e.endNs < req.endNs ? e.endNs : req.endNs) - (e.startNs > req.startNs ? e.startNs : req.startNs)),
+      0n,
+    );
     stats.queryLengthServedNs += served;
     if (missing.length === 0) stats.hit++;
     else if (used.length) stats.partial++;
@@ -103,12 +112,19 @@ export const resultsCache =
     if (fetched.some((f) => /\bno-store\b/i.test(f.res.cacheControl ?? ""))) stats.noStore = true;
     const storable = fetched
       .filter((f) => !/\bno-store\b/i.test(f.res.cacheControl ?? "") && f.startNs <= cutoff)
-      .map((f) => ({ startNs: f.startNs, endNs: f.endNs < cutoff ? f.endNs : cutoff, response: sliceMatrix(f.res.json as MatrixBody, f.startNs, f.endNs < cutoff ? f.endNs : cutoff) }));
+      .map((f) => ({
+        startNs: f.startNs,
+        endNs: f.endNs < cutoff ? f.endNs : cutoff,
+        response: sliceMatrix(f.res.json as MatrixBody, f.startNs, f.endNs < cutoff ? f.endNs : cutoff),
+      }));
     if (storable.length) {
       const minNs = msToNs(opts.minExtentMs);
       const extents = mergeExtents([...cached, ...storable], stepNs).filter((e) => e.endNs - e.startNs >= minNs);
       if (extents.length) {
-        const entry: Entry = { key: full, extents: extents.map((e) => ({ start: e.startNs.toString(), end: e.endNs.toString(), response: e.response })) };
+        const entry: Entry = {
+          key: full,
+          extents: extents.map((e) => ({ start: e.startNs.toString(), end: e.endNs.toString(), response: e.response })),
+        };
         const { stored, bytes } = await opts.store.put(key, entry, opts.ttlSeconds);
         if (stored) {
           stats.entriesStored++;
@@ -120,8 +136,18 @@ export const resultsCache =
     if (used.length === 0 && fetched.length === 1) return fetched[0]!.res;
     const parts: { startNs: bigint; body: MatrixBody }[] = [
       // An extent inside the request is used as it is; only one that reaches past it is cut.
-      ...used.map((e) => ({ startNs: e.startNs > req.startNs ? e.startNs : req.startNs, body: e.startNs >= req.startNs && e.endNs <= req.endNs ? e.response : sliceMatrix(e.response, req.startNs, req.endNs) })),
+      ...used.map((e) => ({
+        startNs: e.startNs > req.startNs ? e.startNs : req.startNs,
+        body:
+          e.startNs >= req.startNs && e.endNs <= req.endNs
+            ? e.response
+            : sliceMatrix(e.response, req.startNs, req.endNs),
+      })),
       ...fetched.map((f) => ({ startNs: f.startNs, body: f.res.json as MatrixBody })),
     ].sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
-    return { status: 200, contentType: fetched[0]?.res.contentType ?? "application/json", json: mergeMatrix(parts.map((p) => p.body) as never) };
+    return {
+      status: 200,
+      contentType: fetched[0]?.res.contentType ?? "application/json",
+      json: mergeMatrix(parts.map((p) => p.body) as never),
+    };
   };

@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { msToNs } from "../api/time.js";
-import { type Handler, type Middleware, type QueryContext, type QueryRequest, type QueryResponse } from "../types.js";
+import type { Handler, Middleware, QueryContext, QueryRequest, QueryResponse } from "../types.js";
 import { floorDiv, intervalSplits, metricSplits, type Range } from "./intervals.js";
 
 export type Merge = (req: QueryRequest, parts: QueryResponse[]) => QueryResponse;
@@ -33,7 +33,10 @@ function rangesFor(req: QueryRequest, ctx: QueryContext): Range[] {
 }
 
 const entriesIn = (r: QueryResponse): number =>
-  ((r.json as { data?: { result?: { values?: unknown[] }[] } })?.data?.result ?? []).reduce((n, s) => n + (s.values?.length ?? 0), 0);
+  ((r.json as { data?: { result?: { values?: unknown[] }[] } })?.data?.result ?? []).reduce(
+    (n, s) => n + (s.values?.length ?? 0),
+    0,
+  );
 
 /**
  * Splits a query by time, runs the pieces through the rest of the pipeline with at most
@@ -64,7 +67,12 @@ export const split =
   };
 
 /** Runs pieces with bounded parallelism; resolves with the answers of the in-order prefix that was needed. */
-async function runInOrder(pieces: QueryRequest[], next: Handler, ctx: QueryContext, enough: (entries: number) => boolean): Promise<QueryResponse[] | QueryResponse> {
+async function runInOrder(
+  pieces: QueryRequest[],
+  next: Handler,
+  ctx: QueryContext,
+  enough: (entries: number) => boolean,
+): Promise<QueryResponse[] | QueryResponse> {
   const stop = new AbortController();
   // Every piece (pool, fetch) listens on this one signal: a query of many pieces is expected to.
   setMaxListeners(0, stop.signal);

@@ -99,19 +99,31 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     const path = this.#validPath(item.actorPath);
     const tenant = this.root.children.get(item.tenant);
     if ((tenant?.queued ?? 0) >= this.opts.maxOutstandingPerTenant)
-      throw new ApiError("too_many_requests", `too many outstanding requests for tenant ${item.tenant} (max_outstanding_requests_per_tenant: ${this.opts.maxOutstandingPerTenant}); retry later`, { "retry-after": "1" });
+      throw new ApiError(
+        "too_many_requests",
+        `too many outstanding requests for tenant ${item.tenant} (max_outstanding_requests_per_tenant: ${this.opts.maxOutstandingPerTenant}); retry later`,
+        { "retry-after": "1" },
+      );
     if (this.opts.maxOutstandingPerActor > 0) {
       let n = tenant;
       for (const seg of path) n = n?.children.get(seg);
       if ((n?.queued ?? 0) >= this.opts.maxOutstandingPerActor)
-        throw new ApiError("too_many_requests", `too many outstanding requests for your user (max_outstanding_requests_per_actor: ${this.opts.maxOutstandingPerActor}); retry later`, { "retry-after": "1" });
+        throw new ApiError(
+          "too_many_requests",
+          `too many outstanding requests for your user (max_outstanding_requests_per_actor: ${this.opts.maxOutstandingPerActor}); retry later`,
+          { "retry-after": "1" },
+        );
     }
     let node = this.root;
     for (const name of [item.tenant, ...path]) node = this.#child(node, name);
     if (node.local.size === 0) {
       // The local queue is one more sibling: it too starts level (less its credit) with the least-served active one.
       const active = [...node.children.values()].filter((c) => c.queued > 0).map((c) => c.used);
-      node.localUsed = Math.max(node.localUsed, Math.max(node.vtime, ...active.length ? [Math.min(...active)] : []) - this.#credit(`${node.path.join("\0")}\0`));
+      node.localUsed = Math.max(
+        node.localUsed,
+        Math.max(node.vtime, ...(active.length ? [Math.min(...active)] : [])) -
+          this.#credit(`${node.path.join("\0")}\0`),
+      );
     }
     node.local.add(item);
     for (let n: Node<T> | undefined = node; n; n = n.parent) n.queued++;
@@ -196,7 +208,10 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     if (segments.some((s) => s === ""))
       throw new ApiError("bad_data", `X-Loki-Actor-Path has an empty segment: ${JSON.stringify(segments.join("|"))}`);
     if (segments.length > this.opts.maxLevels)
-      throw new ApiError("bad_data", `X-Loki-Actor-Path has ${segments.length} levels, more than max_queue_hierarchy_levels (${this.opts.maxLevels})`);
+      throw new ApiError(
+        "bad_data",
+        `X-Loki-Actor-Path has ${segments.length} levels, more than max_queue_hierarchy_levels (${this.opts.maxLevels})`,
+      );
     return segments;
   }
 
@@ -218,7 +233,9 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
       // less the credit its idle time earned: idle time never buys the right to starve the others for long.
       const active = [...parent.children.values()].filter((s) => s !== c && s.queued > 0).map((s) => s.used);
       if (parent.local.size > 0) active.push(parent.localUsed);
-      const level = Math.max(parent.vtime, ...active.length ? [Math.min(...active)] : []) - this.#credit(c.path.join("\0")) / c.weight;
+      const level =
+        Math.max(parent.vtime, ...(active.length ? [Math.min(...active)] : [])) -
+        this.#credit(c.path.join("\0")) / c.weight;
       c.used = isNew ? level : Math.max(c.used, level);
     }
     return c;
@@ -231,7 +248,9 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
   /** Picks the next request below `node`, charging the nodes on its way. */
   #take(node: Node<T>, querierId: string, depth: number): T | undefined {
     const eligible = (name: string) => depth > 0 || this.shard(name).has(querierId);
-    const candidates = (depth === 0 ? node.order.filter(eligible) : node.order).filter((n) => node.children.get(n)!.queued > 0);
+    const candidates = (depth === 0 ? node.order.filter(eligible) : node.order).filter(
+      (n) => node.children.get(n)!.queued > 0,
+    );
     const hasLocal = node.local.size > 0;
     if (!hasLocal && candidates.length === 0) return undefined;
 
