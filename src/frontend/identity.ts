@@ -2,6 +2,9 @@ import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../http/errors.js";
 import { IDENTITY_HEADER, type Identity } from "../identity/identity.js";
 
+/** The frontend's Hono environment: every route after requireIdentity knows who is asking. */
+export type FrontendEnv = { Variables: { identity: Identity } };
+
 export type IdentityVerifier = (jws: string) => Promise<Identity>;
 
 /** Set only by code in this process (the co-deployed edge), never from the wire. */
@@ -28,7 +31,7 @@ export async function identityOf(req: Request, env: unknown, verify?: IdentityVe
   }
 }
 
-export function requireIdentity(verify?: IdentityVerifier): MiddlewareHandler<{ Variables: { identity: Identity } }> {
+export function requireIdentity(verify?: IdentityVerifier): MiddlewareHandler<FrontendEnv> {
   return async (c, next) => {
     c.set("identity", await identityOf(c.req.raw, c.env, verify));
     await next();

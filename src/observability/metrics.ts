@@ -7,8 +7,38 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
  */
 export interface FrontendSources {
   queuedByTenant(): { tenant: string; queued: number }[];
-  queriers(): { id: string; inflight: number; healthy: boolean }[];
-  asyncJobs?(): { state: string }[];
+  /** The queue as operators see it: the fair queue's tree, or just its length. */
+  queueSnapshot(): unknown;
+  queriers(): QuerierView[];
+  asyncJobs(): AsyncJobView[];
+}
+
+export interface QuerierView {
+  id: string;
+  url: string;
+  maxConcurrent: number;
+  inflight: number;
+  healthy: boolean;
+  failures: number;
+  lastError?: string;
+}
+
+export interface AsyncJobView {
+  tenants: string[];
+  actorPath: string;
+  state: string;
+  progress: { splitsDone: number; splitsTotal: number };
+  submittedAt: number;
+  startedAt?: number;
+}
+
+/** What the cache did for one query. */
+export interface CacheUse {
+  hit: number;
+  partial: number;
+  miss: number;
+  bytesReceived: number;
+  bytesSent: number;
 }
 
 export class FrontendMetrics {
@@ -68,7 +98,7 @@ export class FrontendMetrics {
         ["queued", 0],
         ["running", 0],
       ]);
-      for (const j of this.sources?.asyncJobs?.() ?? []) counts.set(j.state, (counts.get(j.state) ?? 0) + 1);
+      for (const j of this.sources?.asyncJobs() ?? []) counts.set(j.state, (counts.get(j.state) ?? 0) + 1);
       for (const [state, n] of counts) g.set({ state }, n);
     },
   );
@@ -112,6 +142,14 @@ export class FrontendMetrics {
     help: "Sub-queries retried after a 5xx or an unreachable querier.",
     registers: [this.registry],
   });
+
+  /** Counts what the cache did for one query. */
+  countCache(c: CacheUse): void {
+    for (const outcome of ["hit", "partial", "miss"] as const)
+      if (c[outcome]) this.cacheOutcomes.inc({ outcome }, c[outcome]);
+    if (c.bytesReceived) this.cacheBytes.inc({ direction: "read" }, c.bytesReceived);
+    if (c.bytesSent) this.cacheBytes.inc({ direction: "written" }, c.bytesSent);
+  }
 
   #gauge(name: string, help: string, labelNames: string[], collect: (g: Gauge) => void): Gauge {
     return new Gauge({

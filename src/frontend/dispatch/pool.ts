@@ -3,18 +3,11 @@ import { ApiError } from "../../http/errors.js";
 import type { Codec } from "../api/codec.js";
 import type { QueuedRequest, RequestQueue } from "../queue/queue.js";
 import type { Api, Handler, QueryContext, QueryRequest, QueryResponse } from "../types.js";
-import type { FrontendMetrics } from "../../observability/metrics.js";
+import type { FrontendMetrics, QuerierView } from "../../observability/metrics.js";
 import { callQuerier, QuerierFailure } from "./querier.js";
 
-export interface QuerierState {
-  id: string;
-  url: string;
-  maxConcurrent: number;
-  inflight: number;
-  healthy: boolean;
-  failures: number;
-  lastError?: string;
-}
+/** A querier's slots and health, as the pool keeps them (and operators see them). */
+export type QuerierState = QuerierView;
 
 export interface Job extends QueuedRequest {
   /** Queriers that already failed this sub-query: another is preferred. */

@@ -1,6 +1,6 @@
 import { msToNs } from "../api/time.js";
 import { hashKey, type StoredValues } from "../cache/stored.js";
-import { NS_PER_MS, type QueryContext, type QueryRequest } from "../types.js";
+import { NS_PER_MS, type Middleware, type QueryContext, type QueryRequest } from "../types.js";
 import { noCache, readsRecentData } from "./results-cache.js";
 
 /**
@@ -50,3 +50,27 @@ export class AnswerCache {
     await this.store.putBytes(this.hash(full), Buffer.from(`${full}\n${body}`), this.ttlSeconds);
   }
 }
+
+/**
+ * Serves synchronous queries from the answer cache, and keeps their successful answers in it. An
+ * asynchronous job's answer is stored with the job instead, so jobs run the pipeline without this.
+ */
+export const answerCached =
+  (answers: AnswerCache): Middleware =>
+  (next) =>
+  async (req, ctx) => {
+    const key = answers.keyFor(req, ctx);
+    if (!key) return next(req, ctx);
+    const kept = await answers.get(key);
+    if (kept) {
+      ctx.stats.cache.hit = 1;
+      return { status: 200, contentType: "application/json", raw: new Uint8Array(kept) };
+    }
+    const res = await next(req, ctx);
+    const success = res.status === 200 && (res.json as { status?: string } | undefined)?.status === "success";
+    if (!success || ctx.stats.cache.noStore) return res;
+    // Kept before answering, so the next identical request (often the next dashboard viewer) finds it.
+    const body = JSON.stringify(res.json);
+    await answers.put(key, body);
+    return { ...res, json: undefined, raw: new TextEncoder().encode(body) };
+  };

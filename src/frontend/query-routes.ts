@@ -1,0 +1,113 @@
+import type { Context, Hono } from "hono";
+import type { FrontendConfig, Limits } from "../config/schema.js";
+import { ApiError } from "../http/errors.js";
+import type { Identity } from "../identity/identity.js";
+import type { FrontendMetrics } from "../observability/metrics.js";
+import { codecs } from "./api/codecs.js";
+import { bodyOf, cacheOutcome, encode } from "./api/encode.js";
+import { readParams, without } from "./api/params.js";
+import type { AsyncJobs } from "./async/jobs.js";
+import { type RunJob, submitAsync, wantsAsync } from "./async/routes.js";
+import { querierHeaders } from "./dispatch/headers.js";
+import type { FrontendEnv } from "./identity.js";
+import { limitsFor } from "./limits.js";
+import { type Api, emptyCacheStats, type Handler, type QueryContext, type QueryRequest } from "./types.js";
+
+export interface QueryDeps {
+  config: FrontendConfig;
+  /** The pipeline asynchronous jobs run. */
+  pipeline: Handler;
+  /** The pipeline synchronous queries run: the same, behind the answer cache when there is one. */
+  answered: Handler;
+  jobs: AsyncJobs;
+  metrics: FrontendMetrics;
+  /** Told what each query did (for logs and metrics). */
+  observe?: (fields: Record<string, unknown>) => void;
+}
+
+/** A query context's parts that depend on the request, not on how it runs. */
+type NewContext = (signal: AbortSignal, deadline: number) => QueryContext;
+
+/** The Loki and Prometheus query APIs; `async=true` hands a query to the asynchronous API. */
+export function queryRoutes(app: Hono<FrontendEnv>, deps: QueryDeps): void {
+  app.all("/loki/api/v1/*", serve(deps, "loki", /^\/loki\/api\/v1\//));
+  app.all("/api/v1/*", serve(deps, "prometheus", /^\/api\/v1\//));
+  app.all("/prometheus/api/v1/*", serve(deps, "prometheus", /^\/prometheus\/api\/v1\//));
+}
+
+const serve = (deps: QueryDeps, api: Api, prefix: RegExp) => async (c: Context<FrontendEnv>) => {
+  const path = c.req.path;
+  const route = path.replace(prefix, "");
+  if (c.req.method !== "GET" && c.req.method !== "POST")
+    throw new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${path}; use GET or POST`, {
+      allow: "GET, POST",
+    });
+  const identity = c.get("identity");
+  const limits = limitsFor(deps.config, identity.tenants);
+  const all = await readParams(c.req.raw);
+  const params = without(all, "async", "wait");
+  const req = { ...codecs[api].parse(route, params, BigInt(Date.now()) * 1_000_000n, limits), path };
+  const newContext: NewContext = (signal, deadline) => queryContext(c.req.raw, identity, limits, signal, deadline);
+  if (wantsAsync(all, route)) return submitAsync(c, deps.jobs, deps.config.async, all, job(deps, api, req, newContext));
+  return answerNow(c, deps, api, req, limits, newContext);
+};
+
+function queryContext(raw: Request, identity: Identity, limits: Limits, signal: AbortSignal, deadline: number) {
+  const forwardHeaders = querierHeaders(raw, identity);
+  forwardHeaders.delete("content-type");
+  const stats = { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0, cache: emptyCacheStats() };
+  return { identity, forwardHeaders, signal, deadline, limits, stats };
+}
+
+/** An asynchronous query: the same pipeline, with the job's own deadline and progress. */
+const job =
+  (deps: QueryDeps, api: Api, req: QueryRequest, newContext: NewContext): RunJob =>
+  async (signal, progress) => {
+    const ctx = { ...newContext(signal, Date.now() + deps.config.async.deadline), progress };
+    const res = await deps.pipeline(req, ctx);
+    const body = bodyOf(res, ctx.stats, api);
+    return {
+      status: res.status,
+      contentType: res.contentType,
+      body: typeof body === "string" ? body : new TextDecoder().decode(body),
+    };
+  };
+
+/** A synchronous query, bounded by the tenant's query_timeout and by the client staying. */
+async function answerNow(
+  c: Context<FrontendEnv>,
+  deps: QueryDeps,
+  api: Api,
+  req: QueryRequest,
+  limits: Limits,
+  newContext: NewContext,
+): Promise<Response> {
+  const timeout = AbortSignal.timeout(limits.query_timeout);
+  const ctx = newContext(AbortSignal.any([c.req.raw.signal, timeout]), Date.now() + limits.query_timeout);
+  try {
+    const res = await deps.answered(req, ctx);
+    report(deps, ctx);
+    return encode(res, ctx.stats, api);
+  } catch (e) {
+    if (timeout.aborted)
+      throw new ApiError(
+        "timeout",
+        `query timed out after ${limits.query_timeout / 1000}s; try a smaller time range or a larger step`,
+      );
+    if (c.req.raw.signal.aborted) throw new ApiError("canceled", "the client went away");
+    throw e;
+  }
+}
+
+function report(deps: QueryDeps, ctx: QueryContext): void {
+  deps.observe?.({
+    tenant: ctx.identity.tenants.join("|"),
+    actor: ctx.identity.actorPath,
+    splits: ctx.stats.splits,
+    cache: cacheOutcome(ctx.stats.cache),
+    queue_wait_ms: ctx.stats.queueWaitMs,
+    querier_ms: ctx.stats.querierMs,
+    retries: ctx.stats.retries,
+  });
+  deps.metrics.countCache(ctx.stats.cache);
+}
