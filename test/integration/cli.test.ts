@@ -6,8 +6,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { freePort } from "../support/supervised.js";
 
-const BIN = new URL("../../bin/fairgate.js", import.meta.url).pathname;
-const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 30_000 });
+// The sources, run as bin/fairgate.js runs the build: in this very node process (tsx's loader), so signals reach it.
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+const BIN = ["--import", "tsx", MAIN];
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [...BIN, ...args], { encoding: "utf8", timeout: 30_000 });
 const scratch = mkdtempSync(join(tmpdir(), "fairgate-cli-"));
 
 function configOn(port: number): string {
@@ -60,7 +63,7 @@ describe("fairgate CLI", () => {
 
   it("drains and exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, "frontend", "--config", configOn(port)], {
+    const child = spawn(process.execPath, [...BIN, "frontend", "--config", configOn(port)], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
