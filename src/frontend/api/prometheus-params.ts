@@ -78,7 +78,7 @@ export function parsePromDuration(s: string): bigint | Error {
   return new Error(`cannot parse ${goQuote(s)} to a valid duration`);
 }
 
-const invalid = (name: string, message: string) =>
+export const invalidParameter = (name: string, message: string) =>
   new ApiError("bad_data", `invalid parameter ${goQuote(name)}: ${message}`);
 const cannotParseTime = (s: string) => `cannot parse ${goQuote(s)} to a valid timestamp`;
 
@@ -86,7 +86,7 @@ const cannotParseTime = (s: string) => `cannot parse ${goQuote(s)} to a valid ti
 export function timeParam(params: Params, name: string): bigint {
   const raw = one(params, name) ?? "";
   const ns = parsePromTime(raw);
-  if (ns === undefined) throw invalid(name, cannotParseTime(raw));
+  if (ns === undefined) throw invalidParameter(name, cannotParseTime(raw));
   return ns;
 }
 
@@ -95,13 +95,13 @@ export function optionalTimeParam(params: Params, name: string): bigint | undefi
   const raw = one(params, name);
   if (!raw) return undefined;
   const ns = parsePromTime(raw);
-  if (ns === undefined) throw invalid(name, `Invalid time value for '${name}': ${cannotParseTime(raw)}`);
+  if (ns === undefined) throw invalidParameter(name, `Invalid time value for '${name}': ${cannotParseTime(raw)}`);
   return ns;
 }
 
 export function durationParam(params: Params, name: string): bigint {
   const d = parsePromDuration(one(params, name) ?? "");
-  if (d instanceof Error) throw invalid(name, d.message);
+  if (d instanceof Error) throw invalidParameter(name, d.message);
   return d;
 }
 
@@ -112,7 +112,10 @@ export function checkTimeout(params: Params): void {
 
 export function checkStep(stepNs: bigint): void {
   if (stepNs <= 0n)
-    throw invalid("step", "zero or negative query resolution step widths are not accepted. Try a positive integer");
+    throw invalidParameter(
+      "step",
+      "zero or negative query resolution step widths are not accepted. Try a positive integer",
+    );
 }
 
 /** end − start as Go's Time.Sub: saturated to int64 ns. */
@@ -121,12 +124,10 @@ export const goSub = (endNs: bigint, startNs: bigint): bigint => {
   return d > INT64_MAX ? INT64_MAX : d < INT64_MIN ? INT64_MIN : d;
 };
 
-export const endBeforeStart = () => invalid("end", "end timestamp must not be before start time");
+export const endBeforeStart = () => invalidParameter("end", "end timestamp must not be before start time");
 
 /** What Prometheus says of a missing or empty query: its parser finds nothing at line 1, column 1. */
 export const NO_EXPRESSION = "1:1: parse error: no expression found in input";
-export const noQuery = (prefixed: boolean) =>
-  prefixed ? invalid("query", NO_EXPRESSION) : new ApiError("bad_data", NO_EXPRESSION);
 
 /** Times fairgate splits and caches: int64 ns. Others go to the querier as they are, for it to answer. */
 export const inWindow = (ns: bigint): boolean => ns >= -MAX_NS && ns <= MAX_NS;

@@ -1,4 +1,5 @@
 import type { Limits } from "../../config/schema.js";
+import { ApiError } from "../../http/errors.js";
 import type { Params, QueryRequest } from "../types.js";
 import type { Codec, QuerierCall } from "./codec.js";
 import { mergeResponses } from "./merge-responses.js";
@@ -11,7 +12,8 @@ import {
   floorMs,
   goSub,
   inWindow,
-  noQuery,
+  invalidParameter,
+  NO_EXPRESSION,
   optionalTimeParam,
   timeParam,
 } from "./prometheus-params.js";
@@ -19,9 +21,9 @@ import { checkLength, tooManyPoints } from "./range.js";
 import { formatSeconds } from "./time.js";
 
 const METADATA = /^(labels|series|label\/[^/]+\/values)$/;
-// Prometheus' label values endpoint takes GET only; the others take forms, which keeps long queries out of URLs.
 // model.LabelNameRE in Prometheus 2.x.
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+// Prometheus' label values endpoint takes GET only; the others take forms, which keeps long queries out of URLs.
 const FORM_ROUTES = new Set(["query", "query_range", "series", "labels"]);
 
 /**
@@ -54,7 +56,7 @@ export const prometheusCodec: Codec = {
       checkTimeout(params);
       checkLength(startNs, endNs, limits);
       const query = one(params, "query") ?? "";
-      if (query === "") throw noQuery(false);
+      if (query === "") throw new ApiError("bad_data", NO_EXPRESSION); // query_range says it bare
       if (!inWindow(startNs) || !inWindow(endNs)) return asItCame;
       const [start, end] = [floorMs(startNs), floorMs(endNs)];
       return {
@@ -70,7 +72,7 @@ export const prometheusCodec: Codec = {
     if (route === "query") {
       const timeNs = optionalTimeParam(params, "time") ?? nowNs;
       checkTimeout(params);
-      if (!one(params, "query")) throw noQuery(true);
+      if (!one(params, "query")) throw invalidParameter("query", NO_EXPRESSION);
       const at = inWindow(timeNs) ? floorMs(timeNs) : nowNs;
       return { ...base, kind: "instant", startNs: at, endNs: at };
     }
