@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export const FIXTURES = new URL("../../../shared/fixtures/loki/", import.meta.url);
+export const FIXTURES = new URL("./fixtures/loki/", import.meta.url);
 
 export interface Fixture {
   description: string;

@@ -220,3 +220,102 @@ export const SERIES_MATCHERS: { match: string[]; series: number }[] = [
     series: perJob * (DATASET.methods.length * DATASET.codes.length + histogramSeriesPerInstance + 2),
   },
 ];
+
+/** A request whose answer, status and body, must be Prometheus' own. */
+export interface ParameterCase {
+  name: string;
+  /** Below /api/v1/, e.g. "query_range" or "label/job/values". */
+  route: string;
+  form: Record<string, string | string[]>;
+  /** Prometheus answers a non-empty data list. */
+  nonEmpty?: boolean;
+}
+
+// Go's spellings of one number of seconds: exponent, sign, trailing dot, underscores, hexadecimal float.
+const goSpellings = (n: number): [string, string][] => [
+  ["exponent", `${n / 100}e+2`],
+  ["plus sign", `+${n}`],
+  ["trailing dot", `${n}.`],
+  ["underscores", String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "_")],
+  ["hexadecimal float", `0x${n.toString(16)}p0`],
+];
+
+/**
+ * Parameters as clients may write them, well or badly: how Prometheus reads times and steps (Go's
+ * strconv.ParseFloat and time.Parse), its checks in its order, its error texts, metadata with end
+ * before start or at the ends of time.
+ */
+export function parameterCases(p: { start: number; end: number }): ParameterCase[] {
+  const range = (start: string, end: string, step: string, query = "sum by (job) (rate(http_requests_total[5m]))") => ({
+    query,
+    start,
+    end,
+    step,
+  });
+  const day = { start: String(p.end - 86_400), end: String(p.end) };
+  const hour = p.end - 3600;
+  const cases: ParameterCase[] = [];
+  const qr = (name: string, form: Record<string, string>) => cases.push({ name, route: "query_range", form });
+  for (const step of ["1e2", "+60", "60.", ".5e2", "1E2", "1_000", "0x1p8", "1h", "1h30m", "1m0s", "01m", "1d"])
+    qr(`step ${step}`, range(day.start, day.end, step));
+  for (const step of ["0x10", "Inf", "NaN", "-nan", "1e-10", "1e400", "1__0", "1.5m", "30s1m", "0", "-60", "", " 60"])
+    qr(`bad step ${JSON.stringify(step)}`, range(day.start, day.end, step));
+  qr("a step quoted with escapes", range(day.start, day.end, "1\t\u00e9\u0001\u00a0"));
+  for (const [how, start] of goSpellings(p.end - 86_400)) qr(`start with ${how}`, range(start, day.end, "300"));
+  for (const [how, end] of goSpellings(p.end)) qr(`end with ${how}`, range(day.start, end, "300"));
+  const iso = (s: number) => new Date(s * 1000).toISOString().replace(".000Z", "");
+  for (const start of [
+    `${iso(hour)},5Z`,
+    `${iso(hour)}.0006Z`,
+    `${iso(hour - 3600)}+01:00`,
+    `${iso(hour)}-00:00`,
+    `${iso(hour)}.123456789Z`,
+    `${String(p.end - 86_400)}.0015`,
+    `${String(p.end - 86_400)}.9996`,
+  ])
+    qr(`start ${start}`, range(start, day.end, "60"));
+  for (const start of [`${iso(hour).toLowerCase()}z`, `${iso(hour).replace("T", " ")}Z`, `${iso(hour)}.Z`, "0x10"])
+    qr(`bad start ${start}`, range(start, day.end, "60"));
+  for (const start of ["Inf", "-Inf", "NaN", "1e400", ` ${day.start}`, "0050-01-01T00:00:00Z", "abc"])
+    qr(`start ${start}`, range(start, day.end, "60"));
+  qr("end NaN", range(day.start, "NaN", "60"));
+  qr("start and end Inf", range("Inf", "Inf", "60", "vector(1)"));
+  qr("year 33658", range("1e12", "1e12", "60", "vector(1)"));
+  qr("missing start", { query: "up", end: day.end, step: "60" });
+  qr("missing end", { query: "up", start: day.start, step: "60" });
+  qr("missing step", { query: "up", start: day.start, end: day.end });
+  qr("missing query", { start: day.start, end: day.end, step: "60" });
+  qr("empty query", range(day.start, day.end, "60", ""));
+  qr("end before start, bad step", range(day.end, day.start, "x"));
+  qr("bad timeout", { ...range(day.start, day.end, "60"), timeout: "1.5m" });
+  qr("bad timeout, missing query", { start: day.start, end: day.end, step: "60", timeout: "x" });
+  qr("too many points, bad timeout", { ...range(String(p.start), day.end, "1"), timeout: "x" });
+
+  const instant = (name: string, form: Record<string, string>) => cases.push({ name, route: "query", form });
+  for (const [how, time] of goSpellings(hour)) instant(`instant, time with ${how}`, { query: "up", time });
+  instant("instant, time NaN", { query: "vector(1)", time: "NaN" });
+  instant("instant, time 1e12", { query: "vector(1)", time: "1e12" });
+  instant("instant, bad time", { query: "up", time: "0x10" });
+  instant("instant, missing query", { time: String(hour) });
+  instant("instant, bad time and missing query", { time: "noon" });
+  instant("instant, bad timeout", { query: "up", time: String(hour), timeout: "x" });
+
+  const meta = (name: string, form: Record<string, string | string[]>, nonEmpty?: boolean) => {
+    cases.push({ name: `labels, ${name}`, route: "labels", form, nonEmpty });
+    cases.push({ name: `label values, ${name}`, route: "label/job/values", form, nonEmpty });
+    cases.push({ name: `series, ${name}`, route: "series", form: { "match[]": "up", ...form }, nonEmpty });
+  };
+  // Prometheus opens the blocks that overlap [end, start]: one hour apart, the first block answers;
+  // a day apart, none does.
+  meta("end before start in one block", { start: String(p.start + 7200), end: String(p.start + 3600) }, true);
+  meta("end a day before start", { start: String(p.start + 2 * 86_400), end: String(p.start + 86_400) });
+  const endsOfTime = { start: "-292273086-05-16T16:47:06Z", end: "292277025-08-18T07:12:54.999999999Z" };
+  meta("the ends of time", endsOfTime, true);
+  meta("Inf and NaN", { start: "Inf", end: "NaN" });
+  meta("start with underscores", { start: goSpellings(p.end - 86_400)[3]![1], end: day.end });
+  meta("bad start", { start: "x", end: day.end });
+  meta("bad end alone", { end: "1e400" });
+  cases.push({ name: "label values, invalid name and bad start", route: "label/1x/values", form: { start: "x" } });
+  cases.push({ name: "series, no match[] and bad start", route: "series", form: { start: "x" } });
+  return cases;
+}

@@ -30,6 +30,7 @@ function expect400(fn: () => unknown, message: RegExp): void {
   expect((err as ApiError).message).toMatch(message);
 }
 
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const loki = (route: string, params: Params, l = limits()) => lokiCodec.parse(route, params, NOW, l);
 const prom = (route: string, params: Params, l = limits()) => prometheusCodec.parse(route, params, NOW, l);
 const secs = (n: bigint) => (NOW / S + n).toString();
@@ -281,35 +282,160 @@ describe("lokiCodec.parse: good requests", () => {
   });
 });
 
-describe("prometheusCodec.parse: bad parameters answer 400 naming the parameter", () => {
+describe("prometheusCodec.parse: bad parameters answer 400 with Prometheus' own words", () => {
   const range = { start: secs(-3600n), end: NOW_S, step: "15" };
-  it.each<[string, string, Params, RegExp]>([
-    ["missing query", "query_range", { ...range }, /"query"/],
-    ["missing start", "query_range", { query: PROMQL, end: NOW_S, step: "15" }, /"start"/],
-    ["missing end", "query_range", { query: PROMQL, start: NOW_S, step: "15" }, /"end"/],
-    ["missing step", "query_range", { query: PROMQL, start: secs(-60n), end: NOW_S }, /"step"/],
-    ["unparseable start", "query_range", { ...range, query: PROMQL, start: "now-1h" }, /"start".*now-1h/],
-    ["unparseable end", "query_range", { ...range, query: PROMQL, end: "2026-11-22" }, /"end"/],
-    ["unparseable step", "query_range", { ...range, query: PROMQL, step: "15 s" }, /"step"/],
-    ["zero step", "query_range", { ...range, query: PROMQL, step: "0" }, /zero or negative query resolution step/],
-    ["negative step", "query_range", { ...range, query: PROMQL, step: "-15" }, /step/],
+  const zeroStep =
+    'invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer';
+  const noExpression = "1:1: parse error: no expression found in input";
+  // Each text as Prometheus 2.42 answers the same request.
+  it.each<[string, string, Params, string]>([
+    ["missing query", "query_range", { ...range }, noExpression],
+    ["empty query", "query_range", { ...range, query: "" }, noExpression],
+    [
+      "missing start",
+      "query_range",
+      { query: PROMQL, end: NOW_S, step: "15" },
+      'invalid parameter "start": cannot parse "" to a valid timestamp',
+    ],
+    [
+      "missing end",
+      "query_range",
+      { query: PROMQL, start: NOW_S, step: "15" },
+      'invalid parameter "end": cannot parse "" to a valid timestamp',
+    ],
+    [
+      "missing step",
+      "query_range",
+      { query: PROMQL, start: secs(-60n), end: NOW_S },
+      'invalid parameter "step": cannot parse "" to a valid duration',
+    ],
+    [
+      "unparseable start",
+      "query_range",
+      { ...range, query: PROMQL, start: "now-1h" },
+      'invalid parameter "start": cannot parse "now-1h" to a valid timestamp',
+    ],
+    [
+      "unparseable end",
+      "query_range",
+      { ...range, query: PROMQL, end: "2026-11-22" },
+      'invalid parameter "end": cannot parse "2026-11-22" to a valid timestamp',
+    ],
+    [
+      "unparseable step",
+      "query_range",
+      { ...range, query: PROMQL, step: "15 s" },
+      'invalid parameter "step": cannot parse "15 s" to a valid duration',
+    ],
+    [
+      "fractional unit",
+      "query_range",
+      { ...range, query: PROMQL, step: "1.5m" },
+      'invalid parameter "step": cannot parse "1.5m" to a valid duration',
+    ],
+    [
+      "units out of order",
+      "query_range",
+      { ...range, query: PROMQL, step: "30s1m" },
+      'invalid parameter "step": cannot parse "30s1m" to a valid duration',
+    ],
+    [
+      "step overflows int64",
+      "query_range",
+      { ...range, query: PROMQL, step: "Inf" },
+      'invalid parameter "step": cannot parse "Inf" to a valid duration. It overflows int64',
+    ],
+    [
+      "step 1e10",
+      "query_range",
+      { ...range, query: PROMQL, step: "1e10" },
+      'invalid parameter "step": cannot parse "1e10" to a valid duration. It overflows int64',
+    ],
+    ["step NaN (Go makes it the smallest int64)", "query_range", { ...range, query: PROMQL, step: "NaN" }, zeroStep],
+    ["step too small for a nanosecond", "query_range", { ...range, query: PROMQL, step: "1e-10" }, zeroStep],
+    ["zero step", "query_range", { ...range, query: PROMQL, step: "0" }, zeroStep],
+    ["zero step as a duration", "query_range", { ...range, query: PROMQL, step: "0s" }, zeroStep],
+    ["negative step", "query_range", { ...range, query: PROMQL, step: "-15" }, zeroStep],
+    [
+      "a step Prometheus quotes with escapes",
+      "query_range",
+      { ...range, step: "1\t\u00e9\u0001" },
+      'invalid parameter "step": cannot parse "1\\t\u00e9\\x01" to a valid duration',
+    ],
     [
       "end before start",
       "query_range",
       { query: PROMQL, start: NOW_S, end: secs(-1n), step: "15" },
-      /end timestamp must not be before start time/,
+      'invalid parameter "end": end timestamp must not be before start time',
+    ],
+    [
+      "end before start comes before a bad step",
+      "query_range",
+      { query: PROMQL, start: NOW_S, end: secs(-1n), step: "x" },
+      'invalid parameter "end": end timestamp must not be before start time',
     ],
     [
       "too many points",
       "query_range",
       { query: PROMQL, start: secs(-11_001n), end: NOW_S, step: "1" },
-      /exceeded maximum resolution of 11,000 points/,
+      "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
     ],
-    ["instant: missing query", "query", {}, /"query"/],
-    ["instant: bad time", "query", { query: PROMQL, time: "noon" }, /"time"/],
-    ["series: bad start", "series", { "match[]": "up", start: "x", end: NOW_S }, /"start"/],
-    ["labels: end before start", "labels", { start: NOW_S, end: secs(-1n) }, /end timestamp must not be before/],
-  ])("%s", (_, route, params, message) => expect400(() => prom(route, params), message));
+    [
+      "start Inf: Go's time is far in the past, too many points",
+      "query_range",
+      { query: PROMQL, start: "Inf", end: NOW_S, step: "60" },
+      "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+    ],
+    [
+      "end NaN: Go's time is far in the past",
+      "query_range",
+      { query: PROMQL, start: NOW_S, end: "NaN", step: "60" },
+      'invalid parameter "end": end timestamp must not be before start time',
+    ],
+    [
+      "bad timeout, before the query",
+      "query_range",
+      { ...range, timeout: "x" },
+      'invalid parameter "timeout": cannot parse "x" to a valid duration',
+    ],
+    ["instant: missing query", "query", {}, `invalid parameter "query": ${noExpression}`],
+    [
+      "instant: bad time",
+      "query",
+      { query: PROMQL, time: "noon" },
+      'invalid parameter "time": Invalid time value for \'time\': cannot parse "noon" to a valid timestamp',
+    ],
+    [
+      "instant: bad time before a missing query",
+      "query",
+      { time: "noon" },
+      'invalid parameter "time": Invalid time value for \'time\': cannot parse "noon" to a valid timestamp',
+    ],
+    [
+      "instant: bad timeout",
+      "query",
+      { timeout: "1.5m" },
+      'invalid parameter "timeout": cannot parse "1.5m" to a valid duration',
+    ],
+    [
+      "series: bad start",
+      "series",
+      { "match[]": "up", start: "x", end: NOW_S },
+      'invalid parameter "start": Invalid time value for \'start\': cannot parse "x" to a valid timestamp',
+    ],
+    [
+      "labels: bad end alone",
+      "labels",
+      { end: "x" },
+      'invalid parameter "end": Invalid time value for \'end\': cannot parse "x" to a valid timestamp',
+    ],
+    [
+      "label values: bad start",
+      "label/job/values",
+      { start: "0x10", end: NOW_S },
+      'invalid parameter "start": Invalid time value for \'start\': cannot parse "0x10" to a valid timestamp',
+    ],
+  ])("%s", (_, route, params, message) => expect400(() => prom(route, params), new RegExp(`^${escapeRe(message)}$`)));
 
   it("max_query_length exceeded", () => {
     const l = limits({ max_query_length: 86_400_000 });
@@ -433,14 +559,84 @@ describe("prometheusCodec.parse: good requests", () => {
       startNs: NOW - HOUR,
       endNs: NOW - HOUR,
     });
-    expect(prom("labels", {}).kind).toBe("instant");
-    expect(prom("labels", { start: secs(-60n) }).kind).toBe("instant");
+    expect(prom("labels", {}).kind).toBe("passthrough");
+    expect(prom("labels", { start: secs(-60n) }).kind).toBe("passthrough");
     expect(prom("label/job/values", { start: secs(-60n), end: NOW_S })).toMatchObject({
       kind: "metadata",
       startNs: NOW - 60n * S,
       endNs: NOW,
     });
     expect(prom("status/buildinfo", {}).kind).toBe("passthrough");
+  });
+
+  // Prometheus reads numbers with Go's strconv.ParseFloat (checked against Prometheus 2.42).
+  it.each([
+    ["1e2", 100_000],
+    ["+60", 60_000],
+    ["60.", 60_000],
+    [".5e2", 50_000],
+    ["1E2", 100_000],
+    ["1_000", 1_000_000],
+    ["0x1p4", 16_000],
+    ["0x1.8p5", 48_000],
+    ["0x_1p6", 64_000],
+    ["1h30m", 5_400_000],
+    ["1m0s", 60_000],
+    ["01m", 60_000],
+    ["1d", 86_400_000],
+    ["0.0015", 1.5],
+  ])("accepts the step %j (%d ms)", (step, stepMs) => {
+    const req = prom("query_range", { query: PROMQL, start: secs(-10n), end: NOW_S, step });
+    expect(req).toMatchObject({ kind: "metric", stepMs });
+  });
+
+  it.each([
+    ["1.795766e+09", 1_795_766_000n * S],
+    ["+1795765680", 1_795_765_680n * S],
+    ["1795765680.", 1_795_765_680n * S],
+    ["1_795_765_680", 1_795_765_680n * S],
+    ["0x1.ac1p30", 1_795_424_256n * S],
+    ["1795765680.0015", 1_795_765_680_001_000_000n], // to the millisecond, as Prometheus rounds
+    ["2026-11-21T23:00:00,5Z", NOW - HOUR + S / 2n],
+    ["2026-11-21T23:00:00.0006Z", NOW - HOUR], // Prometheus evaluates at the millisecond below
+    ["2026-11-22T00:00:00+24:00", NOW - 24n * HOUR], // Go reads any two-digit zone
+  ])("accepts the start %j", (start, startNs) => {
+    const req = prom("query_range", { query: PROMQL, start, end: secs(7n * 86_400n), step: "3600" });
+    expect(req).toMatchObject({ kind: "metric", startNs });
+    expect(prom("query", { query: PROMQL, time: start })).toMatchObject({ kind: "instant", startNs });
+  });
+
+  // Prometheus answers them itself: fairgate sends them unsplit, exactly as they came.
+  it.each<[string, string, Params]>([
+    ["labels, end before start", "labels", { start: NOW_S, end: secs(-3600n) }],
+    ["series, end before start", "series", { "match[]": "up", start: NOW_S, end: secs(-3600n) }],
+    ["label values, end before start", "label/job/values", { start: NOW_S, end: secs(-3600n) }],
+    ["label values, an invalid name (checked before the times)", "label/1x/values", { start: "x", end: NOW_S }],
+    ["series without match[] (checked before the times)", "series", { start: "x", end: NOW_S }],
+    [
+      "labels from and to the end of time",
+      "labels",
+      { start: "-292273086-05-16T16:47:06Z", end: "292277025-08-18T07:12:54.999999999Z" },
+    ],
+    ["labels, start and end Inf", "labels", { start: "Inf", end: "Inf" }],
+    ["query_range in year 33658", "query_range", { query: PROMQL, start: "1e12", end: "1e12", step: "60" }],
+    [
+      "query_range over the year 50",
+      "query_range",
+      { query: PROMQL, start: "0050-01-01T00:00:00Z", end: "0051-01-01T00:00:00Z", step: "1d" },
+    ],
+  ])("%s: passthrough", (_, route, params) => {
+    const req = prom(route, params);
+    expect(req.kind).toBe("passthrough");
+    expect(Object.fromEntries(prometheusCodec.toQuerier(req).params)).toEqual(params);
+  });
+
+  it("max_query_length still holds for ranges sent as they came", () => {
+    const l = limits({ max_query_length: 86_400_000 });
+    expect400(
+      () => prom("labels", { start: "-292273086-05-16T16:47:06Z", end: "292277025-08-18T07:12:54.999999999Z" }, l),
+      /query time range exceeds the limit/,
+    );
   });
 
   it("toQuerier: forms for query_range, series and labels; GET for label values; seconds with fractions", () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { intervalSplits, metricSplits, type Range } from "../../src/frontend/pipeline/intervals.js";
 import { rng } from "../support/rng.js";
 
-const FIXTURES = new URL("../../../shared/fixtures/loki/", import.meta.url);
+const FIXTURES = new URL("../support/fixtures/loki/", import.meta.url);
 const fixture = (name: string) =>
   JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), "utf8")) as {
     request: { params: Record<string, string> };

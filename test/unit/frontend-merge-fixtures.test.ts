@@ -5,14 +5,14 @@ import { lokiCodec } from "../../src/frontend/api/loki.js";
 import { mergeResponses } from "../../src/frontend/api/merge-responses.js";
 import type { Params, QueryRequest, QueryResponse } from "../../src/frontend/types.js";
 
-// Real Loki 3.4.6 answers, full and split (see ../shared/fixtures/loki/README.md).
+// Real Loki 3.4.6 answers, full and split (see test/support/fixtures/loki/README.md).
 interface Fixture {
   request: { path: string; params: Params };
   status: number;
   responseContentType: string;
   response: unknown;
 }
-const FIXTURES = new URL("../../../shared/fixtures/loki/", import.meta.url);
+const FIXTURES = new URL("../support/fixtures/loki/", import.meta.url);
 const load = (name: string): Fixture => JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), "utf8")) as Fixture;
 const NOW = 1_795_400_000_000_000_000n;
 

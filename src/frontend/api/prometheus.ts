@@ -1,12 +1,28 @@
 import type { Limits } from "../../config/schema.js";
+import { ApiError } from "../../http/errors.js";
 import type { Params, QueryRequest } from "../types.js";
 import type { Codec, QuerierCall } from "./codec.js";
 import { mergeResponses } from "./merge-responses.js";
-import { one, parsed, required, toSearchParams, without } from "./params.js";
-import { checkRange } from "./range.js";
-import { formatSeconds, parsePromTime, parseStepMs } from "./time.js";
+import { one, toSearchParams, without } from "./params.js";
+import {
+  checkStep,
+  checkTimeout,
+  durationParam,
+  endBeforeStart,
+  floorMs,
+  goSub,
+  inWindow,
+  invalidParameter,
+  NO_EXPRESSION,
+  optionalTimeParam,
+  timeParam,
+} from "./prometheus-params.js";
+import { checkLength, tooManyPoints } from "./range.js";
+import { formatSeconds } from "./time.js";
 
 const METADATA = /^(labels|series|label\/[^/]+\/values)$/;
+// model.LabelNameRE in Prometheus 2.x.
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 // Prometheus' label values endpoint takes GET only; the others take forms, which keeps long queries out of URLs.
 const FORM_ROUTES = new Set(["query", "query_range", "series", "labels"]);
 
@@ -27,34 +43,53 @@ export const prometheusCodec: Codec = {
 
   parse(route: string, params: Params, nowNs: bigint, limits: Limits): QueryRequest {
     const base = { api: "prometheus" as const, path: `/api/v1/${route}`, params, startNs: nowNs, endNs: nowNs };
+    // Whatever fairgate cannot split faithfully goes to the querier as it came, for Prometheus to answer.
+    const asItCame = { ...base, kind: "passthrough" as const };
     if (route === "query_range") {
-      const query = required(params, "query");
-      const startNs = parsed(params, "start", parsePromTime, "timestamp");
-      const endNs = parsed(params, "end", parsePromTime, "timestamp");
-      const stepMs = parsed(params, "step", parseStepMs, "duration");
-      checkRange(startNs, endNs, limits, stepMs);
+      // Prometheus' own checks, in its order, so a request with several faults gets its answer.
+      const startNs = timeParam(params, "start");
+      const endNs = timeParam(params, "end");
+      if (endNs < startNs) throw endBeforeStart();
+      const stepNs = durationParam(params, "step");
+      checkStep(stepNs);
+      if (goSub(endNs, startNs) / stepNs > BigInt(limits.max_points_per_series)) throw tooManyPoints(limits);
+      checkTimeout(params);
+      checkLength(startNs, endNs, limits);
+      const query = one(params, "query") ?? "";
+      if (query === "") throw new ApiError("bad_data", NO_EXPRESSION); // query_range says it bare
+      if (!inWindow(startNs) || !inWindow(endNs)) return asItCame;
+      const [start, end] = [floorMs(startNs), floorMs(endNs)];
       return {
         ...base,
         kind: "metric",
         params: without(params, "query", "start", "end", "step"),
-        query: pinStartEnd(query, startNs, endNs),
-        startNs,
-        endNs,
-        stepMs,
+        query: pinStartEnd(query, start, end),
+        startNs: start,
+        endNs: end,
+        stepMs: Number(stepNs) / 1e6,
       };
     }
     if (route === "query") {
-      required(params, "query");
-      const timeNs = parsed(params, "time", parsePromTime, "timestamp", () => nowNs);
-      return { ...base, kind: "instant", startNs: timeNs, endNs: timeNs };
+      const timeNs = optionalTimeParam(params, "time") ?? nowNs;
+      checkTimeout(params);
+      if (!one(params, "query")) throw invalidParameter("query", NO_EXPRESSION);
+      const at = inWindow(timeNs) ? floorMs(timeNs) : nowNs;
+      return { ...base, kind: "instant", startNs: at, endNs: at };
     }
-    if (METADATA.test(route) && one(params, "start") && one(params, "end")) {
-      const startNs = parsed(params, "start", parsePromTime, "timestamp");
-      const endNs = parsed(params, "end", parsePromTime, "timestamp");
-      checkRange(startNs, endNs, limits);
-      return { ...base, kind: "metadata", params: without(params, "start", "end"), startNs, endNs };
+    if (METADATA.test(route)) {
+      // Prometheus refuses these before it reads the times.
+      const name = /^label\/([^/]+)\/values$/.exec(route)?.[1];
+      if ((name !== undefined && !LABEL_NAME.test(name)) || (route === "series" && !params["match[]"])) return asItCame;
+      const startNs = optionalTimeParam(params, "start");
+      const endNs = optionalTimeParam(params, "end");
+      if (startNs === undefined || endNs === undefined) return asItCame; // from or to the end of time
+      if (endNs >= startNs) checkLength(startNs, endNs, limits);
+      // With end before start, Prometheus answers what the blocks it opens hold: often [], not always.
+      if (endNs < startNs || !inWindow(startNs) || !inWindow(endNs)) return asItCame;
+      const [start, end] = [floorMs(startNs), floorMs(endNs)];
+      return { ...base, kind: "metadata", params: without(params, "start", "end"), startNs: start, endNs: end };
     }
-    return { ...base, kind: METADATA.test(route) ? "instant" : "passthrough" };
+    return asItCame;
   },
 
   toQuerier(req: QueryRequest): QuerierCall {

@@ -1,22 +1,25 @@
 import { parseDurationMs } from "../../config/duration.js";
 import { NS_PER_MS } from "../types.js";
 
+// Loki's reading; Prometheus' Go reads upper-case T and Z only, takes "," before the fraction too, and any
+// two-digit zone offset (prometheus-params.ts).
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
-const MAX_NS = 9_223_372_036_854_775_807n;
+export const MAX_NS = 9_223_372_036_854_775_807n;
 
-function rfc3339Ns(s: string): bigint | undefined {
-  const m = RFC3339.exec(s);
+export function rfc3339Ns(s: string, pattern = RFC3339, zoneInRange = true): bigint | undefined {
+  const m = pattern.exec(s);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, sec, frac = "", zone] = m;
   // Go's time.Parse (and so Loki and Prometheus) refuses fields out of range; Date.UTC would roll them over.
   const daysInMonth = new Date(Date.UTC(2000, +mo!, 0)).getUTCDate() - (+mo! === 2 && !isLeap(+y!) ? 1 : 0);
   if (+mo! < 1 || +mo! > 12 || +d! < 1 || +d! > daysInMonth || +h! > 23 || +mi! > 59 || +sec! > 59) return undefined;
-  if (zone !== "Z" && zone !== "z" && (+zone!.slice(1, 3) > 23 || +zone!.slice(4, 6) > 59)) return undefined;
+  const utc = zone === "Z" || zone === "z";
+  if (zoneInRange && !utc && (+zone!.slice(1, 3) > 23 || +zone!.slice(4, 6) > 59)) return undefined;
   const date = new Date(0);
   date.setUTCFullYear(+y!, +mo! - 1, +d!); // unlike Date.UTC, keeps years 0–99 as they are
   date.setUTCHours(+h!, +mi!, +sec!, 0);
   let ms = date.getTime();
-  if (zone !== "Z" && zone !== "z") {
+  if (!utc) {
     const sign = zone!.startsWith("-") ? -1 : 1;
     ms -= sign * (+zone!.slice(1, 3) * 60 + +zone!.slice(4, 6)) * 60_000;
   }
@@ -34,11 +37,6 @@ function decimalSecondsNs(s: string): bigint | undefined {
 }
 
 const inRange = (ns: bigint | undefined) => (ns !== undefined && ns <= MAX_NS && ns >= -MAX_NS ? ns : undefined);
-
-/** Prometheus: unix seconds (with fraction) or RFC3339. */
-export function parsePromTime(s: string): bigint | undefined {
-  return inRange(decimalSecondsNs(s.trim()) ?? rfc3339Ns(s.trim()));
-}
 
 /** Loki: integers of up to 10 digits are seconds, longer ones nanoseconds; also fractional seconds and RFC3339. */
 export function parseLokiTime(s: string): bigint | undefined {
