@@ -11,6 +11,8 @@ import { AsyncJobs, type Answer, type JobRecord } from "./async/jobs.js";
 import { prometheusCodec } from "./api/prometheus.js";
 import { QuerierPool, type Job } from "./dispatch/pool.js";
 import { requireIdentity, type IdentityVerifier } from "./identity.js";
+import { routeGuard } from "./route-guard.js";
+import type { RoutesConfig } from "../config/routes.js";
 import { limitsFor } from "./limits.js";
 import { align } from "./pipeline/align.js";
 import { split } from "./pipeline/split.js";
@@ -35,6 +37,8 @@ import {
 
 export interface FrontendDeps {
   verifyIdentity?: IdentityVerifier;
+  /** The route policy (the config's top-level routes section); defaults when omitted. */
+  routes?: RoutesConfig;
   queue?: RequestQueue<Job>;
   /** Replaces the configured cache backend (tests). */
   cache?: Cache;
@@ -183,6 +187,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     const reason = pool.notReady();
     return reason ? c.text(`not ready: ${reason}\n`, 503) : c.text("ready\n");
   });
+  app.use("*", routeGuard(deps.routes));
   app.use("*", requireIdentity(deps.verifyIdentity));
 
   const serve = (api: Api, prefix: RegExp) => async (c: Context<Env>) => {

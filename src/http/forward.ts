@@ -71,6 +71,8 @@ export interface ForwardOptions {
   /** Node's fetch hands back decoded bodies: their Content-Encoding no longer applies. */
   bodiesDecoded: boolean;
   fetch?: typeof fetch;
+  /** The body to send in place of the request's own (e.g. one cut at a size limit). */
+  body?: ReadableStream<Uint8Array> | null;
 }
 
 /**
@@ -78,7 +80,8 @@ export interface ForwardOptions {
  * (sent its headers) within opts.timeoutMs; the client's disconnect aborts the upstream call, body included.
  */
 export async function forward(req: Request, target: URL, headers: Headers, opts: ForwardOptions): Promise<Response> {
-  const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
+  const body = opts.body === undefined ? req.body : opts.body;
+  const hasBody = req.method !== "GET" && req.method !== "HEAD" && body !== null;
   // One controller, a timer and a listener: on Node, AbortSignal.timeout and AbortSignal.any cost a
   // measurable share of a proxied request (weak references, finalization registries).
   const upstream = new AbortController();
@@ -95,7 +98,7 @@ export async function forward(req: Request, target: URL, headers: Headers, opts:
     res = await (opts.fetch ?? fetch)(target, {
       method: req.method,
       headers,
-      body: hasBody ? req.body : undefined,
+      body: hasBody ? body : undefined,
       redirect: "manual",
       signal: upstream.signal,
       ...(hasBody ? { duplex: "half" } : {}),

@@ -34,7 +34,9 @@ describe("edge on Workers (workerd), frontend on Node", () => {
     );
     const config = edgeConfig(idp, frontend.url);
     worker = await startWorker({
-      vars: { FAIRGATE_CONFIG: JSON.stringify({ edge: config.edge, identity: config.identity }) },
+      vars: {
+        FAIRGATE_CONFIG: JSON.stringify({ edge: config.edge, identity: config.identity, routes: config.routes }),
+      },
     });
     alice = await idp.userTokens("alice");
     attacks = await buildAttacks({
