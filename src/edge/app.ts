@@ -62,16 +62,13 @@ export function createEdgeApp(
       url.pathname = admitted.path;
       return runtime.inProcessRead(rebuilt(req, url, limited.body, admitted.headers), admitted.identity);
     }
-    try {
-      return await forward(req, admitted.target, admitted.headers, {
-        timeoutMs: config.upstream.timeout,
-        bodiesDecoded: runtime.bodiesDecoded,
-        fetch: runtime.fetch,
-        body: limited.body,
-      });
-    } catch (e) {
-      throw limited.exceeded ?? e;
-    }
+    return forward(req, admitted.target, admitted.headers, {
+      timeoutMs: config.upstream.timeout,
+      bodiesDecoded: runtime.bodiesDecoded,
+      fetch: runtime.fetch,
+      body: limited.body,
+      signal: limited.signal,
+    });
   });
 
   app.onError((err, c) => {

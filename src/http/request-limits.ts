@@ -24,29 +24,31 @@ export function requireDeclaredLength(headers: Headers, max: number, what: strin
 
 export interface LimitedBody {
   body: ReadableStream<Uint8Array> | null;
-  /** Set once the body went over the limit: the error to answer with. */
-  readonly exceeded?: ApiError;
+  /** Aborted, with the 413 as its reason, the moment the body goes over the limit. */
+  signal: AbortSignal;
 }
 
 /**
- * The body, passed on as it streams in, up to max bytes: the chunk that would cross the limit is never passed on,
- * and the stream fails with 413 instead (for a chunked body, whose length nobody declared).
+ * The body, passed on as it streams in, up to max bytes (for a chunked body, whose length nobody declared). The chunk
+ * that would cross the limit is never passed on: the signal aborts first (so an upstream call that sends this body
+ * is cut off, and the upstream never takes the shortened body for a whole one), then the stream fails with 413.
  */
 export function limitBody(body: ReadableStream<Uint8Array> | null, max: number, what: string): LimitedBody {
-  const out: { body: ReadableStream<Uint8Array> | null; exceeded?: ApiError } = { body: null };
-  if (!body) return out;
+  const over = new AbortController();
+  if (!body) return { body, signal: over.signal };
   let seen = 0;
-  out.body = body.pipeThrough(
+  const limited = body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         seen += chunk.byteLength;
         if (seen <= max) return controller.enqueue(chunk);
-        out.exceeded = tooLarge(max, what);
-        controller.error(out.exceeded);
+        const error = tooLarge(max, what);
+        over.abort(error);
+        controller.error(error);
       },
     }),
   );
-  return out;
+  return { body: limited, signal: over.signal };
 }
 
 /** The same request at another URL, with another body (a limited one) and optionally other headers. */

@@ -1,4 +1,4 @@
-import { decodeProtectedHeader } from "jose";
+import { decodeProtectedHeader, importJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { identityVerifier } from "../../src/identity/identity.js";
@@ -8,6 +8,7 @@ import { refusedUpgradeStatus, tailRoundTrip } from "../support/tail.js";
 import { edgeConfig, IDENTITY_SECRET } from "../support/edge-config.js";
 import { startEchoUpstream, type EchoUpstream } from "../support/echo-upstream.js";
 import { rawHttp, statusOf } from "../support/net.js";
+import { expectBodyLimit, expectCanonicalDecisions } from "../support/route-checks.js";
 import { startOidcProvider, type TestIdp } from "../support/oidc-provider.js";
 
 describe("edge on Node, with a real OIDC provider", () => {
@@ -136,6 +137,35 @@ describe("edge on Node, with a real OIDC provider", () => {
     await expectAllRefused(edge.url, attacks, echo, expect);
   });
 
+  it("decides every mangled path as its canonical form, and forwards only canonical paths", async () => {
+    await expectCanonicalDecisions(edge.url, bearer(alice.accessToken), echo, expect, 150);
+  });
+
+  it("answers 413 to a push over its limit while the body is still coming, and the upstream gets no more", async () => {
+    const svc = await idp.clientCredentialsToken({ clientId: "svc-ingest" });
+    const push = { path: "/loki/api/v1/push", headers: { ...bearer(svc), "content-type": "application/json" } };
+    await expectBodyLimit(edge.url, push, 64 * 1024, echo, expect);
+  });
+
+  it("sends an enabled route group to its own URL, for a token with the group's scope", async () => {
+    const jwk = idp.signingJwk();
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ client_id: "svc-ingest", scope: "logs:read logs:delete" })
+      .setProtectedHeader({ alg: jwk.alg ?? "RS256", kid: jwk.kid, typ: "at+jwt" })
+      .setIssuer(idp.issuer)
+      .setAudience("fairgate")
+      .setSubject("svc-ingest")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(await importJWK(jwk, jwk.alg ?? "RS256"));
+    const res = await get("/loki/api/v1/%64elete?query=%7Bapp%3D%22api%22%7D&start=1", bearer(token), {
+      method: "POST",
+    });
+    expect(res.status).toBe(200);
+    expect(echo.requests[0]!.url).toBe("/compactor/loki/api/v1/delete?query=%7Bapp%3D%22api%22%7D&start=1");
+    expect(echo.requests[0]!.headers["x-scope-orgid"]).toBe("team-a");
+  });
+
   it("refuses CRLF tricks in raw requests without forwarding them", async () => {
     const host = new URL(edge.url).host;
     const bareCr = await rawHttp(
@@ -229,6 +259,49 @@ describe("edge on Node, with a real OIDC provider", () => {
   });
 });
 
+describe("edge with a request-rate limit", () => {
+  let idp: TestIdp;
+  let echo: EchoUpstream;
+  let edge: Running;
+
+  beforeAll(async () => {
+    idp = await startOidcProvider({ audience: "fairgate" });
+    echo = await startEchoUpstream();
+    const config = edgeConfig(idp, echo.url);
+    // Practically no refill: the bursts alone decide, whatever the test's pace.
+    const rate_limit = { actor: { rate: 0.001, burst: 3 }, tenant: { rate: 0.001, burst: 4 } };
+    edge = await run(parseConfig({ ...config, edge: { ...config.edge, rate_limit } }), "edge");
+  });
+  afterAll(async () => {
+    await edge?.close(100);
+    await echo?.close();
+    await idp?.close();
+  });
+
+  it("answers 429 with Retry-After per actor, then per tenant, in each API's error format", async () => {
+    const ask = (path: string, token: string) =>
+      fetch(`${edge.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const alice = (await idp.userTokens("alice")).accessToken;
+    for (let i = 0; i < 3; i++) expect((await ask("/loki/api/v1/labels", alice)).status).toBe(200);
+    const loki = await ask("/loki/api/v1/labels", alice);
+    expect(loki.status).toBe(429);
+    expect(Number(loki.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await loki.text()).toMatch(/^you are sending requests faster than this gateway allows; retry in \d+s$/);
+    const prometheus = await ask("/api/v1/labels", alice);
+    expect(prometheus.status).toBe(429);
+    expect(await prometheus.json()).toMatchObject({ status: "error", errorType: "too_many_requests" });
+
+    // Another actor of team-a takes the tenant's last token, then meets the tenant's limit; team-b is untouched.
+    const svc = await idp.clientCredentialsToken({ clientId: "svc-ingest" });
+    expect((await ask("/loki/api/v1/labels", svc)).status).toBe(200);
+    const tenant = await ask("/loki/api/v1/labels", svc);
+    expect(tenant.status).toBe(429);
+    expect(await tenant.text()).toContain('tenant "team-a"');
+    expect((await ask("/loki/api/v1/labels", (await idp.userTokens("bob")).accessToken)).status).toBe(200);
+    expect(echo.requests).toHaveLength(5);
+  });
+});
+
 describe("frontend alone", () => {
   let idp: TestIdp;
   let querier: EchoUpstream;
@@ -265,6 +338,17 @@ describe("frontend alone", () => {
       headers: { "x-fairgate-identity": "eyJhbGciOiJIUzI1NiJ9.e30.x" },
     });
     expect(forged.status).toBe(401);
+    expect(querier.requests).toHaveLength(0);
+  });
+
+  it("applies the route policy at its own door, before any identity", async () => {
+    const direct = (path: string, init: RequestInit = {}) => fetch(`${frontend.url}${path}`, init);
+    expect((await direct("/loki/api/v1/%2E%2E%2Fpush")).status).toBe(400);
+    expect((await direct("/loki/api/v1/push", { method: "POST", body: "{}" })).status).toBe(404);
+    expect((await direct("/api/v1/admin/tsdb/snapshot", { method: "POST" })).status).toBe(404);
+    const big = await direct("/api/v1/query", { method: "POST", body: "x".repeat(2 << 20) });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ status: "error", errorType: "too_large" });
     expect(querier.requests).toHaveLength(0);
   });
 

@@ -7,6 +7,7 @@ import { edgeConfig, IDENTITY_SECRET } from "../support/edge-config.js";
 import { startEchoUpstream, type EchoUpstream } from "../support/echo-upstream.js";
 import { startOidcProvider, type TestIdp } from "../support/oidc-provider.js";
 import { startWorker, type WorkerdHandle } from "../support/workerd.js";
+import { expectBodyLimit, expectCanonicalDecisions } from "../support/route-checks.js";
 
 // The edge in the real Workers runtime (workerd via wrangler dev, local), in front of the
 // frontend on Node: the deployment where identity crosses the network as a signed header.
@@ -33,6 +34,8 @@ describe("edge on Workers (workerd), frontend on Node", () => {
       "frontend",
     );
     const config = edgeConfig(idp, frontend.url);
+    // Pushes go straight to the recording upstream, so a test can see how much of a body reached it.
+    config.edge.upstream.write_url = `${querier.url}/distributor`;
     worker = await startWorker({
       vars: {
         FAIRGATE_CONFIG: JSON.stringify({ edge: config.edge, identity: config.identity, routes: config.routes }),
@@ -96,6 +99,19 @@ describe("edge on Workers (workerd), frontend on Node", () => {
 
   it("refuses every attack in the matrix, and nothing reaches the queriers", async () => {
     await expectAllRefused(worker.url, attacks, querier, expect);
+  });
+
+  it("decides every mangled path as its canonical form, and forwards only canonical paths", async () => {
+    await expectCanonicalDecisions(worker.url, { authorization: `Bearer ${alice.accessToken}` }, querier, expect, 100);
+  });
+
+  it("answers 413 to a push over its limit, and the upstream gets no more", async () => {
+    const svc = await idp.clientCredentialsToken({ clientId: "svc-ingest" });
+    const push = {
+      path: "/loki/api/v1/push",
+      headers: { authorization: `Bearer ${svc}`, "content-type": "application/json" },
+    };
+    await expectBodyLimit(worker.url, push, 64 * 1024, querier, expect, false);
   });
 
   it("replaces a spoofed actor path", async () => {
