@@ -8,7 +8,7 @@ import { refusedUpgradeStatus, tailRoundTrip } from "../support/tail.js";
 import { edgeConfig, IDENTITY_SECRET } from "../support/edge-config.js";
 import { startEchoUpstream, type EchoUpstream } from "../support/echo-upstream.js";
 import { rawHttp, statusOf } from "../support/net.js";
-import { expectBodyLimit, expectCanonicalDecisions } from "../support/route-checks.js";
+import { expectBodyLimit, expectCanonicalDecisions, expectRateLimits, RATE_LIMIT } from "../support/route-checks.js";
 import { startOidcProvider, type TestIdp } from "../support/oidc-provider.js";
 
 describe("edge on Node, with a real OIDC provider", () => {
@@ -268,9 +268,7 @@ describe("edge with a request-rate limit", () => {
     idp = await startOidcProvider({ audience: "fairgate" });
     echo = await startEchoUpstream();
     const config = edgeConfig(idp, echo.url);
-    // Practically no refill: the bursts alone decide, whatever the test's pace.
-    const rate_limit = { actor: { rate: 0.001, burst: 3 }, tenant: { rate: 0.001, burst: 4 } };
-    edge = await run(parseConfig({ ...config, edge: { ...config.edge, rate_limit } }), "edge");
+    edge = await run(parseConfig({ ...config, edge: { ...config.edge, rate_limit: RATE_LIMIT } }), "edge");
   });
   afterAll(async () => {
     await edge?.close(100);
@@ -279,26 +277,7 @@ describe("edge with a request-rate limit", () => {
   });
 
   it("answers 429 with Retry-After per actor, then per tenant, in each API's error format", async () => {
-    const ask = (path: string, token: string) =>
-      fetch(`${edge.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-    const alice = (await idp.userTokens("alice")).accessToken;
-    for (let i = 0; i < 3; i++) expect((await ask("/loki/api/v1/labels", alice)).status).toBe(200);
-    const loki = await ask("/loki/api/v1/labels", alice);
-    expect(loki.status).toBe(429);
-    expect(Number(loki.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect(await loki.text()).toMatch(/^you are sending requests faster than this gateway allows; retry in \d+s$/);
-    const prometheus = await ask("/api/v1/labels", alice);
-    expect(prometheus.status).toBe(429);
-    expect(await prometheus.json()).toMatchObject({ status: "error", errorType: "too_many_requests" });
-
-    // Another actor of team-a takes the tenant's last token, then meets the tenant's limit; team-b is untouched.
-    const svc = await idp.clientCredentialsToken({ clientId: "svc-ingest" });
-    expect((await ask("/loki/api/v1/labels", svc)).status).toBe(200);
-    const tenant = await ask("/loki/api/v1/labels", svc);
-    expect(tenant.status).toBe(429);
-    expect(await tenant.text()).toContain('tenant "team-a"');
-    expect((await ask("/loki/api/v1/labels", (await idp.userTokens("bob")).accessToken)).status).toBe(200);
-    expect(echo.requests).toHaveLength(5);
+    await expectRateLimits(edge.url, idp, echo, expect);
   });
 });
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import type { expect as vitestExpect } from "vitest";
 import type { EchoUpstream } from "./echo-upstream.js";
+import type { TestIdp } from "./oidc-provider.js";
 import { rawRequest, unfinishedRequest } from "./net.js";
 import { mangledPath, referenceCanonical } from "./paths.js";
 
@@ -52,8 +53,9 @@ export async function expectCanonicalDecisions(
 /**
  * A body over the route's limit: with a declared length, 413 before the body is read; chunked, 413 while the client
  * is still sending, and the upstream never got more than the limit, nor took a cut body for a whole one.
- * With `early: false` the client sends its whole body first (wrangler dev's proxy in front of workerd holds an
- * answer back, or drops the connection, while a request body is still coming).
+ * With `early: false` the client sends a whole chunked body, a little over the limit, at once: wrangler dev's proxy in
+ * front of workerd holds an answer back, or resets the connection, while a request body is still coming (a declared
+ * length over the limit is in the attack matrix there, sent whole).
  */
 export async function expectBodyLimit(
   baseUrl: string,
@@ -74,21 +76,47 @@ export async function expectBodyLimit(
       "",
     ].join("\r\n");
   upstream.reset();
-  const length = early ? 10_000_000 : limit + 8192;
-  const declared = await unfinishedRequest(baseUrl, head(`Content-Length: ${length}`), {
-    bytes: early ? 8192 : length,
-    chunked: false,
-  });
-  expect(declared.status).toBe(413);
-  expect(upstream.bodyBytes).toEqual([]);
-
+  if (early) {
+    const declared = await unfinishedRequest(baseUrl, head("Content-Length: 10000000"), { bytes: 8192, chunked: false });
+    expect(declared.status).toBe(413);
+    expect(upstream.bodyBytes).toEqual([]);
+  }
   // Early, the client stops short of ending its body: only an edge that answers without the whole body answers.
+  // Otherwise it sends a little more than the limit, all of it, at once.
   const chunked = await unfinishedRequest(baseUrl, head("Transfer-Encoding: chunked"), {
-    bytes: limit + 512 * 1024,
+    bytes: limit + (early ? 512 : 16) * 1024,
     chunked: true,
     finish: !early,
   });
   expect(chunked.status).toBe(413);
   for (const seen of upstream.bodyBytes) expect(seen.bytes).toBeLessThanOrEqual(limit);
   expect(upstream.requests).toEqual([]);
+}
+
+/** The rate limit expectRateLimits expects: practically no refill, so the bursts alone decide at any pace. */
+export const RATE_LIMIT = { actor: { rate: 0.001, burst: 3 }, tenant: { rate: 0.001, burst: 4 } };
+
+/** 429 with Retry-After for an actor past its burst, then for a tenant past its own, in each API's error format. */
+export async function expectRateLimits(baseUrl: string, idp: TestIdp, upstream: EchoUpstream, expect: Expect) {
+  const ask = (path: string, token: string) =>
+    fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  upstream.reset();
+  const alice = (await idp.userTokens("alice")).accessToken;
+  for (let i = 0; i < 3; i++) expect((await ask("/loki/api/v1/labels", alice)).status).toBe(200);
+  const loki = await ask("/loki/api/v1/labels", alice);
+  expect(loki.status).toBe(429);
+  expect(Number(loki.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+  expect(await loki.text()).toMatch(/^you are sending requests faster than this gateway allows; retry in \d+s$/);
+  const prometheus = await ask("/api/v1/labels", alice);
+  expect(prometheus.status).toBe(429);
+  expect(await prometheus.json()).toMatchObject({ status: "error", errorType: "too_many_requests" });
+
+  // Another actor of team-a takes the tenant's last token, then meets the tenant's limit; team-b is untouched.
+  const svc = await idp.clientCredentialsToken({ clientId: "svc-ingest" });
+  expect((await ask("/loki/api/v1/labels", svc)).status).toBe(200);
+  const tenant = await ask("/loki/api/v1/labels", svc);
+  expect(tenant.status).toBe(429);
+  expect(await tenant.text()).toContain('tenant "team-a"');
+  expect((await ask("/loki/api/v1/labels", (await idp.userTokens("bob")).accessToken)).status).toBe(200);
+  expect(upstream.requests).toHaveLength(5);
 }
