@@ -341,3 +341,41 @@ describe("frontend alone", () => {
     expect(querier.requests[0]!.headers["x-fairgate-identity"]).toBeUndefined();
   });
 });
+
+describe("edge and frontend in one process", () => {
+  let idp: TestIdp;
+  let querier: EchoUpstream;
+  let both: Running;
+
+  beforeAll(async () => {
+    idp = await startOidcProvider({ audience: "fairgate" });
+    querier = await startEchoUpstream();
+    const config = edgeConfig(idp, querier.url);
+    const { read_url: _, ...upstream } = config.edge.upstream;
+    both = await run(
+      parseConfig({ ...config, edge: { ...config.edge, upstream }, frontend: { queriers: [{ url: querier.url }] } }),
+      "all",
+    );
+  });
+  afterAll(async () => {
+    await both?.close(100);
+    await querier?.close();
+    await idp?.close();
+  });
+
+  it("hands the frontend the canonical path, and cuts a read body at its limit", async () => {
+    const { accessToken } = await idp.userTokens("alice");
+    const res = await fetch(`${both.url}/loki/api/v1/%6cabels`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    expect(res.status).toBe(200);
+    expect(querier.requests.map((r) => new URL(r.url, "http://q").pathname)).toEqual(["/loki/api/v1/labels"]);
+
+    querier.reset();
+    const read = {
+      path: "/api/v1/query",
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/x-www-form-urlencoded" },
+    };
+    await expectBodyLimit(both.url, read, 64 * 1024, querier, expect);
+  });
+});

@@ -77,7 +77,10 @@ export async function expectBodyLimit(
     ].join("\r\n");
   upstream.reset();
   if (early) {
-    const declared = await unfinishedRequest(baseUrl, head("Content-Length: 10000000"), { bytes: 8192, chunked: false });
+    const declared = await unfinishedRequest(baseUrl, head("Content-Length: 10000000"), {
+      bytes: 8192,
+      chunked: false,
+    });
     expect(declared.status).toBe(413);
     expect(upstream.bodyBytes).toEqual([]);
   }
