@@ -37,17 +37,21 @@ export function limitBody(body: ReadableStream<Uint8Array> | null, max: number, 
   const over = new AbortController();
   if (!body) return { body, signal: over.signal };
   let seen = 0;
-  const limited = body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen <= max) return controller.enqueue(chunk);
-        const error = tooLarge(max, what);
-        over.abort(error);
-        controller.error(error);
-      },
-    }),
-  );
+  // Pulled chunk by chunk (no pipe whose failure would go unhandled): nothing is read ahead of the consumer.
+  const reader = body.getReader();
+  const limited = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) return controller.close();
+      seen += value.byteLength;
+      if (seen <= max) return controller.enqueue(value);
+      const error = tooLarge(max, what);
+      over.abort(error);
+      controller.error(error);
+      await reader.cancel(error).catch(() => undefined);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
   return { body: limited, signal: over.signal };
 }
 
