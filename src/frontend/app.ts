@@ -13,6 +13,7 @@ import { QuerierPool, type Job } from "./dispatch/pool.js";
 import { requireIdentity, type IdentityVerifier } from "./identity.js";
 import { limitsFor } from "./limits.js";
 import { align } from "./pipeline/align.js";
+import { leadStep } from "./pipeline/lead-step.js";
 import { split } from "./pipeline/split.js";
 import { resultsCache } from "./pipeline/results-cache.js";
 import { pieceCache } from "./pipeline/piece-cache.js";
@@ -175,6 +176,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
       emptyLogs: c.empty_logs.enabled ? { ttlSeconds: c.empty_logs.ttl / 1000 } : undefined,
       now: deps.now,
     }),
+    leadStep,
   )(pool.dispatch);
 
   const app = new Hono<Env>();
