@@ -292,8 +292,9 @@ describe.skipIf(!LOKI)("fairgate answers as the real Loki 3.4.6 does, cold, warm
         300,
         { counts: { ...cronCounts!, rangeSeconds: 600 } },
       ),
-      // Loki 3.4.6 merges the step-long sub-ranges of a query with step >= 1h in the order they
-      // complete, which can lose the first step of a sparse series: two-hour ranges, one per hour.
+      // Loki 3.4.6 merges the step-long sub-ranges of a query with step >= 1h in an order that can
+      // put a later one first, which can lose the first step of a sparse series: two-hour ranges,
+      // one per hour (see pipeline/lead-step.ts).
       ...Array.from({ length: 24 }, (_, h) =>
         metric(
           `sparse counts over 2 h, step 1h, hour ${h}`,

@@ -5,12 +5,13 @@ import type { Middleware } from "../types.js";
 /**
  * Every Loki metric sub-query starts one step early, and the extra step is dropped from its answer.
  *
- * Loki evaluates the first step of a range it is asked for from less than the step's whole range
- * (seen on 3.4.6 with sparse streams: `count_over_time({…}[1h])` at step 1h has no sample at the
- * first step of a two-hour query, where a longer query finds 1). In Loki's own split of a long query,
- * such a step is also the last step of the sub-range before it, which evaluates it right. A split
- * piece, a cache gap or a moved range would otherwise expose the short-range answer at its first
- * step; starting one step early makes every step one that Loki evaluates inside a range.
+ * With a step at least its split interval (1 h by default), Loki 3.4.6 cuts a range into step-long
+ * sub-ranges that share their end points, and merges their answers in an order that can put a later
+ * one first; the earlier one's shared samples are then dropped. Every step but the range's first is
+ * also the last step of the sub-range before it and survives; the first step of a sparse series can
+ * vanish (seen: `count_over_time({…}[1h])` at step 1h, no sample where the truth and a longer query
+ * say 1). A split piece, a cache gap or a moved range would expose that at its first step; starting
+ * one step early leaves only the dropped step at risk.
  */
 export const leadStep: Middleware = (next) => async (req, ctx) => {
   if (req.api !== "loki" || req.kind !== "metric" || !req.stepMs) return next(req, ctx);
