@@ -189,14 +189,15 @@ export interface HistoryOptions {
 
 export const HISTORY = {
   tenants: ["tenant-a", "tenant-b"],
-  apps: ["api", "web", "worker"],
+  /** cron is sparse: an entry or two an hour per stream, so counts over short ranges are small. */
+  apps: ["api", "web", "worker", "cron"],
   levels: ["info", "warn", "error"],
   paths: ["/", "/login", "/api/orders", "/api/users", "/health"],
 } as const;
 
 /**
  * Generates `days` of logfmt lines ending at `endMs` for each tenant: one stream per app, level and
- * env (env differs per tenant, so the tenants' answers differ), lines like
+ * env (env differs per tenant, so the tenants' answers differ; app cron is sparse), lines like
  * `level=warn method=GET path=/api/orders status=404 duration=0.123 msg="..."`, at seeded random
  * gaps (warn and error streams are sparser). Timestamps are whole milliseconds plus a few
  * nanoseconds, unique within a tenant, so ordering is well-defined.
@@ -215,7 +216,7 @@ export function generateHistory(opts: HistoryOptions = {}): History {
     for (const app of HISTORY.apps)
       for (const [l, level] of HISTORY.levels.entries()) {
         const stream = { app, level, env: t === 0 ? "prod" : "staging" };
-        const gapNs = BigInt(Math.round(meanGap * (1 + 2 * l) * 1e9));
+        const gapNs = BigInt(Math.round(meanGap * (1 + 2 * l) * (app === "cron" ? 15 : 1) * 1e9));
         // Walk backwards from the end, so that every stream reaches "now".
         for (let ts = endNs - BigInt(Math.floor(random() * Number(gapNs))); ts > endNs - spanNs; ) {
           let unique = ts - (ts % 1_000_000n) + BigInt(1 + t * 100 + l * 10 + HISTORY.apps.indexOf(app));

@@ -23,6 +23,18 @@ export function defaultStepMs(startNs: bigint, endNs: bigint): number {
   return Math.max(Math.floor(Number((endNs - startNs) / NS_PER_MS) / 1000 / 250), 1) * 1000;
 }
 
+/**
+ * Loki's own frontend evaluates a metric query on the step grid from the epoch: start rounded down,
+ * end rounded up. Its answer holds those grid points, and so does a sub-query's answer. fairgate does
+ * the same before splitting, so that it answers what Loki answers, and every piece it cuts, caches
+ * and merges asks exactly for the grid points it covers.
+ */
+export function snapToStepGrid(startNs: bigint, endNs: bigint, stepNs: bigint): { startNs: bigint; endNs: bigint } {
+  const down = (t: bigint) => t - (((t % stepNs) + stepNs) % stepNs);
+  const up = (t: bigint) => (down(t) === t ? t : down(t) + stepNs);
+  return { startNs: down(startNs), endNs: up(endNs) };
+}
+
 /** start and end with Loki's defaults: end = now, start = end − since (default `defaultSince`). */
 function range(params: Params, nowNs: bigint, defaultSinceNs: bigint): { startNs: bigint; endNs: bigint } {
   const endNs = parsed(params, "end", parseLokiTime, "timestamp", () => nowNs);
@@ -106,8 +118,7 @@ export const lokiCodec: Codec = {
         kind: "metric",
         params: without(params, "query", "start", "end", "since", "step"),
         query,
-        startNs,
-        endNs,
+        ...snapToStepGrid(startNs, endNs, BigInt(stepMs) * NS_PER_MS),
         stepMs,
       };
     }

@@ -5,6 +5,7 @@ import { limitsFor } from "../limits.js";
 import { compose, type Handler } from "../types.js";
 import { align } from "./align.js";
 import { AnswerCache } from "./answer-cache.js";
+import { leadStep } from "./lead-step.js";
 import { pieceCache } from "./piece-cache.js";
 import { resultsCache } from "./results-cache.js";
 import { split } from "./split.js";
@@ -43,6 +44,7 @@ export function queryPipeline(
       emptyLogs: c.empty_logs.enabled ? { ttlSeconds: c.empty_logs.ttl / 1000 } : undefined,
       now: opts.now,
     }),
+    leadStep,
   )(dispatch);
 }
 

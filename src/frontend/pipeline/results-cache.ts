@@ -16,6 +16,8 @@ export interface ResultsCacheOptions {
 interface Entry {
   /** The full key, compared on read: a hash collision can never hand out another query's data. */
   key: string;
+  /** The querier's Content-Type, for answers served wholly from the cache. */
+  contentType?: string;
   extents: { start: string; end: string; response: MatrixBody }[];
 }
 
@@ -82,10 +84,9 @@ export const resultsCache =
     const stats = ctx.stats.cache;
     stats.entriesRequested++;
     const got = await opts.store.get<Entry>(key);
+    const ours = got && got.value.key === full ? got.value : undefined;
     const cached: Extent[] =
-      got && got.value.key === full
-        ? got.value.extents.map((e) => ({ startNs: BigInt(e.start), endNs: BigInt(e.end), response: e.response }))
-        : [];
+      ours?.extents.map((e) => ({ startNs: BigInt(e.start), endNs: BigInt(e.end), response: e.response })) ?? [];
     if (cached.length) {
       stats.entriesFound++;
       stats.bytesReceived += got!.bytes;
@@ -123,6 +124,7 @@ export const resultsCache =
       if (extents.length) {
         const entry: Entry = {
           key: full,
+          contentType: fetched[0]?.res.contentType ?? ours?.contentType,
           extents: extents.map((e) => ({ start: e.startNs.toString(), end: e.endNs.toString(), response: e.response })),
         };
         const { stored, bytes } = await opts.store.put(key, entry, opts.ttlSeconds);
@@ -147,7 +149,7 @@ export const resultsCache =
     ].sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
     return {
       status: 200,
-      contentType: fetched[0]?.res.contentType ?? "application/json",
+      contentType: fetched[0]?.res.contentType ?? ours?.contentType ?? "application/json",
       json: mergeMatrix(parts.map((p) => p.body) as never),
     };
   };
