@@ -2,7 +2,7 @@ import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError } from "../http/errors.js";
 import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
 import { ActorPaths } from "./actor.js";
-import { missingToken } from "./auth/errors.js";
+import { bearerToken } from "./auth/bearer.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
 import { cleanRequestHeaders, upstreamUrl } from "../http/forward.js";
 import { classifyRoute, type RouteKind } from "./routes.js";
@@ -53,7 +53,10 @@ export class Edge {
       throw new ApiError("not_found", `no route ${url.pathname}`);
     }
 
-    const user = await this.verifier.verify(bearerToken(req.headers), req.headers.get("x-id-token") ?? undefined);
+    const user = await this.verifier.verify(
+      bearerToken(req.headers.get("authorization")),
+      req.headers.get("x-id-token") ?? undefined,
+    );
     const access = kind === "write" ? "write" : "read";
     const tenants = resolveTenants(
       req.headers.get("x-scope-orgid"),
@@ -95,18 +98,4 @@ export class Edge {
     }
     return upstreamUrl(base, url.pathname, url.search);
   }
-}
-
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
-
-function bearerToken(h: Headers): string {
-  const auth = h.get("authorization");
-  if (auth === null || auth.trim() === "") throw missingToken();
-  const m = BEARER.exec(auth);
-  if (!m)
-    throw new ApiError("unauthorized", 'authentication failed: Authorization must be "Bearer <token>"', {
-      "www-authenticate":
-        'Bearer realm="fairgate", error="invalid_request", error_description="Authorization must be Bearer <token>"',
-    });
-  return m[1]!;
 }
