@@ -31,7 +31,7 @@ export class TokenVerifier {
   readonly #issuers = new Map<string, TrustedIssuer>();
   readonly #cache: Lru<string, VerifiedUser>;
   /** Recently refused tokens, by the same key and bound as #cache. */
-  readonly #refused: Lru<string, { error: ApiError; until: number }>;
+  readonly #refused: Lru<string, { message: string; headers: Record<string, string>; until: number }>;
   readonly #retryAfterSeconds: number;
 
   constructor(readonly config: EdgeConfig) {
@@ -56,7 +56,7 @@ export class TokenVerifier {
     if (cached && cached.expiresAt > now) return cached;
     if (cached) this.#cache.delete(cacheKey);
     const refused = this.#refused.get(cacheKey);
-    if (refused && refused.until > now) throw refused.error;
+    if (refused && refused.until > now) throw new ApiError("unauthorized", refused.message, refused.headers);
 
     try {
       const user = await this.#verifyUncached(bearer, idToken);
@@ -65,8 +65,9 @@ export class TokenVerifier {
     } catch (e) {
       // A bad token sent again is refused from memory, for one JWKS cooldown: the soonest a
       // refetch could change the answer. An unreachable provider (503) is never remembered.
+      // Only strings are kept: an Error's captured stack would hold on to each request.
       if (e instanceof ApiError && e.status === 401)
-        this.#refused.set(cacheKey, { error: e, until: now + this.config.jwks.cooldown });
+        this.#refused.set(cacheKey, { message: e.message, headers: e.headers, until: now + this.config.jwks.cooldown });
       throw e;
     }
   }
