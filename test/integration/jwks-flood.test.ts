@@ -59,8 +59,12 @@ async function flood(baseUrl: string, tokens: string[], connections: number): Pr
   }
 }
 
-function floodConfig(jwks: JwksServer, upstreamUrl: string) {
-  return {
+/** A slow identity provider (the flood overlaps the fetch in flight), an upstream, and the edge config for both. */
+async function startFloodTargets() {
+  const jwks = await startJwksServer({ issuer: "https://flood.test" });
+  jwks.answer({ delayMs: 200 });
+  const echo = await startEchoUpstream();
+  const config = {
     server: { listen: "127.0.0.1:0" },
     log: { level: "silent" as const },
     edge: {
@@ -68,28 +72,33 @@ function floodConfig(jwks: JwksServer, upstreamUrl: string) {
       jwks: { cooldown: "5m", timeout: "10s" },
       tenants: { rules: [{ claim: "groups", read: ["$value"] }] },
       actor: { secret: "actor-secret-for-tests" },
-      upstream: { read_url: upstreamUrl },
+      upstream: { read_url: echo.url },
     },
     identity: { secret: IDENTITY_SECRET },
   };
+  const close = async () => {
+    await echo.close();
+    await jwks.close();
+  };
+  return { jwks, echo, config, close };
 }
 
+const CONNECTIONS = 500;
+
 describe("JWKS flood on Node", () => {
-  const CONNECTIONS = 500;
+  let targets: Awaited<ReturnType<typeof startFloodTargets>>;
   let jwks: JwksServer;
   let echo: EchoUpstream;
   let edge: Running;
 
   beforeAll(async () => {
-    jwks = await startJwksServer({ issuer: "https://flood.test" });
-    jwks.answer({ delayMs: 200 }); // a slow provider: the flood overlaps the fetch in flight
-    echo = await startEchoUpstream();
-    edge = await run(parseConfig(floodConfig(jwks, echo.url)), "edge");
+    targets = await startFloodTargets();
+    ({ jwks, echo } = targets);
+    edge = await run(parseConfig(targets.config), "edge");
   });
   afterAll(async () => {
     await edge?.close(100);
-    await echo?.close();
-    await jwks?.close();
+    await targets?.close();
   });
 
   it("makes at most 2 JWKS fetches for 5,000 concurrent unknown kids, answers all, and lets the memory go", async () => {
@@ -130,24 +139,20 @@ async function workerProcess(worker: WorkerdHandle): Promise<{ pid: number; url:
 }
 
 describe("JWKS flood in workerd", () => {
-  const CONNECTIONS = 500;
+  let targets: Awaited<ReturnType<typeof startFloodTargets>>;
   let jwks: JwksServer;
   let echo: EchoUpstream;
   let worker: WorkerdHandle;
 
   beforeAll(async () => {
-    jwks = await startJwksServer({ issuer: "https://flood.test" });
-    jwks.answer({ delayMs: 200 });
-    echo = await startEchoUpstream();
-    const config = floodConfig(jwks, echo.url);
-    worker = await startWorker({
-      vars: { FAIRGATE_CONFIG: JSON.stringify({ edge: config.edge, identity: config.identity }) },
-    });
+    targets = await startFloodTargets();
+    ({ jwks, echo } = targets);
+    const { edge, identity } = targets.config;
+    worker = await startWorker({ vars: { FAIRGATE_CONFIG: JSON.stringify({ edge, identity }) } });
   }, 120_000);
   afterAll(async () => {
     await worker?.close();
-    await echo?.close();
-    await jwks?.close();
+    await targets?.close();
   });
 
   it("makes at most 2 JWKS fetches for 5,000 concurrent unknown kids, answers all, and lets the memory go", async () => {
