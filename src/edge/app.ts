@@ -72,7 +72,9 @@ export function createEdgeApp(
   });
 
   app.onError((err, c) => {
-    if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 503))
+    // A refused credential (a malformed Bearer header is a 400 with a challenge) or a refused tenant.
+    const challenged = err instanceof ApiError && "www-authenticate" in err.headers;
+    if (err instanceof ApiError && (challenged || err.status === 401 || err.status === 403 || err.status === 503))
       runtime.observe?.({ auth_failure: err.message });
     if (err instanceof ApiError) return errorResponse(err, c.req.path);
     console.error("edge: unexpected error", err);
