@@ -1,8 +1,15 @@
 import { Hono } from "hono";
 import type { FrontendMetrics, FrontendSources } from "./metrics.js";
+import type { RecentUse } from "./recent.js";
+
+/** What the status page needs to know of the frontend's configuration, to explain its numbers. */
+export interface StatusFacts {
+  /** Pieces of one query sent to the queue at a time (the default; tenants may have their own). */
+  maxQueryParallelism: number;
+}
 
 /** The frontend's routes for operators, served on the admin listener: metrics, queue snapshot, status data. */
-export function frontendAdmin(metrics: FrontendMetrics): Hono {
+export function frontendAdmin(metrics: FrontendMetrics, facts: StatusFacts): Hono {
   const admin = new Hono();
   admin.get("/metrics", async (c) =>
     c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
@@ -17,50 +24,149 @@ export function frontendAdmin(metrics: FrontendMetrics): Hono {
     });
   });
   // What the status page (/status on the admin listener) polls.
-  admin.get("/debug/status", async (c) => c.json(await statusData(metrics), 200, { "cache-control": "no-store" }));
+  admin.get("/debug/status", (c) => c.json(statusData(metrics, facts), 200, { "cache-control": "no-store" }));
   return admin;
 }
 
-/** The status page's data: queue tree, queriers, cache outcomes, asynchronous jobs. */
-export async function statusData(metrics: FrontendMetrics) {
+/** The fair queue's tree as FairQueue.snapshot() gives it. */
+interface QueueNode {
+  name: string;
+  queued: number;
+  inflight: number;
+  querier_time_ms: number;
+  weight: number;
+  children: QueueNode[];
+}
+
+/** Rows the page gets at most per table: the rest is counted, not sent. */
+const TREE_ROWS = 300;
+const ACTOR_ROWS = 100;
+const TENANT_ROWS = 50;
+const QUERIER_ROWS = 100;
+
+/**
+ * The status page's data: the queue tree, recently active actors, tenants and queriers, the
+ * cache and the asynchronous jobs. Every table is bounded; names are untrusted and always sent as
+ * values, never as object keys.
+ */
+export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = Date.now()) {
   const sources = metrics.sources!;
+  const usage = metrics.usage;
+  const snapshot = sources.queueSnapshot() as { queued: number; tenants?: QueueNode[] };
+  const tenants = snapshot.tenants ?? [];
+  const live = liveCounts(tenants);
+  const recent = (use: RecentUse) => ({
+    querierMs: Math.round(use.querierMs),
+    ran: use.ran,
+    meanWaitMs: use.ran ? Math.round(use.waitMs / use.ran) : 0,
+    maxWaitMs: Math.round(use.maxWaitMs),
+    lastActive: new Date(use.lastActive).toISOString(),
+  });
+  const actors = usage.actors.top(ACTOR_ROWS, now);
+  const recentTenants = usage.tenants.top(TENANT_ROWS, now);
+  const queriers = usage.queriers.top(QUERIER_ROWS, now);
+  const querierUse = new Map(queriers.rows.map((r) => [r.labels.querier, r]));
   return {
-    time: new Date().toISOString(),
-    queue: sources.queueSnapshot(),
-    // [tenant, ms] pairs: tenant names are untrusted, so they never become object keys.
-    querierMsByTenant: await querierMsOfQueuedTenants(metrics, sources),
-    queriers: sources.queriers().map(({ url, healthy, inflight, maxConcurrent, failures, lastError }) => ({
-      url,
-      healthy,
-      inflight,
-      maxConcurrent,
-      failures,
-      lastError: lastError ?? null,
-    })),
-    cache: await cacheOutcomes(metrics),
+    time: new Date(now).toISOString(),
+    windowMs: usage.actors.windowMs,
+    maxQueryParallelism: facts.maxQueryParallelism,
+    queue: {
+      queued: snapshot.queued,
+      inflight: tenants.reduce((n, t) => n + t.inflight, 0),
+      tenants: tenants.length,
+      ...boundedTree(tenants, querierMsByPath(metrics, now)),
+    },
+    actors: {
+      rows: actors.rows.map((r) => ({
+        tenant: r.labels.tenant,
+        actor: r.labels.actor,
+        ...(live.get(`${r.labels.tenant}\0${r.labels.actor}`) ?? { queued: 0, inflight: 0 }),
+        ...recent(r),
+      })),
+      rest: actors.rest,
+    },
+    tenants: {
+      rows: recentTenants.rows.map((r) => ({
+        tenant: r.labels.tenant,
+        ...(live.get(r.labels.tenant) ?? { queued: 0, inflight: 0 }),
+        ...recent(r),
+      })),
+      rest: recentTenants.rest,
+    },
+    queriers: sources.queriers().map(({ url, id, healthy, inflight, maxConcurrent, failures, lastError }) => {
+      const use = querierUse.get(id);
+      return {
+        url,
+        healthy,
+        inflight,
+        maxConcurrent,
+        failures,
+        lastError: lastError ?? null,
+        ...recent(use ?? { querierMs: 0, ran: 0, waitMs: 0, maxWaitMs: 0, lastActive: 0 }),
+        lastActive: use ? new Date(use.lastActive).toISOString() : null,
+      };
+    }),
+    cache: { hits: metrics.cacheTally.hit, partial: metrics.cacheTally.partial, misses: metrics.cacheTally.miss },
     async: asyncJobs(sources),
   };
 }
 
-/** Real querier time of the tenants in the queue tree (the tree itself holds the fair queue's charges). */
-async function querierMsOfQueuedTenants(metrics: FrontendMetrics, sources: FrontendSources) {
-  const queued = new Set(sources.queuedByTenant().map((t) => t.tenant));
-  return (await metrics.querierTime.get()).values
-    .filter((v) => queued.has(String(v.labels.user)))
-    .map((v) => [String(v.labels.user), Math.round(v.value * 1000)]);
+/** Queued and in-flight counts by tenant and by tenant + actor path ("tenant\0a|b"). */
+function liveCounts(tenants: QueueNode[]): Map<string, { queued: number; inflight: number }> {
+  const out = new Map<string, { queued: number; inflight: number }>();
+  const walk = (n: QueueNode, key: string) => {
+    out.set(key, { queued: n.queued, inflight: n.inflight });
+    for (const c of n.children) walk(c, key.includes("\0") ? `${key}|${c.name}` : `${key}\0${c.name}`);
+  };
+  for (const t of tenants) walk(t, t.name);
+  return out;
 }
 
-async function cacheOutcomes(metrics: FrontendMetrics) {
-  const outcomes = new Map((await metrics.cacheOutcomes.get()).values.map((v) => [v.labels.outcome, v.value]));
-  return { hits: outcomes.get("hit") ?? 0, partial: outcomes.get("partial") ?? 0, misses: outcomes.get("miss") ?? 0 };
+/** Querier time in the recent window by tenant and by every actor path prefix ("tenant\0a|b"). */
+function querierMsByPath(metrics: FrontendMetrics, now: number): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (key: string, ms: number) => out.set(key, (out.get(key) ?? 0) + ms);
+  for (const [{ tenant, actor }, use] of metrics.usage.actors.all(now)) {
+    add(tenant, use.querierMs);
+    let prefix = "";
+    for (const seg of actor === "" ? [] : actor.split("|")) {
+      prefix = prefix ? `${prefix}|${seg}` : seg;
+      add(`${tenant}\0${prefix}`, use.querierMs);
+    }
+  }
+  return out;
+}
+
+/** The busiest part of the tree, depth first, at most TREE_ROWS rows; `omitted` counts the nodes left out. */
+function boundedTree(tenants: QueueNode[], querierMs: Map<string, number>) {
+  const busy = (n: QueueNode) => n.queued + n.inflight;
+  const order = (a: QueueNode, b: QueueNode) => busy(b) - busy(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const rows: { depth: number; tenant: string; path: string[]; queued: number; inflight: number }[] = [];
+  const detail: { querierMs: number; chargedMs: number; weight: number }[] = [];
+  let nodes = 0;
+  const walk = (n: QueueNode, tenant: string, path: string[]) => {
+    nodes++;
+    if (rows.length < TREE_ROWS) {
+      rows.push({ depth: path.length, tenant, path, queued: n.queued, inflight: n.inflight });
+      const key = path.length ? `${tenant}\0${path.join("|")}` : tenant;
+      detail.push({ querierMs: Math.round(querierMs.get(key) ?? 0), chargedMs: n.querier_time_ms, weight: n.weight });
+    }
+    for (const c of n.children.slice().sort(order)) walk(c, tenant, [...path, c.name]);
+  };
+  for (const t of tenants.slice().sort(order)) walk(t, t.name, []);
+  return { rows: rows.map((r, i) => ({ ...r, ...detail[i]! })), omitted: nodes - rows.length };
 }
 
 const iso = (ms?: number) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 function asyncJobs(sources: FrontendSources) {
   const running = sources.asyncJobs();
-  const states: Record<string, number> = {};
-  for (const r of running) states[r.state] = (states[r.state] ?? 0) + 1;
+  const states: [string, number][] = [];
+  for (const r of running) {
+    const s = states.find(([name]) => name === r.state);
+    if (s) s[1]++;
+    else states.push([r.state, 1]);
+  }
   return {
     running: running.length,
     states,
