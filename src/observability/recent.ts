@@ -75,7 +75,10 @@ export class RecentTable<L> {
     }
   }
 
-  /** The `n` keys that used the most querier time in the window (then the most recent), and how many others there are. */
+  /**
+   * The `n` keys that used the most querier time in the window (then the most recent),
+   * and how many others there are.
+   */
   top(n: number, now: number): { rows: (RecentUse & { labels: L })[]; rest: number } {
     const rows: (RecentUse & { labels: L })[] = [];
     for (const [labels, use] of this.all(now)) rows.push({ labels, ...use });

@@ -69,7 +69,10 @@ export class RequestLog {
     registers: [this.registry],
   });
 
-  /** Requests answered so far by status class (1xx…5xx), probes and demo traffic left out: the status page's rates. */
+  /**
+   * Requests answered so far by status class (1xx…5xx), probes and demo traffic left out:
+   * the status page charts their rates.
+   */
   readonly byStatusClass = new Map<string, number>();
 
   constructor(readonly opts: RequestLogOptions) {

@@ -28,11 +28,14 @@ export const STATUS_SCRIPT = String.raw`
   const duration = (ms) => {
     const a = Math.abs(ms);
     const one = (v) => v.toFixed(1).replace(/\.0$/, "");
-    return a < 1000 ? Math.round(a) + " ms" : a < 60000 ? one(a / 1000) + " s" : a < 3600000 ? one(a / 60000) + " min" : one(a / 3600000) + " h";
+    if (a < 1000) return Math.round(a) + " ms";
+    if (a < 60000) return one(a / 1000) + " s";
+    return a < 3600000 ? one(a / 60000) + " min" : one(a / 3600000) + " h";
   };
   const uptime = (ms) => {
     const m = Math.floor(ms / 60000), h = Math.floor(m / 60), d = Math.floor(h / 24);
-    return d ? d + " d " + (h % 24) + " h" : h ? h + " h " + (m % 60) + " min" : m ? m + " min" : Math.floor(ms / 1000) + " s";
+    if (d) return d + " d " + (h % 24) + " h";
+    return h ? h + " h " + (m % 60) + " min" : m ? m + " min" : Math.floor(ms / 1000) + " s";
   };
   const plural = (n, one, many) => number.format(n) + " " + (n === 1 ? one : many);
   const percent = (part, total) => (total > 0 ? ((100 * part) / total).toFixed(1) + " %" : "no lookups yet");
@@ -54,7 +57,10 @@ export const STATUS_SCRIPT = String.raw`
   // ---- charts (uPlot) ----------------------------------------------------------------------
   const css = getComputedStyle(document.documentElement);
   const color = (name) => css.getPropertyValue(name).trim();
-  const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6", "#d37295", "#8cd17d"];
+  const PALETTE = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+    "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6", "#d37295", "#8cd17d",
+  ];
   const STATUS_COLORS = { "2xx": "#59a14f", "3xx": "#4e79a7", "4xx": "#f28e2b", "5xx": "#e15759" };
   const CHARTS = {
     busy: { unit: "slots", stacked: true, missing: 0 },
@@ -101,7 +107,8 @@ export const STATUS_SCRIPT = String.raw`
       for (const name of SOURCES) for (const values of history.series[name].values()) values.splice(0, drop);
     }
     for (const name of SOURCES)
-      for (const [key, values] of history.series[name]) if (!values.some((v) => v !== null && v !== 0)) history.series[name].delete(key);
+      for (const [key, values] of history.series[name])
+        if (!values.some((v) => v !== null && v !== 0)) history.series[name].delete(key);
   }
 
   /** The chart's series, biggest first (by their sum over the window), "others" last. */
@@ -113,7 +120,8 @@ export const STATUS_SCRIPT = String.raw`
   function chartData(id) {
     if (id === "busy") {
       const perTenant = history.tenant !== "";
-      return { series: ordered(history.series[perTenant ? "actors" : "busy"]), line: history.series.slots.get("capacity") };
+      const series = ordered(history.series[perTenant ? "actors" : "busy"]);
+      return { series, line: history.series.slots.get("capacity") };
     }
     return { series: ordered(history.series[id]) };
   }
@@ -173,13 +181,25 @@ export const STATUS_SCRIPT = String.raw`
           value: (u, v, si, idx) => format(values[shown(idx, values)], spec.unit),
         });
       });
-      if (line) s.push({ label: "querier slots (healthy)", stroke: fg, width: 1.5, dash: [6, 4], points: { show: false }, value: (u, v, si, idx) => format(line[shown(idx, line)], "slots") });
+      if (line)
+        s.push({
+          label: "querier slots (healthy)",
+          stroke: fg,
+          width: 1.5,
+          dash: [6, 4],
+          points: { show: false },
+          value: (u, v, si, idx) => format(line[shown(idx, line)], "slots"),
+        });
       const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
       const opts = {
         width,
         height: 200,
         series: s,
-        scales: { x: { time: true }, y: spec.max ? { range: [0, spec.max] } : { range: (u, min, max) => [0, Math.max(max * 1.1, id === "wait" ? 0.01 : 1)] } },
+        scales: {
+          // At least a minute wide: a chart of a few seconds would label ticks in milliseconds.
+          x: { time: true, range: (u, min, max) => [Math.min(min, max - 60), max] },
+          y: { range: spec.max ? [0, spec.max] : (u, min, max) => [0, Math.max(max * 1.1, id === "wait" ? 0.01 : 1)] },
+        },
         axes: [axis, Object.assign({ size: 56, values: (u, vals) => vals.map((v) => format(v, spec.unit)) }, axis)],
         legend: { live: true },
         cursor: { points: { show: false } },
@@ -257,15 +277,17 @@ export const STATUS_SCRIPT = String.raw`
         cell(r.queued, "queued"),
         cell(r.inflight, "inflight"),
         cell(duration(r.querierMs), "querier-time"),
-        cell(duration(r.chargedMs), "charged"),
-        cell(r.weight, "weight"),
+        cell(duration(r.chargedMs) + (r.weight === 1 ? "" : " (weight " + r.weight + ")"), "charged"),
       );
       return tr;
     });
     $("queue-body").replaceChildren(...rows);
     show("queue-table-wrap", rows.length > 0);
     show("queue-empty", rows.length === 0);
-    $("queue-truncated").textContent = q.omitted ? "The busiest " + rows.length + " rows are shown; " + plural(q.omitted, "more node", "more nodes") + " on /debug/queue." : "";
+    $("queue-truncated").textContent = q.omitted
+      ? "The busiest " + rows.length + " rows are shown; " + plural(q.omitted, "more node", "more nodes") +
+        " on /debug/queue."
+      : "";
   }
 
   const useCells = (r) => [
@@ -281,13 +303,17 @@ export const STATUS_SCRIPT = String.raw`
   function renderActors(a, windowMs) {
     const rows = a.rows.map((r) => {
       const tr = el("tr");
-      tr.append(rowHead(r.tenant, "", "tenant"), cell(r.actor === "" ? "(none)" : r.actor.split("|").join(" | "), "actor", "path"), ...useCells(r));
+      const actor = r.actor === "" ? "(none)" : r.actor.split("|").join(" | ");
+      tr.append(rowHead(r.tenant, "", "tenant"), cell(actor, "actor", "path"), ...useCells(r));
       return tr;
     });
     $("actors-body").replaceChildren(...rows);
     show("actors-table-wrap", rows.length > 0);
     show("actors-empty", rows.length === 0);
-    $("actors-rest").textContent = a.rest ? "The " + rows.length + " that used the most querier time are shown; " + plural(a.rest, "other actor was", "other actors were") + " active too." : "";
+    $("actors-rest").textContent = a.rest
+      ? "The " + rows.length + " that used the most querier time are shown; " +
+        plural(a.rest, "other actor was", "other actors were") + " active too."
+      : "";
     for (const e of document.querySelectorAll(".window")) e.textContent = duration(windowMs);
   }
 
@@ -325,7 +351,13 @@ export const STATUS_SCRIPT = String.raw`
   function renderCache(cache) {
     const total = cache.hits + cache.partial + cache.misses;
     $("cache-ratio").textContent = percent(cache.hits, total);
-    const rows = [["Hits", cache.hits], ["Partial hits", cache.partial], ["Misses", cache.misses], ["All pieces", total]].map(([name, value]) => {
+    const outcomes = [
+      ["Hits", cache.hits],
+      ["Partial hits", cache.partial],
+      ["Misses", cache.misses],
+      ["All pieces", total],
+    ];
+    const rows = outcomes.map(([name, value]) => {
       const tr = el("tr");
       tr.append(rowHead(name), cell(value), cell(percent(value, total)));
       return tr;
@@ -334,11 +366,18 @@ export const STATUS_SCRIPT = String.raw`
   }
 
   function renderAsync(a) {
-    $("async-running").textContent = a.running ? plural(a.running, "query", "queries") + " (" + a.states.map(([s, n]) => n + " " + s).join(", ") + ")" : "none";
+    const states = a.states.map(([s, n]) => n + " " + s).join(", ");
+    $("async-running").textContent = a.running ? plural(a.running, "query", "queries") + " (" + states + ")" : "none";
     const rows = a.jobs.map((j) => {
       const tr = el("tr");
       const p = j.progress;
-      tr.append(rowHead(j.tenants.join(" | ")), el("td", j.actorPath.split("|").join(" | "), "path"), el("td", j.state), cell(p.splitsTotal ? p.splitsDone + " of " + p.splitsTotal : "not started"), cell(ago(j.submittedAt)));
+      tr.append(
+        rowHead(j.tenants.join(" | ")),
+        el("td", j.actorPath.split("|").join(" | "), "path"),
+        el("td", j.state),
+        cell(p.splitsTotal ? p.splitsDone + " of " + p.splitsTotal : "not started"),
+        cell(ago(j.submittedAt)),
+      );
       return tr;
     });
     $("async-body").replaceChildren(...rows);
@@ -364,14 +403,19 @@ export const STATUS_SCRIPT = String.raw`
   }
 
   const get = async (url) => {
-    const res = await fetch(url, { cache: "no-store", headers: { accept: "application/json" }, signal: AbortSignal.timeout(5000) });
+    const res = await fetch(url, {
+      cache: "no-store",
+      headers: { accept: "application/json" },
+      signal: AbortSignal.timeout(5000),
+    });
     if (!res.ok) throw new Error(url + " answered " + res.status);
     return res.json();
   };
 
   async function poll() {
     try {
-      const query = "debug/history?after=" + history.seq + (history.tenant ? "&tenant=" + encodeURIComponent(history.tenant) : "");
+      const breakdown = history.tenant ? "&tenant=" + encodeURIComponent(history.tenant) : "";
+      const query = "debug/history?after=" + history.seq + breakdown;
       const generation = history.generation;
       const h = await get(query);
       serverNow = h.now;

@@ -316,7 +316,8 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       `the page to show a hit ratio of ${share(cache.hits)}`,
     );
     expect((await page.locator("#cache-body").innerText()).split(/\s+/).join(" ")).toBe(
-      `Hits ${cache.hits} ${share(cache.hits)} Partial hits ${cache.partial} ${share(cache.partial)} Misses ${cache.misses} ${share(cache.misses)} All pieces ${total} 100.0 %`,
+      `Hits ${cache.hits} ${share(cache.hits)} Partial hits ${cache.partial} ${share(cache.partial)} ` +
+        `Misses ${cache.misses} ${share(cache.misses)} All pieces ${total} 100.0 %`,
     );
 
     // Finished actors stay on the page, with what they used.
