@@ -74,13 +74,13 @@ export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = D
       queued: snapshot.queued,
       inflight: tenants.reduce((n, t) => n + t.inflight, 0),
       tenants: tenants.length,
-      ...boundedTree(tenants, querierMsByPath(metrics, now)),
+      ...boundedTree(tenants, (shown) => querierMsByPath(metrics, shown, now)),
     },
     actors: {
       rows: actors.rows.map((r) => ({
         tenant: r.labels.tenant,
         actor: r.labels.actor,
-        ...(live.get(`${r.labels.tenant}\0${r.labels.actor}`) ?? { queued: 0, inflight: 0 }),
+        ...live(r.labels.tenant, r.labels.actor === "" ? [] : r.labels.actor.split("|")),
         ...recent(r),
       })),
       rest: actors.rest,
@@ -88,7 +88,7 @@ export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = D
     tenants: {
       rows: recentTenants.rows.map((r) => ({
         tenant: r.labels.tenant,
-        ...(live.get(r.labels.tenant) ?? { queued: 0, inflight: 0 }),
+        ...live(r.labels.tenant, []),
         ...recent(r),
       })),
       rest: recentTenants.rest,
@@ -111,22 +111,22 @@ export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = D
   };
 }
 
-/** Queued and in-flight counts by tenant and by tenant + actor path ("tenant\0a|b"). */
-function liveCounts(tenants: QueueNode[]): Map<string, { queued: number; inflight: number }> {
-  const out = new Map<string, { queued: number; inflight: number }>();
-  const walk = (n: QueueNode, key: string) => {
-    out.set(key, { queued: n.queued, inflight: n.inflight });
-    for (const c of n.children) walk(c, key.includes("\0") ? `${key}|${c.name}` : `${key}\0${c.name}`);
+/** Queued and in-flight counts of a tenant ([]) or of an actor path below it, from the queue's tree. */
+function liveCounts(tenants: QueueNode[]) {
+  const byName = new Map(tenants.map((t) => [t.name, t]));
+  return (tenant: string, path: string[]) => {
+    let node = byName.get(tenant);
+    for (const seg of path) node = node?.children.find((c) => c.name === seg);
+    return { queued: node?.queued ?? 0, inflight: node?.inflight ?? 0 };
   };
-  for (const t of tenants) walk(t, t.name);
-  return out;
 }
 
-/** Querier time in the recent window by tenant and by every actor path prefix ("tenant\0a|b"). */
-function querierMsByPath(metrics: FrontendMetrics, now: number): Map<string, number> {
+/** Querier time in the recent window of the given tenants and of every actor path prefix below them ("t\0a|b"). */
+function querierMsByPath(metrics: FrontendMetrics, tenants: Set<string>, now: number): Map<string, number> {
   const out = new Map<string, number>();
   const add = (key: string, ms: number) => out.set(key, (out.get(key) ?? 0) + ms);
   for (const [{ tenant, actor }, use] of metrics.usage.actors.all(now)) {
+    if (!tenants.has(tenant)) continue;
     add(tenant, use.querierMs);
     let prefix = "";
     for (const seg of actor === "" ? [] : actor.split("|")) {
@@ -137,24 +137,46 @@ function querierMsByPath(metrics: FrontendMetrics, now: number): Map<string, num
   return out;
 }
 
+interface TreeRow {
+  depth: number;
+  tenant: string;
+  path: string[];
+  queued: number;
+  inflight: number;
+  chargedMs: number;
+  weight: number;
+}
+
 /** The busiest part of the tree, depth first, at most TREE_ROWS rows; `omitted` counts the nodes left out. */
-function boundedTree(tenants: QueueNode[], querierMs: Map<string, number>) {
+function boundedTree(tenants: QueueNode[], querierMs: (tenants: Set<string>) => Map<string, number>) {
   const busy = (n: QueueNode) => n.queued + n.inflight;
   const order = (a: QueueNode, b: QueueNode) => busy(b) - busy(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const rows: { depth: number; tenant: string; path: string[]; queued: number; inflight: number }[] = [];
-  const detail: { querierMs: number; chargedMs: number; weight: number }[] = [];
-  let nodes = 0;
+  const count = (n: QueueNode): number => n.children.reduce((k, c) => k + count(c), 1);
+  const rows: TreeRow[] = [];
+  let omitted = 0;
   const walk = (n: QueueNode, tenant: string, path: string[]) => {
-    nodes++;
-    if (rows.length < TREE_ROWS) {
-      rows.push({ depth: path.length, tenant, path, queued: n.queued, inflight: n.inflight });
-      const key = path.length ? `${tenant}\0${path.join("|")}` : tenant;
-      detail.push({ querierMs: Math.round(querierMs.get(key) ?? 0), chargedMs: n.querier_time_ms, weight: n.weight });
-    }
+    // Past the last row the rest is only counted: no sorting, no copies.
+    if (rows.length >= TREE_ROWS) return void (omitted += count(n));
+    rows.push({
+      depth: path.length,
+      tenant,
+      path,
+      queued: n.queued,
+      inflight: n.inflight,
+      chargedMs: n.querier_time_ms,
+      weight: n.weight,
+    });
     for (const c of n.children.slice().sort(order)) walk(c, tenant, [...path, c.name]);
   };
   for (const t of tenants.slice().sort(order)) walk(t, t.name, []);
-  return { rows: rows.map((r, i) => ({ ...r, ...detail[i]! })), omitted: nodes - rows.length };
+  const used = querierMs(new Set(rows.map((r) => r.tenant)));
+  return {
+    rows: rows.map((r) => ({
+      ...r,
+      querierMs: Math.round(used.get(r.path.length ? `${r.tenant}\0${r.path.join("|")}` : r.tenant) ?? 0),
+    })),
+    omitted,
+  };
 }
 
 const iso = (ms?: number) => (ms === undefined ? undefined : new Date(ms).toISOString());
