@@ -61,7 +61,10 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const store = new StoredValues(cache, maxItemBytes(config));
   const jobs = new AsyncJobs(store, config.async, deps.now, (state) => metrics.asyncFinished.inc({ state }));
   metrics.sources = sources(inner, pool, jobs);
-  const pipeline = queryPipeline(config, store, pool.dispatch, deps);
+  const pipeline = queryPipeline(config, store, pool.dispatch, {
+    ...deps,
+    heldPieces: (delta) => void (metrics.heldPieces += delta),
+  });
   const answers = answerCache(config, store, deps);
   const answered = answers ? answerCached(answers)(pipeline) : pipeline;
 

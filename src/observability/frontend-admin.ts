@@ -72,6 +72,8 @@ export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = D
     maxQueryParallelism: facts.maxQueryParallelism,
     queue: {
       queued: snapshot.queued,
+      // Pieces of split queries not in the queue yet: max_query_parallelism holds them in their query.
+      held: metrics.heldPieces,
       inflight: tenants.reduce((n, t) => n + t.inflight, 0),
       tenants: tenants.length,
       ...boundedTree(tenants, (shown) => querierMsByPath(metrics, shown, now)),

@@ -48,6 +48,14 @@ export class FrontendMetrics {
   sources?: FrontendSources;
   /** Who used the queriers recently (the status page), fed by the queue. */
   readonly usage: QuerierUsage;
+  /** Split pieces waiting inside their query for a turn under max_query_parallelism, not yet in the queue. */
+  heldPieces = 0;
+  readonly heldPiecesGauge = this.#gauge(
+    "fairgate_query_pieces_held_back",
+    "Split pieces waiting inside their query for a turn under max_query_parallelism (not yet queued).",
+    [],
+    (g) => g.set(this.heldPieces),
+  );
   /** Split pieces by cache outcome so far, read synchronously by the status page's sampler. */
   readonly cacheTally = { hit: 0, partial: 0, miss: 0 };
 

@@ -75,6 +75,8 @@ const GLANCE = `
   <dl class="glance">
     <div><dt title="Sub-queries in the fair queue, waiting for a free querier slot">Waiting for a querier</dt>
       <dd id="glance-waiting">0</dd></div>
+    <div><dt title="Pieces of split queries not handed to the queue yet (max_query_parallelism)">Held back in their
+      queries</dt><dd id="glance-held">0</dd></div>
     <div><dt title="Sub-queries running on a querier">Running on queriers</dt><dd id="glance-running">0</dd></div>
     <div><dt title="Sub-queries the healthy queriers run at once">Querier slots</dt><dd id="glance-slots">0</dd></div>
     <div><dt>Healthy queriers</dt><dd id="glance-queriers">–</dd></div>
@@ -84,9 +86,10 @@ const GLANCE = `
       <dd id="glance-errors">0</dd></div>
   </dl>
   <p class="note">A query is split into pieces (sub-queries). Each query hands at most
-  <strong id="max-parallelism">–</strong> pieces to the queue at a time (<code>max_query_parallelism</code>); its
-  other pieces wait inside the query and are not counted as waiting here, so a flood shows fewer waiting
-  sub-queries than it has pieces.</p>
+  <strong id="max-parallelism">–</strong> of its pieces to the queue at a time (<code>max_query_parallelism</code>);
+  the others are held back inside the query until one of its pieces is answered. The
+  <span id="glance-all">0</span> pieces not yet answered are <em>waiting</em> + <em>held back</em> +
+  <em>running</em>.</p>
 </section>`;
 
 const WINDOW = '<span class="window">15 min</span>';

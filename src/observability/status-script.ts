@@ -38,7 +38,7 @@ export const STATUS_SCRIPT = String.raw`
     return h ? h + " h " + (m % 60) + " min" : m ? m + " min" : Math.floor(ms / 1000) + " s";
   };
   const plural = (n, one, many) => number.format(n) + " " + (n === 1 ? one : many);
-  const percent = (part, total) => (total > 0 ? ((100 * part) / total).toFixed(1) + " %" : "no lookups yet");
+  const percent = (part, total) => (total > 0 ? ((100 * part) / total).toFixed(1) + " %" : "\u2013");
   const show = (id, visible) => { $(id).hidden = !visible; };
   const label = (key) => (key === OTHERS ? "others" : key === "" ? "(no actor path)" : key);
   let serverNow = Date.now();
@@ -256,6 +256,8 @@ export const STATUS_SCRIPT = String.raw`
     const q = s.queue;
     $("glance-waiting").textContent = number.format(q.queued);
     $("glance-running").textContent = number.format(q.inflight);
+    $("glance-held").textContent = number.format(q.held);
+    $("glance-all").textContent = number.format(q.queued + q.held + q.inflight);
     const healthy = s.queriers.filter((x) => x.healthy);
     const slots = healthy.reduce((n, x) => n + x.maxConcurrent, 0);
     $("glance-slots").textContent = number.format(slots);
@@ -350,7 +352,7 @@ export const STATUS_SCRIPT = String.raw`
 
   function renderCache(cache) {
     const total = cache.hits + cache.partial + cache.misses;
-    $("cache-ratio").textContent = percent(cache.hits, total);
+    $("cache-ratio").textContent = total ? percent(cache.hits, total) : "no lookups yet";
     const outcomes = [
       ["Hits", cache.hits],
       ["Partial hits", cache.partial],

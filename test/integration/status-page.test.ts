@@ -214,6 +214,8 @@ describe("status page (/status on the admin listener) in Chromium", () => {
         ],
         health_check: { interval: "1s", timeout: "500ms", unhealthy_after: 1 },
         retries: 1,
+        // One piece of each query in the queue at a time: the others are held back inside the query.
+        limits: { max_query_parallelism: 1 },
       },
     });
     const gw: Running = await run(config, "frontend");
@@ -253,23 +255,27 @@ describe("status page (/status on the admin listener) in Chromium", () => {
 
     const { page, errors } = await openPage(`${admin}/status`);
     expect(await page.title()).toBe("fairgate status");
-    // Six pieces: one runs on the only healthy querier (one slot), five wait.
+    // Six pieces, two per query: one runs on the only healthy querier (one slot), two wait in the queue,
+    // and each query holds its second piece back (max_query_parallelism: 1).
     const rows = await until(async () => {
       const r = await queueRows(page);
       const tenants = r.filter((x) => x.depth === 0);
-      return (await text(page, "#glance-waiting")) === "5" && tenants.reduce((n, t) => n + t.inflight, 0) === 1
+      return (await text(page, "#glance-waiting")) === "2" && tenants.reduce((n, t) => n + t.inflight, 0) === 1
         ? r
         : undefined;
-    }, "the page to show 5 queued and 1 in flight");
+    }, "the page to show 2 queued and 1 in flight");
+    expect(await text(page, "#glance-held")).toBe("3");
+    expect(await text(page, "#glance-all")).toBe("6");
+    expect(await text(page, "#max-parallelism")).toBe("1");
     const teamA = rows.find((r) => r.depth === 0 && r.node === "team-a")!;
-    expect(teamA.queued + teamA.inflight).toBe(4); // two pieces of the query, two of the async job
+    expect(teamA.queued + teamA.inflight).toBe(2); // a piece of the query, a piece of the async job
     expect(rows).toContainEqual(
       expect.objectContaining({ depth: 2, node: `users | ${alice.actorPath.split("|")[1]}`, queued: teamA.queued }),
     );
     // Hostile names are shown as the text they are, and nothing in them ran.
     const hostile = rows.find((r) => r.depth === 0 && r.node === HOSTILE_TENANT);
     expect(hostile).toBeDefined();
-    expect(hostile!.queued + hostile!.inflight).toBe(2);
+    expect(hostile!.queued + hostile!.inflight).toBe(1);
     expect(rows.map((r) => r.node)).toContain(HOSTILE_ACTOR.split("|").join(" | "));
     expect(await page.evaluate("window.__pwned")).toBeUndefined();
     expect(await page.locator("img").count()).toBe(0);
