@@ -27,6 +27,8 @@ export class StatusHistory {
   readonly wait: SeriesSet;
   readonly cache: SeriesSet;
   readonly slots: SeriesSet;
+  /** Pieces held back inside their queries by max_query_parallelism: beside the queue, not in it. */
+  readonly held: SeriesSet;
   readonly #timer: ReturnType<typeof setInterval>;
   #lastRequests = new Map<string, number>();
   #lastCache = { hit: 0, partial: 0, miss: 0 };
@@ -46,6 +48,7 @@ export class StatusHistory {
     this.wait = new SeriesSet(this.clock);
     this.cache = new SeriesSet(this.clock);
     this.slots = new SeriesSet(this.clock);
+    this.held = new SeriesSet(this.clock);
     this.#lastTime = this.now();
     this.#lastRequests = new Map(log.byStatusClass);
     if (frontend) this.#lastCache = { ...frontend.cacheTally };
@@ -82,6 +85,7 @@ export class StatusHistory {
     this.actors.record(new Map([...tick.busyByActor].map(([tenant, m]) => [tenant, slots(m)])));
     const healthy = f.sources.queriers().filter((q) => q.healthy);
     this.slots.record(new Map([["capacity", healthy.reduce((n, q) => n + q.maxConcurrent, 0)]]));
+    this.held.record(new Map([["held back", f.heldPieces]]));
 
     const waits = tick.waits.sort((a, b) => a - b);
     const q = (p: number) => (waits.length ? waits[Math.min(waits.length - 1, Math.floor(p * waits.length))]! : NaN);
@@ -122,6 +126,7 @@ export class StatusHistory {
         busy: chart(this.busy),
         actors: tenant === undefined ? [] : chart(this.actors.get(tenant)),
         slots: chart(this.slots),
+        held: chart(this.held),
         wait: chart(this.wait),
         cache: chart(this.cache),
       },

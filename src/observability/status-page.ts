@@ -57,7 +57,11 @@ const CHARTS = `
     "querier slots in use (querier time per second), stacked; the dashed line is the healthy slots",
     '<select id="busy-tenant" aria-label="Break down by"><option value="">all tenants, by tenant</option></select>',
   )}
-  ${chart("queue", "Queue length by tenant", "sub-queries waiting for a querier, stacked")}
+  ${chart(
+    "queue",
+    "Queue length by tenant",
+    "sub-queries waiting for a querier, stacked; the dashed line is the pieces held back inside their queries",
+  )}
   ${chart(
     "wait",
     "Queue wait",

@@ -40,7 +40,8 @@ export const STATUS_SCRIPT = String.raw`
   const plural = (n, one, many) => number.format(n) + " " + (n === 1 ? one : many);
   const percent = (part, total) => (total > 0 ? ((100 * part) / total).toFixed(1) + " %" : "\u2013");
   const show = (id, visible) => { $(id).hidden = !visible; };
-  const label = (key) => (key === OTHERS ? "others" : key === "" ? "(no actor path)" : key);
+  // Actor paths read as in the tables: "users | 5f0c…".
+  const label = (key) => (key === OTHERS ? "others" : key === "" ? "(no actor path)" : key.split("|").join(" | "));
   let serverNow = Date.now();
   const ago = (iso) => {
     if (!iso) return "never";
@@ -69,7 +70,7 @@ export const STATUS_SCRIPT = String.raw`
     requests: { unit: "req/s", stacked: true, missing: 0 },
     cache: { unit: "%", stacked: false, missing: null, max: 100 },
   };
-  const SOURCES = ["busy", "actors", "slots", "queue", "wait", "requests", "cache"];
+  const SOURCES = ["busy", "actors", "slots", "held", "queue", "wait", "requests", "cache"];
   // generation: bumped when the breakdown changes, so that an answer to an older request is dropped.
   const history = { seq: -1, times: [], series: {}, tenant: "", generation: 0 };
   const plots = {};
@@ -121,8 +122,14 @@ export const STATUS_SCRIPT = String.raw`
     if (id === "busy") {
       const perTenant = history.tenant !== "";
       const series = ordered(history.series[perTenant ? "actors" : "busy"]);
-      return { series, line: history.series.slots.get("capacity") };
+      return { series, line: history.series.slots.get("capacity"), lineLabel: "querier slots (healthy)" };
     }
+    if (id === "queue")
+      return {
+        series: ordered(history.series.queue),
+        line: history.series.held.get("held back"),
+        lineLabel: "held back in their queries",
+      };
     return { series: ordered(history.series[id]) };
   }
 
@@ -136,7 +143,7 @@ export const STATUS_SCRIPT = String.raw`
   function drawChart(id) {
     const spec = CHARTS[id];
     const box = $("chart-" + id);
-    const { series, line } = chartData(id);
+    const { series, line, lineLabel } = chartData(id);
     const times = history.times;
     // Stacked areas: each series is drawn as the sum of itself and those below it, topmost first,
     // so every filled band is one key's share; the legend shows the key's own value.
@@ -183,12 +190,12 @@ export const STATUS_SCRIPT = String.raw`
       });
       if (line)
         s.push({
-          label: "querier slots (healthy)",
+          label: lineLabel,
           stroke: fg,
           width: 1.5,
           dash: [6, 4],
           points: { show: false },
-          value: (u, v, si, idx) => format(line[shown(idx, line)], "slots"),
+          value: (u, v, si, idx) => format(line[shown(idx, line)], spec.unit),
         });
       const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
       const opts = {

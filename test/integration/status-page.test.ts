@@ -352,10 +352,10 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     // Broken down by actor within team-a: alice's actor path is a series of its own.
     await page.locator("#busy-tenant").selectOption({ label: "team-a, by actor" });
     await until(async () => (await chartPoints(page, "busy")) > 0, "the busy chart to show team-a's actors");
-    expect(await legend.innerText()).toContain(alice.actorPath);
+    expect(await legend.innerText()).toContain(alice.actorPath.split("|").join(" | "));
     await page.locator("#busy-tenant").selectOption({ label: `${HOSTILE_TENANT}, by actor` });
     await until(
-      async () => (await legend.innerText()).includes(HOSTILE_ACTOR),
+      async () => (await legend.innerText()).includes(HOSTILE_ACTOR.split("|").join(" | ")),
       "the busy chart to show the hostile actor path as text",
     );
     await page.locator("#busy-tenant").selectOption({ label: "all tenants, by tenant" });
