@@ -129,13 +129,15 @@ export class SeriesGroups {
 
   record(values: Map<string, Map<string, number>>): void {
     const seq = this.clock.seq - 1;
+    let stale: string[] | undefined; // groups idle for the whole window, found once per sample
     for (const [group, v] of [...values].sort((a, b) => total(b[1]) - total(a[1]))) {
       let set = this.#groups.get(group);
       if (!set) {
         if (this.#groups.size >= this.maxGroups) {
-          const stale = [...this.#groups].find(([, s]) => s.lastNonZero <= seq - this.clock.capacity);
-          if (!stale) continue; // no room: this group gets no breakdown until one goes idle
-          this.#groups.delete(stale[0]);
+          stale ??= [...this.#groups].filter(([, s]) => s.lastNonZero <= seq - this.clock.capacity).map(([k]) => k);
+          const reused = stale.pop();
+          if (reused === undefined) continue; // no room: this group gets no breakdown until one goes idle
+          this.#groups.delete(reused);
         }
         this.#groups.set(group, (set = new SeriesSet(this.clock, this.maxSeries)));
       }

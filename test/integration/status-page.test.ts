@@ -206,6 +206,8 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     const config = parseConfig({
       server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" },
       log: { level: "error" },
+      // Charts get their points sooner; the page itself polls every second.
+      status: { sample_every: "250ms" },
       identity: { secret: IDENTITY_SECRET },
       frontend: {
         queriers: [
@@ -366,7 +368,7 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     expect(await text(page, "#uptime")).toMatch(/^\d+ (s|min)/);
     await page.screenshot({ path: join(ARTIFACTS, "status-released.png"), fullPage: true });
     expect(errors).toEqual([]);
-  });
+  }, 90_000); // a browser session through several phases of real traffic, on a machine that may be busy
 
   it("says there is no frontend when the process runs the edge alone", async () => {
     await context();
