@@ -106,6 +106,7 @@ figcaption span { font-weight: 400; color: var(--muted); font-size: .85rem; }
 .u-legend { font-size: .8rem; text-align: start; }
 .u-legend .u-label { overflow-wrap: anywhere; }
 th[data-col="tenant"] { min-width: 9rem; }
+td.path { overflow-wrap: anywhere; min-width: 12rem; }
 select { font: inherit; font-size: .85rem; max-width: 16rem; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .85em; }
 [hidden], #frontend[hidden], #frontend-tables[hidden] { display: none; }
