@@ -68,6 +68,12 @@ async function main() {
     });
     check(query.status === 200, `a demo query answered ${query.status}: ${await query.text()}`);
     step("all: /healthz 200, a demo query 200");
+    // The status page's chart library comes from the installed uplot package, offline.
+    const page = await fetch(`${running.admin}/status`);
+    check(page.status === 200, `/status answered ${page.status}`);
+    const chartLib = await fetch(`${running.admin}/status/assets/uplot.js`);
+    check(chartLib.status === 200 && (await chartLib.text()).includes("uPlot"), "/status/assets/uplot.js");
+    step("admin: /status and its chart library 200");
   } finally {
     running.child.kill("SIGTERM");
   }

@@ -3,6 +3,7 @@ import { ConfigError, parseConfigText } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { run, type Mode } from "./node/run.js";
 import { ListenError } from "./node/server.js";
+import { packageVersion as version } from "./observability/status-assets.js";
 
 const HELP = `fairgate — fair queueing and tenant enforcement in front of Loki and Mimir
 
@@ -13,11 +14,6 @@ Usage:
 
 Environment: \${NAME} in the config expands from the environment (\${NAME:-default} for a default).
 `;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
-}
 
 function loadConfig(file: string): Config {
   let text: string;

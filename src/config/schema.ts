@@ -383,6 +383,22 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // The status page (/status on the admin listener): how long it remembers, how often it samples.
+    status: z
+      .object({
+        // Actors, tenants and queriers stay in its tables this long after their last sub-query.
+        recent: duration().default(900_000),
+        // Its charts cover this much time, sampled every `sample_every`.
+        charts: duration().default(1_800_000),
+        sample_every: duration().default(1_000),
+      })
+      .strict()
+      .prefault({})
+      .refine((s) => s.sample_every >= 250, { message: "sample_every: at least 250ms", path: ["sample_every"] })
+      .refine((s) => s.charts / s.sample_every <= 7200, {
+        message: "charts / sample_every: at most 7200 points per series (sample less often or chart less time)",
+        path: ["charts"],
+      }),
     identity: signedIdentity.optional(),
     routes: routesSchema,
     edge: edge.optional(),

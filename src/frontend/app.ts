@@ -12,11 +12,13 @@ import type { Cache } from "./cache/cache.js";
 import { StoredValues } from "./cache/stored.js";
 import { type Job, QuerierPool } from "./dispatch/pool.js";
 import { type FrontendEnv, type IdentityVerifier, requireIdentity } from "./identity.js";
+import { limitsFor } from "./limits.js";
 import { answerCached } from "./pipeline/answer-cache.js";
 import { answerCache, queryPipeline } from "./pipeline/pipeline.js";
 import { queryRoutes } from "./query-routes.js";
 import { fairQueue } from "./queue/configured.js";
 import { FairQueue } from "./queue/fair-queue.js";
+import { ObservedQueue } from "./queue/observed.js";
 import type { RequestQueue } from "./queue/queue.js";
 import { routeGuard } from "./route-guard.js";
 
@@ -33,6 +35,8 @@ export interface FrontendDeps {
   log?: (line: string) => void;
   /** Told what each query did (for logs and metrics). */
   observe?: (fields: Record<string, unknown>) => void;
+  /** How long the status page keeps an actor, tenant or querier after its last sub-query (ms). */
+  recentMs?: number;
 }
 
 export interface Frontend {
@@ -52,14 +56,19 @@ export interface Frontend {
  * APIs in query-routes.ts, the asynchronous API in async/, the operators' data in observability/.
  */
 export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
-  const metrics = new FrontendMetrics();
-  const queue = deps.queue ?? fairQueue(config);
+  const metrics = new FrontendMetrics(deps.recentMs);
+  const inner = deps.queue ?? fairQueue(config);
+  // The status page watches what passes through the queue; the queue alone decides.
+  const queue = new ObservedQueue(inner, metrics.usage);
   const pool = new QuerierPool(config, queue, codecs, metrics);
   const cache = deps.cache ?? configuredCache(config, metrics, deps.log ?? ((line) => console.error(line)));
   const store = new StoredValues(cache, maxItemBytes(config));
   const jobs = new AsyncJobs(store, config.async, deps.now, (state) => metrics.asyncFinished.inc({ state }));
-  metrics.sources = sources(queue, pool, jobs);
-  const pipeline = queryPipeline(config, store, pool.dispatch, deps);
+  metrics.sources = sources(inner, pool, jobs);
+  const pipeline = queryPipeline(config, store, pool.dispatch, {
+    ...deps,
+    heldPieces: (delta) => void (metrics.heldPieces += delta),
+  });
   const answers = answerCache(config, store, deps);
   const answered = answers ? answerCached(answers)(pipeline) : pipeline;
 
@@ -87,7 +96,16 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     pool.close();
     void cache.close();
   };
-  return { app, jobs, pool, cache, queue, metrics, admin: frontendAdmin(metrics), close };
+  return {
+    app,
+    jobs,
+    pool,
+    cache,
+    queue,
+    metrics,
+    admin: frontendAdmin(metrics, { maxQueryParallelism: limitsFor(config, []).max_query_parallelism }),
+    close,
+  };
 }
 
 /** What the metrics and the operators' routes read at scrape time. */

@@ -16,6 +16,8 @@ import { ConfigError } from "../config/load.js";
 import { listen, remoteAddress, type Listener } from "./server.js";
 import { RequestLog } from "../observability/requests.js";
 import { statusPage } from "../observability/status-page.js";
+import { packageVersion, statusAssets } from "../observability/status-assets.js";
+import { StatusHistory } from "../observability/status-history.js";
 import { Registry } from "prom-client";
 import type pino from "pino";
 import { upstreamFetch } from "./upstream-fetch.js";
@@ -50,6 +52,7 @@ export async function run(
   opts: { logDestination?: pino.DestinationStream } = {},
 ): Promise<Running> {
   requireFor(mode, config);
+  const startedAt = Date.now();
   const requests = new RequestLog({
     level: config.log.level,
     slowQueryMs: config.log.slow_query,
@@ -74,6 +77,7 @@ export async function run(
           routes: config.routes,
           observe: requests.observe,
           log: (line) => requests.logger.warn(line),
+          recentMs: config.status.recent,
         })
       : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
@@ -145,9 +149,24 @@ export async function run(
     const all = Registry.merge([requests.registry, ...(frontend ? [frontend.metrics.registry] : [])]);
     return c.body(await all.metrics(), 200, { "content-type": all.contentType });
   });
-  // The status page polls the frontend's /debug/status; without a frontend it says so.
-  const status = statusPage({ mode, frontend: frontend !== undefined });
+  // The status page polls the frontend's /debug/status and everyone's /debug/history; without a frontend it says so.
+  const history = new StatusHistory(
+    { windowMs: config.status.charts, intervalMs: config.status.sample_every },
+    requests,
+    frontend?.metrics,
+  );
+  const status = statusPage({ mode, frontend: frontend !== undefined, version: packageVersion(), startedAt });
   adminApp.get("/status", (c) => c.body(status.html, 200, status.headers));
+  adminApp.get("/status/assets/:file", (c) => {
+    const a = statusAssets()[c.req.param("file")];
+    return a ? c.body(a.body, 200, a.headers) : c.text("no such asset\n", 404);
+  });
+  adminApp.get("/debug/history", (c) => {
+    const after = Number(c.req.query("after") ?? -1);
+    return c.json(history.read(Number.isInteger(after) ? after : -1, c.req.query("tenant")), 200, {
+      "cache-control": "no-store",
+    });
+  });
   if (frontend) adminApp.route("/", frontend.admin);
   const admin = config.server.admin_listen
     ? await listen(adminApp.fetch, config.server.admin_listen).catch(async (e: unknown) => {
@@ -161,6 +180,7 @@ export async function run(
     adminUrl: admin?.url,
     close: async (graceMs) => {
       for (const client of wss.clients) client.terminate();
+      history.close();
       await Promise.all([listener.close(graceMs), admin?.close(graceMs)]);
       frontend?.close();
     },

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { QuerierUsage } from "./usage.js";
 
 /**
  * The frontend's metrics, in a registry of their own (several frontends may share a process in
@@ -45,6 +46,23 @@ export class FrontendMetrics {
   readonly registry = new Registry();
   /** Read at scrape time, so the hot path keeps no gauges up to date. */
   sources?: FrontendSources;
+  /** Who used the queriers recently (the status page), fed by the queue. */
+  readonly usage: QuerierUsage;
+  /** Split pieces waiting inside their query for a turn under max_query_parallelism, not yet in the queue. */
+  heldPieces = 0;
+  readonly heldPiecesGauge = this.#gauge(
+    "fairgate_query_pieces_held_back",
+    "Split pieces waiting inside their query for a turn under max_query_parallelism (not yet queued).",
+    [],
+    (g) => g.set(this.heldPieces),
+  );
+  /** Split pieces by cache outcome so far, read synchronously by the status page's sampler. */
+  readonly cacheTally = { hit: 0, partial: 0, miss: 0 };
+
+  /** `recentMs`: how long the status page keeps an actor, tenant or querier after its last sub-query. */
+  constructor(recentMs = 900_000) {
+    this.usage = new QuerierUsage(recentMs);
+  }
   readonly queueLength = this.#gauge(
     "loki_query_scheduler_queue_length",
     "Sub-queries waiting in the queue, per tenant.",
@@ -145,8 +163,11 @@ export class FrontendMetrics {
 
   /** Counts what the cache did for one query. */
   countCache(c: CacheUse): void {
-    for (const outcome of ["hit", "partial", "miss"] as const)
-      if (c[outcome]) this.cacheOutcomes.inc({ outcome }, c[outcome]);
+    for (const outcome of ["hit", "partial", "miss"] as const) {
+      if (!c[outcome]) continue;
+      this.cacheOutcomes.inc({ outcome }, c[outcome]);
+      this.cacheTally[outcome] += c[outcome];
+    }
     if (c.bytesReceived) this.cacheBytes.inc({ direction: "read" }, c.bytesReceived);
     if (c.bytesSent) this.cacheBytes.inc({ direction: "written" }, c.bytesSent);
   }

@@ -69,6 +69,12 @@ export class RequestLog {
     registers: [this.registry],
   });
 
+  /**
+   * Requests answered so far by status class (1xx…5xx), probes and demo traffic left out:
+   * the status page charts their rates.
+   */
+  readonly byStatusClass = new Map<string, number>();
+
   constructor(readonly opts: RequestLogOptions) {
     this.logger = pino(
       { level: opts.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
@@ -104,6 +110,10 @@ export class RequestLog {
       // Probes and the demo's own traffic would drown the lines people read.
       const routine =
         route === "healthz" || route === "ready" || c.req.path === "/-/ready" || c.req.path.startsWith("/demo/");
+      if (!routine) {
+        const cls = `${Math.floor(status / 100)}xx`;
+        this.byStatusClass.set(cls, (this.byStatusClass.get(cls) ?? 0) + 1);
+      }
       if (status >= 500) this.logger.error(line, "request");
       else if (routine) this.logger.debug(line, "request");
       else this.logger.info(line, "request");

@@ -130,6 +130,47 @@ const queueRows = (page: Page): Promise<QueueRow[]> =>
     })),
   );
 
+interface ActorRow {
+  tenant: string;
+  actor: string;
+  queued: number;
+  inflight: number;
+  querierTime: string;
+  ran: number;
+  lastActive: string;
+}
+
+/** The recent actors table as the page shows it. */
+const actorRows = (page: Page): Promise<ActorRow[]> =>
+  page.locator("#actors-body tr").evaluateAll((trs) =>
+    trs.map((tr) => {
+      const col = (name: string) => tr.querySelector(`[data-col="${name}"]`)?.textContent ?? "";
+      return {
+        tenant: col("tenant"),
+        actor: col("actor"),
+        queued: Number(col("queued").replace(/\D/g, "")),
+        inflight: Number(col("inflight").replace(/\D/g, "")),
+        querierTime: col("querier-time"),
+        ran: Number(col("ran").replace(/\D/g, "")),
+        lastActive: col("last-active"),
+      };
+    }),
+  );
+
+/** Non-zero points the page has for a chart (it says so on the chart's element). */
+const chartPoints = async (page: Page, chart: string) =>
+  Number(await page.locator(`#chart-${chart}`).getAttribute("data-points"));
+
+/** Pixels the chart's canvas has painted: a chart that drew nothing has none. */
+const paintedPixels = (page: Page, chart: string) =>
+  page.locator(`#chart-${chart} canvas`).evaluate((canvas) => {
+    const c = canvas as HTMLCanvasElement;
+    const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) n++;
+    return n;
+  });
+
 const text = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? "").trim();
 
 describe("status page (/status on the admin listener) in Chromium", () => {
@@ -153,7 +194,7 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     page.on("pageerror", (e) => errors.push(String(e)));
     const res = await page.goto(url);
     expect(res?.status()).toBe(200);
-    expect(res?.headers()["content-security-policy"]).toMatch(/script-src 'sha256-/);
+    expect(res?.headers()["content-security-policy"]).toMatch(/script-src 'self' 'sha256-/);
     return { page, errors };
   }
 
@@ -165,6 +206,8 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     const config = parseConfig({
       server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" },
       log: { level: "error" },
+      // Charts get their points sooner; the page itself polls every second.
+      status: { sample_every: "250ms" },
       identity: { secret: IDENTITY_SECRET },
       frontend: {
         queriers: [
@@ -173,6 +216,8 @@ describe("status page (/status on the admin listener) in Chromium", () => {
         ],
         health_check: { interval: "1s", timeout: "500ms", unhealthy_after: 1 },
         retries: 1,
+        // One piece of each query in the queue at a time: the others are held back inside the query.
+        limits: { max_query_parallelism: 1 },
       },
     });
     const gw: Running = await run(config, "frontend");
@@ -212,40 +257,44 @@ describe("status page (/status on the admin listener) in Chromium", () => {
 
     const { page, errors } = await openPage(`${admin}/status`);
     expect(await page.title()).toBe("fairgate status");
-    // Six pieces: one runs on the only healthy querier (one slot), five wait.
+    // Six pieces, two per query: one runs on the only healthy querier (one slot), two wait in the queue,
+    // and each query holds its second piece back (max_query_parallelism: 1).
     const rows = await until(async () => {
       const r = await queueRows(page);
       const tenants = r.filter((x) => x.depth === 0);
-      return (await text(page, "#queue-total")) === "5" && tenants.reduce((n, t) => n + t.inflight, 0) === 1
+      return (await text(page, "#glance-waiting")) === "2" && tenants.reduce((n, t) => n + t.inflight, 0) === 1
         ? r
         : undefined;
-    }, "the page to show 5 queued and 1 in flight");
+    }, "the page to show 2 queued and 1 in flight");
+    expect(await text(page, "#glance-held")).toBe("3");
+    expect(await text(page, "#glance-all")).toBe("6");
+    expect(await text(page, "#max-parallelism")).toBe("1");
     const teamA = rows.find((r) => r.depth === 0 && r.node === "team-a")!;
-    expect(teamA.queued + teamA.inflight).toBe(4); // two pieces of the query, two of the async job
+    expect(teamA.queued + teamA.inflight).toBe(2); // a piece of the query, a piece of the async job
     expect(rows).toContainEqual(
       expect.objectContaining({ depth: 2, node: `users | ${alice.actorPath.split("|")[1]}`, queued: teamA.queued }),
     );
     // Hostile names are shown as the text they are, and nothing in them ran.
     const hostile = rows.find((r) => r.depth === 0 && r.node === HOSTILE_TENANT);
     expect(hostile).toBeDefined();
-    expect(hostile!.queued + hostile!.inflight).toBe(2);
+    expect(hostile!.queued + hostile!.inflight).toBe(1);
     expect(rows.map((r) => r.node)).toContain(HOSTILE_ACTOR.split("|").join(" | "));
     expect(await page.evaluate("window.__pwned")).toBeUndefined();
     expect(await page.locator("img").count()).toBe(0);
-    expect(await page.locator("script").count()).toBe(1);
+    expect(await page.locator("script").count()).toBe(2); // the chart library and the page's own
 
     // Queriers: the held one busy and healthy, the dead one unhealthy with its error.
     const querierRow = (url: string) =>
       page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: url, exact: true }) });
     await until(
-      async () => (await querierRow(querier.url).textContent())?.includes("1 / 1"),
+      async () => (await querierRow(querier.url).textContent())?.includes("1 of 1"),
       "the held querier's slot to show as used",
     );
     expect(await querierRow(querier.url).textContent()).toContain("healthy");
     expect(await querierRow(down).textContent()).toMatch(/unhealthy.*ECONNREFUSED/);
-    expect(await text(page, "#queriers-healthy")).toBe("1 of 2");
+    expect(await text(page, "#glance-queriers")).toBe("1 of 2");
     // The async job runs on this replica.
-    expect(await text(page, "#async-running")).toBe("1");
+    expect(await text(page, "#async-running")).toBe("1 query (1 running)");
     expect(await page.locator("#async-body tr").count()).toBe(1);
     expect(await text(page, "#connection")).toMatch(/^Live/);
     await page.screenshot({ path: join(ARTIFACTS, "status.png"), fullPage: true });
@@ -255,9 +304,9 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200]);
     await until(
       async () =>
-        (await text(page, "#queue-total")) === "0" &&
+        (await text(page, "#glance-waiting")) === "0" &&
         (await page.locator("#queue-empty").isVisible()) &&
-        (await text(page, "#async-running")) === "0",
+        (await text(page, "#async-running")) === "none",
       "the page to show an empty queue",
     );
     expect(await queueRows(page)).toEqual([]);
@@ -275,11 +324,51 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       `the page to show a hit ratio of ${share(cache.hits)}`,
     );
     expect((await page.locator("#cache-body").innerText()).split(/\s+/).join(" ")).toBe(
-      `Hits ${cache.hits} ${share(cache.hits)} Partial hits ${cache.partial} ${share(cache.partial)} Misses ${cache.misses} ${share(cache.misses)} All pieces ${total} 100.0 %`,
+      `Hits ${cache.hits} ${share(cache.hits)} Partial hits ${cache.partial} ${share(cache.partial)} ` +
+        `Misses ${cache.misses} ${share(cache.misses)} All pieces ${total} 100.0 %`,
     );
+
+    // Finished actors stay on the page, with what they used.
+    const actors = await until(async () => {
+      const r = await actorRows(page);
+      const a = r.find((x) => x.tenant === "team-a");
+      return a && a.ran >= 4 && a.lastActive !== "running now" ? r : undefined;
+    }, "alice to be listed as a recent actor with her sub-queries");
+    const aliceRow = actors.find((r) => r.tenant === "team-a")!;
+    expect(aliceRow).toMatchObject({ actor: alice.actorPath.split("|").join(" | "), queued: 0, inflight: 0 });
+    expect(aliceRow.querierTime).toMatch(/\d (ms|s)$/);
+    expect(actors).toContainEqual(
+      expect.objectContaining({ tenant: HOSTILE_TENANT, actor: HOSTILE_ACTOR.split("|").join(" | "), ran: 2 }),
+    );
+    expect((await page.locator("#tenants-body").innerText()).includes(HOSTILE_TENANT)).toBe(true);
+
+    // The charts have data and drew it.
+    for (const chart of ["busy", "queue", "wait", "requests", "cache"])
+      await until(async () => (await chartPoints(page, chart)) > 0, `the ${chart} chart to have points`);
+    for (const chart of ["busy", "queue", "wait", "requests", "cache"])
+      expect(await paintedPixels(page, chart), `pixels painted in the ${chart} chart`).toBeGreaterThan(500);
+    // Who used the queriers: both tenants in the stacked chart's legend, hostile name as text.
+    const legend = page.locator("#chart-busy .u-legend");
+    expect(await legend.innerText()).toContain("team-a");
+    expect(await legend.innerText()).toContain(HOSTILE_TENANT);
+    // Broken down by actor within team-a: alice's actor path is a series of its own.
+    await page.locator("#busy-tenant").selectOption({ label: "team-a, by actor" });
+    await until(async () => (await chartPoints(page, "busy")) > 0, "the busy chart to show team-a's actors");
+    expect(await legend.innerText()).toContain(alice.actorPath.split("|").join(" | "));
+    await page.locator("#busy-tenant").selectOption({ label: `${HOSTILE_TENANT}, by actor` });
+    await until(
+      async () => (await legend.innerText()).includes(HOSTILE_ACTOR.split("|").join(" | ")),
+      "the busy chart to show the hostile actor path as text",
+    );
+    await page.locator("#busy-tenant").selectOption({ label: "all tenants, by tenant" });
+    await until(async () => (await chartPoints(page, "busy")) > 0, "the busy chart to show tenants again");
+    expect(await page.evaluate("window.__pwned")).toBeUndefined();
+    expect(await page.locator("img").count()).toBe(0);
+    expect(await text(page, "#version")).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await text(page, "#uptime")).toMatch(/^\d+ (s|min)/);
     await page.screenshot({ path: join(ARTIFACTS, "status-released.png"), fullPage: true });
     expect(errors).toEqual([]);
-  });
+  }, 90_000); // a browser session through several phases of real traffic, on a machine that may be busy
 
   it("says there is no frontend when the process runs the edge alone", async () => {
     await context();
@@ -297,8 +386,12 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     expect((await fetch(`${gw.adminUrl}/debug/status`)).status).toBe(404);
     const { page, errors } = await openPage(`${gw.adminUrl}/status`);
     await page.getByRole("heading", { name: "No query frontend" }).waitFor();
-    expect(await text(page, "#connection")).toBe("No query frontend in this process");
     expect(await page.locator("#frontend").isHidden()).toBe(true);
+    // The edge's own traffic is charted: a request without a token is refused (4xx).
+    expect((await fetch(`${gw.url}/loki/api/v1/query?query=up`)).status).toBe(401);
+    await until(async () => (await chartPoints(page, "requests")) > 0, "the requests chart to show the refusal");
+    expect(await page.locator("#chart-requests .u-legend").innerText()).toContain("4xx");
+    expect(await page.locator("#chart-busy").isHidden()).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, "status-edge.png"), fullPage: true });
     expect(errors).toEqual([]);
   });

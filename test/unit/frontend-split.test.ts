@@ -167,6 +167,25 @@ describe("split", () => {
     }
   });
 
+  it("tells how many pieces wait inside the query under max_query_parallelism, down to 0 at the end", async () => {
+    const { next, calls } = manualNext();
+    let held = 0;
+    const seen: number[] = [];
+    const done = split(mergeResponses, (delta) => seen.push((held += delta)))(next)(
+      metricReq(T0, T0 + 10n * DAY - HOUR, 3_600_000),
+      context({ max_query_parallelism: 3 }),
+    );
+    await flush();
+    expect(held).toBe(7); // 10 pieces, 3 handed on
+    calls[0]!.resolve(matrixFor(calls[0]!.req));
+    await flush();
+    expect(held).toBe(6);
+    calls[1]!.resolve({ status: 500, contentType: "text/plain", text: "boom" } as QueryResponse);
+    expect((await done).status).toBe(500);
+    expect(held).toBe(0); // a failed query holds nothing back
+    expect(seen).toEqual([7, 6, 0]);
+  });
+
   it("keeps the in-flight bound when pieces complete out of order", async () => {
     const { next, calls, inFlight } = manualNext();
     const done = split(mergeResponses)(next)(

@@ -8,12 +8,14 @@ import { AnswerCache } from "./answer-cache.js";
 import { leadStep } from "./lead-step.js";
 import { pieceCache } from "./piece-cache.js";
 import { resultsCache } from "./results-cache.js";
-import { split } from "./split.js";
+import { type HeldPieces, split } from "./split.js";
 
 export interface PipelineOptions {
   /** Hash for results cache keys (tests force collisions with it). */
   cacheKeyHash?: (full: string) => string;
   now?: () => number;
+  /** Told how many split pieces wait inside their query under max_query_parallelism. */
+  heldPieces?: HeldPieces;
 }
 
 /** The query pipeline as configured: align, split, the results cache when enabled, the piece cache. */
@@ -26,7 +28,7 @@ export function queryPipeline(
   const c = config.cache;
   return compose(
     align((tenants) => limitsFor(config, tenants).align_queries_with_step),
-    split((req, parts) => codecs[req.api].merge(req, parts)),
+    split((req, parts) => codecs[req.api].merge(req, parts), opts.heldPieces),
     ...(c.results.enabled
       ? [
           resultsCache({

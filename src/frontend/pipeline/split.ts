@@ -45,7 +45,7 @@ const entriesIn = (r: QueryResponse): number =>
  * failed piece fails the query with its own status and body, and stops the others.
  */
 export const split =
-  (merge: Merge): Middleware =>
+  (merge: Merge, held?: HeldPieces): Middleware =>
   (next) =>
   async (req, ctx) => {
     const ranges = rangesFor(req, ctx);
@@ -60,11 +60,14 @@ export const split =
     const pieces = ranges.map((r) => ({ ...req, ...r }));
     if (req.kind === "log" && req.direction === "backward") pieces.reverse();
     const enough = req.kind === "log" && req.limit !== undefined ? (n: number) => n >= req.limit! : () => false;
-    const parts = await runInOrder(pieces, next, ctx, enough);
+    const parts = await runInOrder(pieces, next, ctx, enough, held);
     if (!Array.isArray(parts)) return parts; // a failed piece
     if (req.kind === "log" && req.direction === "backward") parts.reverse();
     return merge(req, parts);
   };
+
+/** Told how many pieces wait inside their query for a turn under max_query_parallelism (the status page). */
+export type HeldPieces = (delta: number) => void;
 
 /** Runs pieces with bounded parallelism; resolves with the answers of the in-order prefix that was needed. */
 async function runInOrder(
@@ -72,6 +75,7 @@ async function runInOrder(
   next: Handler,
   ctx: QueryContext,
   enough: (entries: number) => boolean,
+  held: HeldPieces = () => {},
 ): Promise<QueryResponse[] | QueryResponse> {
   const stop = new AbortController();
   // Every piece (pool, fetch) listens on this one signal: a query of many pieces is expected to.
@@ -85,6 +89,12 @@ async function runInOrder(
   let done = 0; // length of the completed in-order prefix
   let entries = 0;
   let finished = false;
+  let holding = 0; // pieces not started yet, as last told to `held`
+  const tell = () => {
+    const now = finished ? 0 : pieces.length - started;
+    if (now !== holding) held(now - holding);
+    holding = now;
+  };
 
   try {
     return await new Promise<QueryResponse[] | QueryResponse>((resolve, reject) => {
@@ -110,10 +120,13 @@ async function runInOrder(
             (e: unknown) => settle(e instanceof Error ? e : new Error(String(e))),
           );
         }
+        tell();
       };
       launch();
     });
   } finally {
+    finished = true;
+    tell();
     ctx.signal.removeEventListener("abort", onAbort);
   }
 }
