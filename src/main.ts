@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
+import { constants } from "node:os";
 import { ConfigError, parseConfigText } from "./config/load.js";
 import type { Config } from "./config/schema.js";
-import { run, type Mode } from "./node/run.js";
+import { type Mode, type Running, run } from "./node/run.js";
 import { ListenError } from "./node/server.js";
 
 const HELP = `fairgate — fair queueing and tenant enforcement in front of Loki and Mimir
@@ -58,19 +59,36 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig(file);
   const running = await run(config, mode);
   // Signal handlers first: whoever reads "listening" may stop us at once, and must get a drain.
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`fairgate: ${signal}: draining\n`);
-    void running.close(10_000).then(() => process.exit(0));
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  stopOnSignals(running);
   process.stdout.write(
     `fairgate ${version()} (${mode}) listening on ${running.url}${running.adminUrl ? `, admin on ${running.adminUrl} (/status, /metrics, /debug/queue)` : ""}\n`,
   );
   if (config.demo.enabled) printDemo(running.url);
+}
+
+/** How long in-flight requests may take to finish after SIGTERM or SIGINT. */
+const DRAIN_MS = 10_000;
+/**
+ * A signal this soon after the first is the same request delivered twice: Ctrl-C in a terminal
+ * reaches both npm and fairgate, and npm forwards it to fairgate as well.
+ */
+const SAME_SIGNAL_MS = 1000;
+
+/** SIGTERM or SIGINT: drain, then exit 0. Another one later: exit at once. */
+function stopOnSignals(running: Running): void {
+  let firstAt: number | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    if (firstAt === undefined) {
+      firstAt = Date.now();
+      process.stdout.write(`fairgate: ${signal}: draining (another signal stops at once)\n`);
+      void running.close(DRAIN_MS).then(() => process.exit(0));
+    } else if (Date.now() - firstAt >= SAME_SIGNAL_MS) {
+      process.stdout.write(`fairgate: ${signal} again: stopping now\n`);
+      process.exit(128 + constants.signals[signal]);
+    }
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
 }
 
 function printDemo(url: string): void {

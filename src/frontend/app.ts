@@ -29,6 +29,8 @@ export interface FrontendDeps {
   log?: (line: string) => void;
   /** Told what each query did (for logs and metrics). */
   observe?: (fields: Record<string, unknown>) => void;
+  /** How queriers are reached; the global fetch by default. */
+  querierFetch?: typeof fetch;
 }
 
 export interface Frontend {
@@ -50,7 +52,7 @@ export interface Frontend {
 export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
   const metrics = new FrontendMetrics();
   const queue = deps.queue ?? fairQueue(config);
-  const pool = new QuerierPool(config, queue, codecs, metrics);
+  const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch);
   const cache = deps.cache ?? configuredCache(config, metrics, deps.log ?? ((line) => console.error(line)));
   const store = new StoredValues(cache, maxItemBytes(config));
   const jobs = new AsyncJobs(store, config.async, deps.now, (state) => metrics.asyncFinished.inc({ state }));

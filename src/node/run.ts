@@ -60,8 +60,8 @@ export async function run(
   const wss = new WebSocketServer({ noServer: true });
   let onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>) | undefined;
 
+  const base = `http://${config.server.listen}`;
   if (config.demo.enabled) {
-    const base = `http://${config.server.listen}`;
     top.route("/demo/oidc", await demoIssuer(`${base}/demo/oidc`));
     top.route("/demo/querier", demoQuerier());
   }
@@ -73,6 +73,9 @@ export async function run(
           verifyIdentity,
           observe: requests.observe,
           log: (line) => requests.logger.warn(line),
+          // The demo querier is answered in this process: a draining listener takes no new connections,
+          // and the queries in flight must still reach it.
+          querierFetch: config.demo.enabled ? inProcess(`${base}/demo/querier`, top.fetch) : undefined,
         })
       : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
@@ -157,10 +160,20 @@ export async function run(
     ...listener,
     mode,
     adminUrl: admin?.url,
+    // In-flight requests drain first; the admin listener stays up meanwhile, so the drain can be watched.
     close: async (graceMs) => {
       for (const client of wss.clients) client.terminate();
-      await Promise.all([listener.close(graceMs), admin?.close(graceMs)]);
+      await listener.close(graceMs);
       frontend?.close();
+      await admin?.close(1000);
     },
+  };
+}
+
+/** A fetch that answers URLs under `prefix` with `handler` in this process, and fetches the others. */
+function inProcess(prefix: string, handler: (req: Request) => Response | Promise<Response>): typeof fetch {
+  return async (input, init) => {
+    const req = new Request(input, init);
+    return req.url.startsWith(prefix) ? handler(req) : fetch(req);
   };
 }
