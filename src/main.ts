@@ -89,6 +89,14 @@ function stopOnSignals(running: Running): void {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  // SIGHUP: renewed TLS certificate and key for new connections; a bad file keeps the ones in use.
+  process.on("SIGHUP", () => {
+    try {
+      process.stdout.write(`fairgate: SIGHUP: ${running.reloadTls()}\n`);
+    } catch (e) {
+      process.stderr.write(`fairgate: SIGHUP: ${(e as Error).message}; still serving the previous certificate\n`);
+    }
+  });
 }
 
 function printDemo(url: string): void {

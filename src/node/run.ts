@@ -14,6 +14,7 @@ import { upstreamUrl } from "../http/forward.js";
 import { identityVerifier } from "../identity/identity.js";
 import { ConfigError } from "../config/load.js";
 import { listen, remoteAddress, type Listener } from "./server.js";
+import { readTls } from "./tls.js";
 import { RequestLog } from "../observability/requests.js";
 import { statusPage } from "../observability/status-page.js";
 import { Registry } from "prom-client";
@@ -28,6 +29,8 @@ const TAIL = "/loki/api/v1/tail";
 export interface Running extends Listener {
   mode: Mode;
   adminUrl?: string;
+  /** Reads server.tls's files again for new connections (SIGHUP); a message saying what it did. */
+  reloadTls(): string;
 }
 
 function requireFor(mode: Mode, config: Config): void {
@@ -60,7 +63,9 @@ export async function run(
   const wss = new WebSocketServer({ noServer: true });
   let onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>) | undefined;
 
-  const base = `http://${config.server.listen}`;
+  const tls = config.server.tls;
+  const tlsOptions = tls ? readTls(tls) : undefined; // before anything starts: a bad file is a start-up error
+  const base = `${tls ? "https" : "http"}://${config.server.listen}`;
   if (config.demo.enabled) {
     top.route("/demo/oidc", await demoIssuer(`${base}/demo/oidc`));
     top.route("/demo/querier", demoQuerier());
@@ -139,7 +144,7 @@ export async function run(
     };
   }
 
-  const listener = await listen(top.fetch, config.server.listen, onUpgrade);
+  const listener = await listen(top.fetch, config.server.listen, onUpgrade, tlsOptions);
   // The admin listener: operators' routes, and every metric of this process.
   const adminApp = new Hono();
   adminApp.get("/metrics", async (c) => {
@@ -160,6 +165,11 @@ export async function run(
     ...listener,
     mode,
     adminUrl: admin?.url,
+    reloadTls: () => {
+      if (!tls) return "no server.tls to reload";
+      listener.setSecureContext!(readTls(tls));
+      return `reloaded ${tls.cert_file} and ${tls.key_file}`;
+    },
     // In-flight requests drain first; the admin listener stays up meanwhile, so the drain can be watched.
     close: async (graceMs) => {
       for (const client of wss.clients) client.terminate();

@@ -1,7 +1,9 @@
 import { createAdaptorServer } from "@hono/node-server";
 import type { IncomingMessage, Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import type { SecureContextOptions, Server as TlsServer } from "node:tls";
 
 type FetchHandler = (req: Request, env: { incoming: IncomingMessage }) => Response | Promise<Response>;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
@@ -11,15 +13,27 @@ export interface Listener {
   server: Server;
   /** Stops accepting, lets in-flight requests finish for up to graceMs, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
+  /** With TLS: new connections get this certificate and key; open ones keep theirs. */
+  setSecureContext?(options: SecureContextOptions): void;
 }
 
 export class ListenError extends Error {}
 
-export async function listen(fetch: FetchHandler, address: string, onUpgrade?: UpgradeHandler): Promise<Listener> {
+/** Listens on `address` ("host:port"), with TLS when given a certificate and key. */
+export async function listen(
+  fetch: FetchHandler,
+  address: string,
+  onUpgrade?: UpgradeHandler,
+  tls?: SecureContextOptions,
+): Promise<Listener> {
   const i = address.lastIndexOf(":");
   const host = address.slice(0, i) || "0.0.0.0";
   const port = Number(address.slice(i + 1));
-  const server = createAdaptorServer({ fetch: fetch as never }) as Server;
+  const server = (
+    tls
+      ? createAdaptorServer({ fetch: fetch as never, createServer: createHttpsServer, serverOptions: tls })
+      : createAdaptorServer({ fetch: fetch as never })
+  ) as Server;
   // Headers larger than this get 431 from Node itself, before any of our code runs.
   server.maxHeadersCount = 200;
   if (onUpgrade) server.on("upgrade", (req, socket, head) => void onUpgrade(req, socket, head));
@@ -38,8 +52,9 @@ export async function listen(fetch: FetchHandler, address: string, onUpgrade?: U
   const bound = server.address() as AddressInfo;
   const shownHost = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
   return {
-    url: `http://${shownHost}:${bound.port}`,
+    url: `${tls ? "https" : "http"}://${shownHost}:${bound.port}`,
     server,
+    ...(tls ? { setSecureContext: (options) => (server as unknown as TlsServer).setSecureContext(options) } : {}),
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
