@@ -17,7 +17,7 @@ import { listen, remoteAddress, type Listener } from "./server.js";
 import { readTls } from "./tls.js";
 import { RequestLog } from "../observability/requests.js";
 import { statusPage } from "../observability/status-page.js";
-import { Registry } from "prom-client";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import type pino from "pino";
 import { upstreamFetch } from "./upstream-fetch.js";
 import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
@@ -145,12 +145,20 @@ export async function run(
   }
 
   const listener = await listen(top.fetch, config.server.listen, onUpgrade, tlsOptions);
+  let draining = false;
   // The admin listener: operators' routes, and every metric of this process.
   const adminApp = new Hono();
+  const processMetrics = new Registry();
+  collectDefaultMetrics({ register: processMetrics }); // memory, CPU, event-loop lag, handles, GC
   adminApp.get("/metrics", async (c) => {
-    const all = Registry.merge([requests.registry, ...(frontend ? [frontend.metrics.registry] : [])]);
+    const all = Registry.merge([processMetrics, requests.registry, ...(frontend ? [frontend.metrics.registry] : [])]);
     return c.body(await all.metrics(), 200, { "content-type": all.contentType });
   });
+  // The same answers as on the main listener (asked in-process); not ready while draining.
+  adminApp.get("/healthz", () => top.fetch(new Request(`${base}/healthz`)));
+  adminApp.get("/ready", (c) =>
+    draining ? c.text("not ready: shutting down\n", 503) : top.fetch(new Request(`${base}/ready`)),
+  );
   // The status page polls the frontend's /debug/status; without a frontend it says so.
   const status = statusPage({ mode, frontend: frontend !== undefined });
   adminApp.get("/status", (c) => c.body(status.html, 200, status.headers));
@@ -172,6 +180,7 @@ export async function run(
     },
     // In-flight requests drain first; the admin listener stays up meanwhile, so the drain can be watched.
     close: async (graceMs) => {
+      draining = true;
       for (const client of wss.clients) client.terminate();
       await listener.close(graceMs);
       frontend?.close();

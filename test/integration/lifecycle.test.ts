@@ -87,6 +87,9 @@ describe("stopping fairgate", () => {
     const queries = await flood(s, 12); // some seconds of work: still draining when the second signal comes
     s.child.kill("SIGTERM");
     await expect.poll(s.output).toContain("SIGTERM: draining");
+    // Load balancers polling the admin listener learn it is going away.
+    const ready = await fetch(`${s.admin}/ready`);
+    expect([ready.status, await ready.text()]).toEqual([503, "not ready: shutting down\n"]);
     await new Promise((r) => setTimeout(r, 1100)); // later than a duplicate of the first signal could be
     s.child.kill("SIGINT");
     expect(await s.exited).toBe(130);
