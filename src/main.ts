@@ -1,17 +1,24 @@
 import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { ConfigError, parseConfigText } from "./config/load.js";
 import type { Config } from "./config/schema.js";
-import { run, type Mode } from "./node/run.js";
+import { ActorPaths } from "./edge/actor.js";
+import { type Mode, run } from "./node/run.js";
 import { ListenError } from "./node/server.js";
 import { packageVersion as version } from "./observability/status-assets.js";
+import { stopOnSignals } from "./node/signals.js";
 
 const HELP = `fairgate — fair queueing and tenant enforcement in front of Loki and Mimir
 
 Usage:
   fairgate [all|edge|frontend] --config FILE   run (default: all = edge and frontend in one process)
-  fairgate check-config FILE                   validate a config and list every problem
+  fairgate check-config [--config] FILE        validate a config and list every problem
+  fairgate actor-hash --config FILE --issuer ISS --subject SUB [--client ID]
+                                               the actor path (X-Loki-Actor-Path) this user's queries get
   fairgate --help | --version
 
+Signals: SIGTERM or SIGINT drains in-flight requests, then exits 0 (another one later: at once);
+SIGHUP reads server.tls's certificate and key again.
 Environment: \${NAME} in the config expands from the environment (\${NAME:-default} for a default).
 `;
 
@@ -32,40 +39,69 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-async function main(argv: string[]): Promise<void> {
-  if (argv.includes("--help") || argv.includes("-h")) return void process.stdout.write(HELP);
-  if (argv.includes("--version")) return void process.stdout.write(`fairgate ${version()}\n`);
+const OPTIONS = {
+  config: { type: "string" },
+  issuer: { type: "string" },
+  subject: { type: "string" },
+  client: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
 
-  if (argv[0] === "check-config") {
-    if (!argv[1]) fail("check-config needs a FILE");
-    loadConfig(argv[1]);
-    process.stdout.write(`${argv[1]}: ok\n`);
-    return;
+type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch (e) {
+    fail(`${(e as Error).message} (see fairgate --help)`);
   }
+}
 
-  const args = [...argv];
-  const mode = (["all", "edge", "frontend"].includes(args[0] ?? "") ? args.shift() : "all") as Mode;
-  const i = args.indexOf("--config");
-  const file = i >= 0 ? args[i + 1] : undefined;
-  if (!file) fail("--config FILE is required (see fairgate --help)");
-  const rest = args.filter((_, j) => j !== i && j !== i + 1);
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv);
+  if (values.help) return void process.stdout.write(HELP);
+  if (values.version) return void process.stdout.write(`fairgate ${version()}\n`);
+  const [command = "all", ...rest] = positionals;
+  if (command === "check-config") return checkConfig(values, rest);
   if (rest.length) fail(`unexpected argument ${rest[0]} (see fairgate --help)`);
+  if (command === "actor-hash") return actorHash(values);
+  if (command !== "all" && command !== "edge" && command !== "frontend")
+    fail(`unknown command ${command} (see fairgate --help)`);
+  return serve(command, values);
+}
 
-  const config = loadConfig(file);
+/** `check-config FILE` or `check-config --config FILE`, as the file is given to run. */
+function checkConfig(values: Options, rest: string[]): void {
+  const files = [...(values.config ? [values.config] : []), ...rest];
+  if (files.length !== 1) fail("check-config needs one FILE (check-config FILE or check-config --config FILE)");
+  loadConfig(files[0]!);
+  process.stdout.write(`${files[0]}: ok\n`);
+}
+
+const required = (values: Options, name: keyof typeof OPTIONS): string =>
+  (values[name] as string | undefined) ?? fail(`--${name} is required (see fairgate --help)`);
+
+/**
+ * The actor path a user's queries get, so an operator can tell whose hash floods the queue. It takes
+ * the config's actor secret: without it, a hash reveals nothing.
+ */
+async function actorHash(values: Options): Promise<void> {
+  const config = loadConfig(required(values, "config"));
+  if (!config.edge) fail("actor-hash needs the config's edge section (edge.actor.secret)");
+  const [issuer, subject, clientId] = [required(values, "issuer"), required(values, "subject"), values.client];
+  const user = { issuer, subject, clientId, service: clientId === subject, groups: [], scopes: [], claims: {} };
+  const path = await new ActorPaths(config.edge.actor).pathFor({ ...user, expiresAt: Number.POSITIVE_INFINITY });
+  process.stdout.write(`${path}\n`);
+}
+
+async function serve(mode: Mode, values: Options): Promise<void> {
+  const config = loadConfig(required(values, "config"));
   const running = await run(config, mode);
   // Signal handlers first: whoever reads "listening" may stop us at once, and must get a drain.
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`fairgate: ${signal}: draining\n`);
-    void running.close(10_000).then(() => process.exit(0));
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.stdout.write(
-    `fairgate ${version()} (${mode}) listening on ${running.url}${running.adminUrl ? `, admin on ${running.adminUrl} (/status, /metrics, /debug/queue)` : ""}\n`,
-  );
+  stopOnSignals(running);
+  const admin = running.adminUrl ? `, admin on ${running.adminUrl} (/status, /metrics, /debug/queue)` : "";
+  process.stdout.write(`fairgate ${version()} (${mode}) listening on ${running.url}${admin}\n`);
   if (config.demo.enabled) printDemo(running.url);
 }
 

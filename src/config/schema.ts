@@ -368,6 +368,11 @@ export const configSchema = z
         listen: listen.default("127.0.0.1:8080"),
         // Operators only: /metrics, /debug/queue. Keep it off the public network.
         admin_listen: listen.optional(),
+        // TLS on `listen`, from PEM files read again on SIGHUP (renewed certificates, no dropped connections).
+        tls: z
+          .object({ cert_file: z.string().min(1), key_file: z.string().min(1) })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),

@@ -37,6 +37,8 @@ export interface FrontendDeps {
   observe?: (fields: Record<string, unknown>) => void;
   /** How long the status page keeps an actor, tenant or querier after its last sub-query (ms). */
   recentMs?: number;
+  /** How queriers are reached; the global fetch by default. */
+  querierFetch?: typeof fetch;
 }
 
 export interface Frontend {
@@ -60,7 +62,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const inner = deps.queue ?? fairQueue(config);
   // The status page watches what passes through the queue; the queue alone decides.
   const queue = new ObservedQueue(inner, metrics.usage);
-  const pool = new QuerierPool(config, queue, codecs, metrics);
+  const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch);
   const cache = deps.cache ?? configuredCache(config, metrics, deps.log ?? ((line) => console.error(line)));
   const store = new StoredValues(cache, maxItemBytes(config));
   const jobs = new AsyncJobs(store, config.async, deps.now, (state) => metrics.asyncFinished.inc({ state }));

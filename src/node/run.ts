@@ -14,11 +14,12 @@ import { upstreamUrl } from "../http/forward.js";
 import { identityVerifier } from "../identity/identity.js";
 import { ConfigError } from "../config/load.js";
 import { listen, remoteAddress, type Listener } from "./server.js";
+import { readTls } from "./tls.js";
 import { RequestLog } from "../observability/requests.js";
 import { statusPage } from "../observability/status-page.js";
 import { packageVersion, statusAssets } from "../observability/status-assets.js";
 import { StatusHistory } from "../observability/status-history.js";
-import { Registry } from "prom-client";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import type pino from "pino";
 import { upstreamFetch } from "./upstream-fetch.js";
 import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
@@ -30,6 +31,8 @@ const TAIL = "/loki/api/v1/tail";
 export interface Running extends Listener {
   mode: Mode;
   adminUrl?: string;
+  /** Reads server.tls's files again for new connections (SIGHUP); a message saying what it did. */
+  reloadTls(): string;
 }
 
 function requireFor(mode: Mode, config: Config): void {
@@ -63,8 +66,10 @@ export async function run(
   const wss = new WebSocketServer({ noServer: true });
   let onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>) | undefined;
 
+  const tls = config.server.tls;
+  const tlsOptions = tls ? readTls(tls) : undefined; // before anything starts: a bad file is a start-up error
+  const base = `${tls ? "https" : "http"}://${config.server.listen}`;
   if (config.demo.enabled) {
-    const base = `http://${config.server.listen}`;
     top.route("/demo/oidc", await demoIssuer(`${base}/demo/oidc`));
     top.route("/demo/querier", demoQuerier());
   }
@@ -78,6 +83,9 @@ export async function run(
           observe: requests.observe,
           log: (line) => requests.logger.warn(line),
           recentMs: config.status.recent,
+          // The demo querier is answered in this process: a draining listener takes no new connections,
+          // and the queries in flight must still reach it.
+          querierFetch: config.demo.enabled ? inProcess(`${base}/demo/querier`, top.fetch) : undefined,
         })
       : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
@@ -142,13 +150,24 @@ export async function run(
     };
   }
 
-  const listener = await listen(top.fetch, config.server.listen, onUpgrade, config.routes.max_header_bytes);
+  const listener = await listen(top.fetch, config.server.listen, onUpgrade, {
+    tls: tlsOptions,
+    maxHeaderBytes: config.routes.max_header_bytes,
+  });
+  let draining = false;
   // The admin listener: operators' routes, and every metric of this process.
   const adminApp = new Hono();
+  const processMetrics = new Registry();
+  collectDefaultMetrics({ register: processMetrics }); // memory, CPU, event-loop lag, handles, GC
   adminApp.get("/metrics", async (c) => {
-    const all = Registry.merge([requests.registry, ...(frontend ? [frontend.metrics.registry] : [])]);
+    const all = Registry.merge([processMetrics, requests.registry, ...(frontend ? [frontend.metrics.registry] : [])]);
     return c.body(await all.metrics(), 200, { "content-type": all.contentType });
   });
+  // The same answers as on the main listener (asked in-process); not ready while draining.
+  adminApp.get("/healthz", () => top.fetch(new Request(`${base}/healthz`)));
+  adminApp.get("/ready", (c) =>
+    draining ? c.text("not ready: shutting down\n", 503) : top.fetch(new Request(`${base}/ready`)),
+  );
   // The status page polls the frontend's /debug/status and everyone's /debug/history; without a frontend it says so.
   const history = new StatusHistory(
     { windowMs: config.status.charts, intervalMs: config.status.sample_every },
@@ -178,11 +197,27 @@ export async function run(
     ...listener,
     mode,
     adminUrl: admin?.url,
+    reloadTls: () => {
+      if (!tls) return "no server.tls to reload";
+      listener.setSecureContext!(readTls(tls));
+      return `reloaded ${tls.cert_file} and ${tls.key_file}`;
+    },
+    // In-flight requests drain first; the admin listener stays up meanwhile, so the drain can be watched.
     close: async (graceMs) => {
+      draining = true;
       for (const client of wss.clients) client.terminate();
       history.close();
-      await Promise.all([listener.close(graceMs), admin?.close(graceMs)]);
+      await listener.close(graceMs);
       frontend?.close();
+      await admin?.close(1000);
     },
+  };
+}
+
+/** A fetch that answers URLs under `prefix` with `handler` in this process, and fetches the others. */
+function inProcess(prefix: string, handler: (req: Request) => Response | Promise<Response>): typeof fetch {
+  return async (input, init) => {
+    const req = new Request(input, init);
+    return req.url.startsWith(prefix) ? handler(req) : fetch(req);
   };
 }

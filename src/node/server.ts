@@ -1,7 +1,9 @@
 import { createAdaptorServer } from "@hono/node-server";
 import type { IncomingMessage, Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import type { SecureContextOptions, Server as TlsServer } from "node:tls";
 
 type FetchHandler = (req: Request, env: { incoming: IncomingMessage }) => Response | Promise<Response>;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
@@ -11,6 +13,8 @@ export interface Listener {
   server: Server;
   /** Stops accepting, lets in-flight requests finish for up to graceMs, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
+  /** With TLS: new connections get this certificate and key; open ones keep theirs. */
+  setSecureContext?(options: SecureContextOptions): void;
 }
 
 export class ListenError extends Error {}
@@ -19,19 +23,23 @@ export class ListenError extends Error {}
 // the API's own error format. Node's own limit sits above it, with room for a long query string.
 const REQUEST_LINE_ROOM = 64 * 1024;
 
+/** Listens on `address` ("host:port"), with TLS when given a certificate and key. */
 export async function listen(
   fetch: FetchHandler,
   address: string,
   onUpgrade?: UpgradeHandler,
-  maxHeaderBytes = 32 * 1024,
+  options: { tls?: SecureContextOptions; maxHeaderBytes?: number } = {},
 ): Promise<Listener> {
   const i = address.lastIndexOf(":");
   const host = address.slice(0, i) || "0.0.0.0";
   const port = Number(address.slice(i + 1));
-  const server = createAdaptorServer({
-    fetch: fetch as never,
-    serverOptions: { maxHeaderSize: maxHeaderBytes + REQUEST_LINE_ROOM },
-  }) as Server;
+  const { tls, maxHeaderBytes = 32 * 1024 } = options;
+  const serverOptions = { ...tls, maxHeaderSize: maxHeaderBytes + REQUEST_LINE_ROOM };
+  const server = (
+    tls
+      ? createAdaptorServer({ fetch: fetch as never, createServer: createHttpsServer, serverOptions })
+      : createAdaptorServer({ fetch: fetch as never, serverOptions })
+  ) as Server;
   // More headers than this, or more bytes than maxHeaderSize, get 431 from Node itself, before any of our code runs.
   server.maxHeadersCount = 200;
   if (onUpgrade) server.on("upgrade", (req, socket, head) => void onUpgrade(req, socket, head));
@@ -50,8 +58,9 @@ export async function listen(
   const bound = server.address() as AddressInfo;
   const shownHost = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
   return {
-    url: `http://${shownHost}:${bound.port}`,
+    url: `${tls ? "https" : "http"}://${shownHost}:${bound.port}`,
     server,
+    ...(tls ? { setSecureContext: (options) => (server as unknown as TlsServer).setSecureContext(options) } : {}),
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);

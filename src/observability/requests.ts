@@ -77,7 +77,13 @@ export class RequestLog {
 
   constructor(readonly opts: RequestLogOptions) {
     this.logger = pino(
-      { level: opts.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
+      {
+        level: opts.level,
+        base: undefined,
+        timestamp: pino.stdTimeFunctions.isoTime,
+        // "level":"info", as Loki and Grafana users filter on it, not pino's numbers.
+        formatters: { level: (label) => ({ level: label }) },
+      },
       opts.destination,
     );
   }

@@ -1,9 +1,9 @@
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/supervised.js";
 
 // The sources, run as bin/fairgate.js runs the build: in this very node process (tsx's loader), so signals reach it.
@@ -22,7 +22,8 @@ function configOn(port: number): string {
   return file;
 }
 
-describe("fairgate CLI", () => {
+// Each CLI run starts node with the TypeScript loader: seconds apiece on a busy machine.
+describe("fairgate CLI", { timeout: 120_000 }, () => {
   it("prints its version and help", () => {
     expect(cli("--version").stdout).toMatch(/^fairgate \d+\.\d+\.\d+\n$/);
     const help = cli("--help");
@@ -32,6 +33,8 @@ describe("fairgate CLI", () => {
 
   it("checks a config and lists every problem by its path", () => {
     expect(cli("check-config", "config/fairgate.yaml").stdout).toBe("config/fairgate.yaml: ok\n");
+    expect(cli("check-config", "--config", "config/fairgate.yaml").stdout).toBe("config/fairgate.yaml: ok\n");
+    expect(cli("check-config").stderr).toContain("check-config needs one FILE");
     const bad = join(scratch, "bad.yaml");
     writeFileSync(bad, "edge:\n  issuers: [{ issuer: nope }]\n  actor: { secret: x }\n");
     const r = cli("check-config", bad);
@@ -73,5 +76,71 @@ describe("fairgate CLI", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(out).toContain("SIGTERM: draining");
+  });
+});
+
+describe("fairgate all (demo mode), for operators", { timeout: 120_000 }, () => {
+  let child: ChildProcess;
+  let out = "";
+  let url: string;
+  let admin: string;
+  const env = { ...process.env };
+
+  beforeAll(async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    Object.assign(env, { FAIRGATE_PORT: String(port), FAIRGATE_ADMIN_PORT: String(adminPort) });
+    [url, admin] = [`http://127.0.0.1:${port}`, `http://127.0.0.1:${adminPort}`];
+    child = spawn(process.execPath, [...BIN, "all", "--config", "config/fairgate.yaml"], { env });
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!out.includes(`listening on ${url}`)) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`fairgate did not start: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  afterAll(() => child?.kill("SIGKILL"));
+
+  it("actor-hash prints the actor path the user's queries carry", async () => {
+    const token = (await (await fetch(`${url}/demo/oidc/token?user=alice`)).text()).trim();
+    // The demo querier answers label values of actor_path with the X-Loki-Actor-Path it was sent.
+    const res = await fetch(`${url}/loki/api/v1/label/actor_path/values`, {
+      headers: { authorization: `Bearer ${token}`, "x-scope-orgid": "team-a" },
+    });
+    const seen = ((await res.json()) as { data: string[] }).data;
+    const r = spawnSync(
+      process.execPath,
+      [...BIN, "actor-hash", "--config", "config/fairgate.yaml", "--issuer", `${url}/demo/oidc`, "--subject", "alice"],
+      { encoding: "utf8", env, timeout: 30_000 },
+    );
+    expect(r.stderr).toBe("");
+    expect(seen).toEqual([r.stdout.trim()]);
+    expect(r.stdout).toMatch(/^users\|[0-9a-f]{32}\n$/);
+    // Another subject, another path.
+    expect(
+      cli("actor-hash", "--config", "config/fairgate.yaml", "--issuer", `${url}/demo/oidc`, "--subject", "bob").stdout,
+    ).not.toBe(r.stdout);
+    expect(cli("actor-hash", "--config", "config/fairgate.yaml", "--issuer", "x").stderr).toContain(
+      "--subject is required",
+    );
+  });
+
+  it("serves /healthz, /ready and process metrics on the admin listener", async () => {
+    expect(await (await fetch(`${admin}/healthz`)).text()).toBe("ok\n");
+    expect((await fetch(`${admin}/ready`)).status).toBe(200);
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    for (const name of [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "nodejs_eventloop_lag_seconds",
+      "nodejs_active_handles_total",
+      "fairgate_requests_total",
+    ])
+      expect(metrics).toContain(name);
+  });
+
+  it("logs levels by name", async () => {
+    await expect.poll(() => out).toContain('"msg":"request"');
+    const line = out.split("\n").find((l) => l.includes('"msg":"request"'))!;
+    expect(JSON.parse(line)).toMatchObject({ level: "info", msg: "request" });
   });
 });

@@ -37,3 +37,20 @@ describe("wrangler.toml", () => {
     expect(config.identity?.secret).toBe(env.FAIRGATE_IDENTITY_SECRET);
   });
 });
+
+describe("systemd unit (config/examples/fairgate.service)", () => {
+  const unit = readFileSync(new URL("fairgate.service", dir), "utf8");
+  const value = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(unit)?.[1];
+
+  it("runs fairgate itself as the main process, so systemd's stop signal reaches it", () => {
+    expect(value("ExecStart")).toMatch(/^\/usr\/local\/bin\/fairgate all --config \/etc\/fairgate\/fairgate\.yaml$/);
+    expect(value("Type")).toBe("exec");
+    expect(value("KillSignal")).toBe("SIGTERM");
+    expect(value("KillMode")).toBe("mixed");
+  });
+
+  it("waits longer than the drain before killing, and reloads TLS with SIGHUP", () => {
+    expect(Number(value("TimeoutStopSec"))).toBeGreaterThan(10);
+    expect(value("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
+  });
+});

@@ -42,6 +42,8 @@ export class QuerierPool {
     readonly queue: RequestQueue<Job>,
     readonly codecs: Record<Api, Codec>,
     readonly metrics?: FrontendMetrics,
+    /** How queriers are reached (demo mode answers its demo querier in this process). */
+    readonly fetch: typeof globalThis.fetch = globalThis.fetch,
   ) {
     // A querier's ID is its URL: stable across restarts and replicas, which shuffle sharding needs.
     this.queriers = config.queriers.map((q) => ({
@@ -118,7 +120,7 @@ export class QuerierPool {
           headers.set("x-query-queue-time", `${waited}ms`);
           const began = Date.now();
           querier.inflight++;
-          callQuerier(querier.url, this.codecs[req.api].toQuerier(req), headers, ctx.signal)
+          callQuerier(querier.url, this.codecs[req.api].toQuerier(req), headers, ctx.signal, this.fetch)
             .then(
               (res) => {
                 querier.failures = 0;
@@ -185,6 +187,7 @@ export class QuerierPool {
 
   async checkHealth(): Promise<void> {
     const timeout = this.config.health_check.timeout;
+    const fetch = this.fetch;
     await Promise.all(
       this.queriers.map(async (q, i) => {
         const errors: string[] = [];

@@ -19,6 +19,7 @@ export async function callQuerier(
   call: QuerierCall,
   headers: Headers,
   signal: AbortSignal,
+  fetch: typeof globalThis.fetch = globalThis.fetch,
 ): Promise<QueryResponse> {
   const url = upstreamUrl(baseUrl, call.path, call.method === "GET" ? call.params.toString() : "");
   const h = new Headers(headers);

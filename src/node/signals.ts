@@ -1,0 +1,35 @@
+import { constants } from "node:os";
+import type { Running } from "./run.js";
+
+/** How long in-flight requests may take to finish after SIGTERM or SIGINT. */
+const DRAIN_MS = 10_000;
+/**
+ * A signal this soon after the first is the same request delivered twice: Ctrl-C in a terminal
+ * reaches both npm and fairgate, and npm forwards it to fairgate as well.
+ */
+const SAME_SIGNAL_MS = 1000;
+
+/** SIGTERM or SIGINT: drain, then exit 0. Another one later: exit at once. */
+export function stopOnSignals(running: Running): void {
+  let firstAt: number | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    if (firstAt === undefined) {
+      firstAt = Date.now();
+      process.stdout.write(`fairgate: ${signal}: draining (another signal stops at once)\n`);
+      void running.close(DRAIN_MS).then(() => process.exit(0));
+    } else if (Date.now() - firstAt >= SAME_SIGNAL_MS) {
+      process.stdout.write(`fairgate: ${signal} again: stopping now\n`);
+      process.exit(128 + constants.signals[signal]);
+    }
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  // SIGHUP: renewed TLS certificate and key for new connections; a bad file keeps the ones in use.
+  process.on("SIGHUP", () => {
+    try {
+      process.stdout.write(`fairgate: SIGHUP: ${running.reloadTls()}\n`);
+    } catch (e) {
+      process.stderr.write(`fairgate: SIGHUP: ${(e as Error).message}; still serving the previous certificate\n`);
+    }
+  });
+}
