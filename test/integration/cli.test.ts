@@ -17,7 +17,8 @@ function configOn(port: number): string {
   const file = join(scratch, `c${port}.yaml`);
   writeFileSync(
     file,
-    `server: { listen: "127.0.0.1:${port}" }\nidentity: { secret: "${"s".repeat(32)}" }\nfrontend:\n  queriers: [{ url: "http://127.0.0.1:9" }]\n`,
+    `server: { listen: "127.0.0.1:${port}" }\nidentity: { secret: "${"s".repeat(32)}" }\nfrontend:\n  queriers: [{ ` +
+      `url: "http://127.0.0.1:9" }]\n`,
   );
   return file;
 }

@@ -85,7 +85,8 @@ async function deadUrl(): Promise<string> {
 async function openChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   if (!existsSync(CHROMIUM))
     throw new Error(
-      `${CHROMIUM} is missing: the status page is tested in a real Chromium. Install the Debian package (apt-get install chromium); .ci/run does.`,
+      `${CHROMIUM} is missing: the status page is tested in a real Chromium. ` +
+        "Install the Debian package (apt-get install chromium); npm test does when run as root.",
     );
   const profile = mkdtempSync(join(tmpdir(), "fairgate-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -275,7 +276,8 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       `the page to show a hit ratio of ${share(cache.hits)}`,
     );
     expect((await page.locator("#cache-body").innerText()).split(/\s+/).join(" ")).toBe(
-      `Hits ${cache.hits} ${share(cache.hits)} Partial hits ${cache.partial} ${share(cache.partial)} Misses ${cache.misses} ${share(cache.misses)} All pieces ${total} 100.0 %`,
+      `Hits ${cache.hits} ${share(cache.hits)} Partial hits ${cache.partial} ${share(cache.partial)} ` +
+        `Misses ${cache.misses} ${share(cache.misses)} All pieces ${total} 100.0 %`,
     );
     await page.screenshot({ path: join(ARTIFACTS, "status-released.png"), fullPage: true });
     expect(errors).toEqual([]);

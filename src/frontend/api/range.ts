@@ -10,7 +10,8 @@ export function checkRange(startNs: bigint, endNs: bigint, limits: Limits, stepM
   if (limits.max_query_length > 0 && lengthMs > limits.max_query_length)
     throw new ApiError(
       "bad_data",
-      `the query time range exceeds the limit (query length: ${formatDurationMs(lengthMs)}, limit: ${formatDurationMs(limits.max_query_length)}); try a smaller time range`,
+      `the query time range exceeds the limit (query length: ${formatDurationMs(lengthMs)}, limit: ` +
+        `${formatDurationMs(limits.max_query_length)}); try a smaller time range`,
     );
   if (stepMs === undefined) return;
   if (!(stepMs > 0))
@@ -22,6 +23,7 @@ export function checkRange(startNs: bigint, endNs: bigint, limits: Limits, stepM
   if (Math.floor(lengthMs / stepMs) > limits.max_points_per_series)
     throw new ApiError(
       "bad_data",
-      `exceeded maximum resolution of ${limits.max_points_per_series.toLocaleString("en-US")} points per timeseries. Try decreasing the query resolution (?step=XX)`,
+      `exceeded maximum resolution of ${limits.max_points_per_series.toLocaleString("en-US")} points per ` +
+        `timeseries. Try decreasing the query resolution (?step=XX)`,
     );
 }
