@@ -72,11 +72,15 @@ describe("fairgate CLI", { timeout: 120_000 }, () => {
     });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    await expect.poll(() => out, { timeout: 90_000 }).toContain(`listening on http://127.0.0.1:${port}`);
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    expect(out).toContain("SIGTERM: draining");
+    try {
+      await expect.poll(() => out, { timeout: 90_000 }).toContain(`listening on http://127.0.0.1:${port}`);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(out).toContain("SIGTERM: draining");
+    } finally {
+      child.kill("SIGKILL"); // a failed test leaves nothing running
+    }
   });
 });
 
