@@ -188,24 +188,29 @@ async function main(): Promise<void> {
     console.log(`  frontend, results cache off     ${figures.uncached_ms.toFixed(1).padStart(8)} ms`);
     console.log(`  cold (empty memcached)          ${figures.cold_ms.toFixed(1).padStart(8)} ms`);
     console.log(
-      `  warm (same query)               ${figures.warm_ms.toFixed(1).padStart(8)} ms   ${pct(figures.warm_over_cold)} of cold (target ≤ 1.2%: ${figures.warm_target_met ? "met" : "NOT met"})`,
+      `  warm (same query)               ${figures.warm_ms.toFixed(1).padStart(8)} ms   ` +
+        `${pct(figures.warm_over_cold)} of cold (target ≤ 1.2%: ${figures.warm_target_met ? "met" : "NOT met"})`,
     );
     console.log(
-      `  partial (range + 5 min)         ${figures.partial_ms.toFixed(1).padStart(8)} ms   ${pct(figures.partial_over_cold)} of cold`,
+      `  partial (range + 5 min)         ${figures.partial_ms.toFixed(1).padStart(8)} ms   ` +
+        `${pct(figures.partial_over_cold)} of cold`,
     );
     console.log(
-      `Bytes one query stores (${entries.length} entries; the answer itself is ${figures.response_bytes} bytes of JSON):`,
+      `Bytes one query stores (${entries.length} entries; the answer itself is ${figures.response_bytes} bytes of ` +
+        `JSON):`,
     );
     for (const [name, s] of Object.entries(sizes))
       console.log(
-        `  ${name.padEnd(22)} ${String(s.bytes).padStart(9)} B  ${pct(s.bytes / json).padStart(6)}  compress ${s.compress_ms.toFixed(1).padStart(6)} ms  decompress ${s.decompress_ms.toFixed(1).padStart(5)} ms`,
+        `  ${name.padEnd(22)} ${String(s.bytes).padStart(9)} B  ${pct(s.bytes / json).padStart(6)}  compress ` +
+          `${s.compress_ms.toFixed(1).padStart(6)} ms  decompress ${s.decompress_ms.toFixed(1).padStart(5)} ms`,
       );
     const smallest = Object.entries(sizes).sort((a, b) => a[1].bytes - b[1].bytes)[0]!;
     const fastest = Object.entries(sizes)
       .filter(([n]) => n !== "none")
       .sort((a, b) => a[1].compress_ms + a[1].decompress_ms - (b[1].compress_ms + b[1].decompress_ms))[0]!;
     console.log(
-      `  smallest: ${smallest[0]}; fastest round trip: ${fastest[0]}; stored now: brotli-4, ${figures.stored_bytes} B with the marker bytes`,
+      `  smallest: ${smallest[0]}; fastest round trip: ${fastest[0]}; stored now: brotli-4, ${figures.stored_bytes} ` +
+        `B with the marker bytes`,
     );
     console.log(
       `BENCH_JSON ${JSON.stringify({ bench: "cache", ...figures, smallest: smallest[0], fastest: fastest[0] })}`,

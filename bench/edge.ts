@@ -125,15 +125,21 @@ function report(cases: Case[], load: LoadOptions, idpHits: { discovery: number; 
   const x = (r?: number) => (r === undefined ? "-" : `${r.toFixed(2)}×`);
 
   const width = Math.max(...cases.map((c) => c.label.length));
-  const head = `${"case".padEnd(width)}  ${"req/s".padStart(9)}  ${"p50 ms".padStart(7)}  ${"p99 ms".padStart(7)}  ${"errors".padStart(6)}  ${"/direct".padStart(7)}  ${"/nginx1".padStart(7)}`;
+  const head =
+    `${"case".padEnd(width)}  ${"req/s".padStart(9)}  ${"p50 ms".padStart(7)}  ${"p99 ms".padStart(7)}  ` +
+    `${"errors".padStart(6)}  ${"/direct".padStart(7)}  ${"/nginx1".padStart(7)}`;
   console.log(
-    `\nload: ${tool.name}, ${load.connections} connections, ${load.threads} thread(s), ${load.warmupSeconds}s warmup + ${load.seconds}s; token ${alg}; ${availableParallelism()} CPUs shared by load generator, proxy and upstream\n`,
+    `\nload: ${tool.name}, ${load.connections} connections, ${load.threads} thread(s), ${load.warmupSeconds}s ` +
+      `warmup + ${load.seconds}s; token ${alg}; ${availableParallelism()} CPUs shared by load generator, proxy and ` +
+      `upstream\n`,
   );
   console.log(head);
   console.log("-".repeat(head.length));
   for (const c of cases)
     console.log(
-      `${c.label.padEnd(width)}  ${c.rps.toFixed(0).padStart(9)}  ${c.p50Ms.toFixed(2).padStart(7)}  ${c.p99Ms.toFixed(2).padStart(7)}  ${String(c.errors).padStart(6)}  ${x(ratio(c, direct)).padStart(7)}  ${x(ratio(c, nginx1)).padStart(7)}`,
+      `${c.label.padEnd(width)}  ${c.rps.toFixed(0).padStart(9)}  ${c.p50Ms.toFixed(2).padStart(7)}  ` +
+        `${c.p99Ms.toFixed(2).padStart(7)}  ${String(c.errors).padStart(6)}  ${x(ratio(c, direct)).padStart(7)}  ` +
+        `${x(ratio(c, nginx1)).padStart(7)}`,
     );
 
   const target: Record<string, boolean | null> = {}; // null: not judged (no nginx)
@@ -142,9 +148,8 @@ function report(cases: Case[], load: LoadOptions, idpHits: { discovery: number; 
     const r = ratio(by(name), nginx1);
     target[name] = r === undefined ? null : r >= TARGET_RATIO && by(name)!.errors === 0;
     const verdict = r === undefined ? "not judged (no nginx)" : target[name] ? "MET" : "NOT MET";
-    console.log(
-      `target edge ≥ ${TARGET_RATIO} × nginx (1 worker) req/s, ${name}: ${verdict}${r === undefined ? "" : ` (${r.toFixed(2)}×)`}`,
-    );
+    const shown = r === undefined ? "" : ` (${r.toFixed(2)}×)`;
+    console.log(`target edge ≥ ${TARGET_RATIO} × nginx (1 worker) req/s, ${name}: ${verdict}${shown}`);
   }
   if (cases.some((c) => c.errors > 0))
     console.log("WARNING: some cases had errors (non-2xx, socket errors or timeouts); their figures are suspect");

@@ -59,7 +59,10 @@ interface Result {
 
 let queries = 0;
 
-/** One query_range of `hours` one-hour splits for `actor`, each sub-query taking ~delayMs on the querier. Every query is distinct. */
+/**
+ * One query_range of `hours` one-hour splits for `actor`, each sub-query taking ~delayMs on the querier. Every query is
+ * distinct.
+ */
 async function query(
   f: Frontend,
   actor: string,
@@ -365,7 +368,8 @@ async function main(): Promise<void> {
   const mem = memoryCase();
 
   console.log(
-    `1. Flood: heavy actor queues 500 sub-queries (50 × 10 splits), light actor runs 7 splits; 1 querier × ${CONCURRENCY} slots, sub-query latency ${LATENCY} ms ±20 %`,
+    `1. Flood: heavy actor queues 500 sub-queries (50 × 10 splits), light actor runs 7 splits; 1 querier × ` +
+      `${CONCURRENCY} slots, sub-query latency ${LATENCY} ms ±20 %`,
   );
   const flood: Record<FloodCase, FloodFigures> = {} as never;
   for (const [i, kind] of (["idle", "fifo", "round-robin", "querier-time"] as FloodCase[]).entries())
@@ -378,25 +382,31 @@ async function main(): Promise<void> {
     "querier-time": "fair, querier-time",
   };
   console.log(
-    `  ${"queue".padEnd(20)} ${"light query".padStart(11)} ${"× idle".padStart(7)} ${"1st sub-query".padStart(13)} ${"flood left".padStart(10)}  runs (ms)`,
+    `  ${"queue".padEnd(20)} ${"light query".padStart(11)} ${"× idle".padStart(7)} ${"1st sub-query".padStart(13)} ` +
+      `${"flood left".padStart(10)}  runs (ms)`,
   );
   for (const c of Object.values(flood))
     console.log(
-      `  ${label[c.case].padEnd(20)} ${(`${fmt(c.light_ms)} ms`).padStart(11)} ${(`${fmt(c.light_ms / idle, 2)}×`).padStart(7)} ${(`${fmt(c.light_first_start_ms)} ms`).padStart(13)} ${String(c.flood_queued_after).padStart(10)}  ${c.light_runs_ms.join(" ")}`,
+      `  ${label[c.case].padEnd(20)} ${`${fmt(c.light_ms)} ms`.padStart(11)} ` +
+        `${`${fmt(c.light_ms / idle, 2)}×`.padStart(7)} ${`${fmt(c.light_first_start_ms)} ms`.padStart(13)} ` +
+        `${String(c.flood_queued_after).padStart(10)}  ${c.light_runs_ms.join(" ")}`,
     );
   console.log(
-    `  (median of ${flood.idle.runs} runs; FIFO: 1 run. "1st sub-query": wait until the querier got the light query's first sub-query. "flood left": heavy sub-queries still queued when it finished)`,
+    `  (median of ${flood.idle.runs} runs; FIFO: 1 run. "1st sub-query": wait until the querier got the light ` +
+      `query's first sub-query. "flood left": heavy sub-queries still queued when it finished)`,
   );
 
   console.log(
-    `\n2. Querier time: actors with sub-queries of 100 ms and 10 ms, each 6 × 10-split queries in a loop; ${WINDOW_MS} ms window after ${WARMUP_MS} ms warm-up`,
+    `\n2. Querier time: actors with sub-queries of 100 ms and 10 ms, each 6 × 10-split queries in a loop; ` +
+      `${WINDOW_MS} ms window after ${WARMUP_MS} ms warm-up`,
   );
   const shares = {
     "round-robin": await shareCase("round-robin", 21),
     "querier-time": await shareCase("querier-time", 22),
   };
   console.log(
-    `  ${"policy".padEnd(13)} ${"actor".padEnd(9)} ${"querier time".padStart(12)} ${"share".padStart(6)} ${"served".padStart(6)} ${"min queued".padStart(10)} ${"snapshot".padStart(9)}   Jain`,
+    `  ${"policy".padEnd(13)} ${"actor".padEnd(9)} ${"querier time".padStart(12)} ${"share".padStart(6)} ` +
+      `${"served".padStart(6)} ${"min queued".padStart(10)} ${"snapshot".padStart(9)}   Jain`,
   );
   for (const s of Object.values(shares)) {
     for (const [name, a] of [
@@ -404,7 +414,11 @@ async function main(): Promise<void> {
       ["cheap", s.cheap],
     ] as const)
       console.log(
-        `  ${(name === "expensive" ? s.policy : "").padEnd(13)} ${name.padEnd(9)} ${(`${fmt(a.querier_ms)} ms`).padStart(12)} ${fmt(a.share * 100, 1).padStart(5)}% ${String(a.served).padStart(6)} ${String(a.min_queued).padStart(10)} ${(`${a.snapshot_querier_ms} ms`).padStart(9)}   ${name === "expensive" ? fmt(s.jain, 3) : `(${fmt(s.jain_snapshot, 3)})`}`,
+        `  ${(name === "expensive" ? s.policy : "").padEnd(13)} ${name.padEnd(9)} ` +
+          `${`${fmt(a.querier_ms)} ms`.padStart(12)} ${fmt(a.share * 100, 1).padStart(5)}% ` +
+          `${String(a.served).padStart(6)} ${String(a.min_queued).padStart(10)} ` +
+          `${`${a.snapshot_querier_ms} ms`.padStart(9)}   ` +
+          (name === "expensive" ? fmt(s.jain, 3) : `(${fmt(s.jain_snapshot, 3)})`),
       );
     console.log(`  ${"".padEnd(13)} querier slots busy ${fmt(s.busy * 100, 1)}%`);
   }
@@ -413,16 +427,19 @@ async function main(): Promise<void> {
    sub-query's HTTP round trip — and, in parentheses, Jain over that)`);
 
   console.log(
-    `\n3. Memory: ${mem.items} sub-queries queued in a FairQueue (tenant ${TENANT}, ${mem.actors} actors, an AbortSignal each)`,
+    `\n3. Memory: ${mem.items} sub-queries queued in a FairQueue (tenant ${TENANT}, ${mem.actors} actors, an ` +
+      `AbortSignal each)`,
   );
   console.log(`  heap, the sub-queries themselves   ${fmt(mem.items_heap_mb, 2).padStart(7)} MB`);
   console.log(`  heap, the queue on top of them     ${fmt(mem.queue_heap_mb, 2).padStart(7)} MB`);
   console.log(
-    `  heap, total                        ${fmt(mem.total_heap_mb, 2).padStart(7)} MB  (${fmt(mem.per_item_bytes)} B per sub-query)`,
+    `  heap, total                        ${fmt(mem.total_heap_mb, 2).padStart(7)} MB  (${fmt(mem.per_item_bytes)} ` +
+      `B per sub-query)`,
   );
   console.log(`  RSS, total                         ${fmt(mem.rss_mb, 2).padStart(7)} MB`);
   console.log(
-    `  enqueue ${mem.items}: ${fmt(mem.enqueue_ms, 1)} ms; dequeue+finish ${mem.items}: ${fmt(mem.dequeue_ms, 1)} ms; tree empty afterwards: ${mem.empty_after}`,
+    `  enqueue ${mem.items}: ${fmt(mem.enqueue_ms, 1)} ms; dequeue+finish ${mem.items}: ${fmt(mem.dequeue_ms, 1)} ` +
+      `ms; tree empty afterwards: ${mem.empty_after}`,
   );
 
   const fairRatio = flood["querier-time"].light_ms / idle;

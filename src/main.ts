@@ -28,7 +28,8 @@ function loadConfig(file: string): Config {
     text = readFileSync(file, "utf8");
   } catch (e) {
     throw new ConfigError([
-      `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      `cannot read config file ${file}: ` +
+        `${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
     ]);
   }
   return parseConfigText(text, process.env);
@@ -111,8 +112,10 @@ DEMO MODE (demo.enabled: true) — a built-in development issuer hands out token
 Try:
   TOKEN=$(curl -s ${url}/demo/oidc/token?user=alice)
   curl -s -H "Authorization: Bearer $TOKEN" '${url}/loki/api/v1/query?query=vector(1)'
-  curl -s -H "Authorization: Bearer $TOKEN" -H 'X-Scope-OrgID: team-b' '${url}/loki/api/v1/query?query=vector(1)'   # 403: alice is not in team-b
-  curl -si '${url}/api/v1/query?query=up'                                                                          # 401: no token
+  # 403: alice is not in team-b
+  curl -s -H "Authorization: Bearer $TOKEN" -H 'X-Scope-OrgID: team-b' '${url}/loki/api/v1/query?query=vector(1)'
+  # 401: no token
+  curl -si '${url}/api/v1/query?query=up'
 Demo users: alice (team-a), bob (team-b), carol (team-a, team-b, federated queries), svc-ingest (writes team-a).
 The status page is on the admin listener: /status. README.md, "See it work", shows fairness and the cache.
 `);

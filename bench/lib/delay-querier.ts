@@ -25,7 +25,9 @@ export interface DelayQuerier {
 /** Deterministic jitter, so runs are comparable. */
 export { rng };
 
-/** `jitter` 0.2: each delay is drawn uniformly from ±20 % around `delay_ms`, so querier slots do not run in lockstep. */
+/**
+ * `jitter` 0.2: each delay is drawn uniformly from ±20 % around `delay_ms`, so querier slots do not run in lockstep.
+ */
 export async function startDelayQuerier(opts: { jitter?: number; seed?: number } = {}): Promise<DelayQuerier> {
   const jitter = opts.jitter ?? 0;
   const rand = rng(opts.seed ?? 1);

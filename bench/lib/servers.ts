@@ -135,7 +135,9 @@ http {
   );
 }
 
-/** Without nginx: the same fixed answer from node:http, in its own process so it does not share the edge's event loop. */
+/**
+ * Without nginx: the same fixed answer from node:http, in its own process so it does not share the edge's event loop.
+ */
 export async function startNodeUpstream(): Promise<Server> {
   const port = await freePort();
   const script = `

@@ -117,7 +117,8 @@ export async function forward(req: Request, target: URL, headers: Headers, opts:
     if (req.signal.aborted) throw new ApiError("canceled", "the client went away");
     throw new ApiError(
       "bad_gateway",
-      `upstream ${target.host} is unreachable: ${e instanceof Error ? ((e.cause as Error)?.message ?? e.message) : String(e)}`,
+      `upstream ${target.host} is unreachable: ` +
+        `${e instanceof Error ? ((e.cause as Error)?.message ?? e.message) : String(e)}`,
     );
   } finally {
     clearTimeout(timer);

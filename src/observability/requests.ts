@@ -4,7 +4,9 @@ import type { MiddlewareHandler } from "hono";
 import pino, { type Logger } from "pino";
 import { Counter, Histogram, Registry } from "prom-client";
 
-/** What the edge and the frontend tell about a request, for its log line and metrics. Never tokens or raw identities. */
+/**
+ * What the edge and the frontend tell about a request, for its log line and metrics. Never tokens or raw identities.
+ */
 export interface RequestFields {
   tenant?: string;
   /** The actor path: already a keyed hash of the user. */

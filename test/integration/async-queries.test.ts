@@ -23,7 +23,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A Prometheus/Loki range querier with a latency the test sets; it answers `series` series, a point per step. */
 interface TestQuerier {
   url: string;
-  /** Milliseconds before each answer (or per sub-query start, in seconds); -1 holds every answer until the client goes away. */
+  /**
+   * Milliseconds before each answer (or per sub-query start, in seconds); -1 holds every answer until the client goes
+   * away.
+   */
   delayMs: number | ((start: number) => number);
   series: number;
   /** Sub-queries received: path and actor path. */
@@ -378,7 +381,8 @@ describe("asynchronous queries through the edge", () => {
         } while (res.status === 204);
         await sleep(1000);
         const later = await call(gw, location, "alice");
-        const polls = `polls answered ${codes.join(" ").replace(/(204 )+/, "204… ")}: ${body.slice(0, 120)}; a second later: ${later.status}`;
+        const answered = codes.join(" ").replace(/(204 )+/, "204… ");
+        const polls = `polls answered ${answered}: ${body.slice(0, 120)}; a second later: ${later.status}`;
         expect(res.status, polls).toBe(200);
         expect(body.length).toBeGreaterThan(5_000_000);
         expect((await status(gw, id)).body.state).toBe("done");
@@ -493,7 +497,8 @@ describe("asynchronous queries through the edge", () => {
       expect(((await again.json()) as { error: string }).error).toMatch(/max_jobs_per_actor/);
       const bobs = await submit(gw, "/api/v1/query_range", range(1), "bob"); // another tenant, another actor
       const carols = await submit(gw, "/api/v1/query_range", range(1), "carol"); // team-a's second job
-      const svc = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true" })}`, "svc"); // team-a's third
+      // team-a's third
+      const svc = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true" })}`, "svc");
       expect(svc.status).toBe(429);
       expect(((await svc.json()) as { error: string }).error).toMatch(/max_jobs_per_tenant/);
       for (const [t, who] of [
@@ -532,11 +537,13 @@ describe("asynchronous queries through the edge", () => {
     });
   });
 
-  it("with memcached down, a ticket is never answered 'unknown': the submit is refused, or the ticket says what happened", async () => {
+  it("memcached down: no ticket is 'unknown'; the submit is refused or the ticket says what happened", async () => {
     const own = await startMemcached();
     cleanup.push(() => own.close());
     const q = await testQuerier(300);
-    const gw = await gateway([{ url: q.url }], { cache: { memcached: { servers: [own.address], timeout: "200ms" } } });
+    const gw = await gateway([{ url: q.url }], {
+      cache: { memcached: { servers: [own.address], timeout: "200ms" } },
+    });
     await own.stop();
     const res = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true" })}`, "alice");
     const text = await res.text();
@@ -646,7 +653,8 @@ describe("asynchronous queries through the edge", () => {
       const jobs = [];
       for (let i = 0; i < 3; i++)
         jobs.push(await submit(gw, "/api/v1/query_range", range(12, `sum(rate(http_requests_total[5m])) + ${i}`)));
-      await expect.poll(() => q.seen.slice(before).some((s) => s.actor !== q.seen[0]!.actor)).toBe(true); // alice's reach the querier
+      // alice's reach the querier
+      await expect.poll(() => q.seen.slice(before).some((s) => s.actor !== q.seen[0]!.actor)).toBe(true);
       const loaded = await interactive();
       // Done when the status says so (the status, not the ticket: this test is about the queue).
       for (const j of jobs)
@@ -656,7 +664,8 @@ describe("asynchronous queries through the edge", () => {
       const flood = performance.now() - started;
       for (const j of jobs) expect((await status(gw, j.id)).body.progress).toEqual({ splitsDone: 12, splitsTotal: 12 });
 
-      const msg = `idle ${Math.round(idle)} ms, under the flood ${Math.round(loaded)} ms, the flood ${Math.round(flood)} ms`;
+      const msg =
+        `idle ${Math.round(idle)} ms, under the flood ${Math.round(loaded)} ms, ` + `the flood ${Math.round(flood)} ms`;
       expect(loaded, msg).toBeLessThanOrEqual(2 * idle + 100);
       expect(loaded, msg).toBeLessThan(0.3 * flood);
     });

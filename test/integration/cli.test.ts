@@ -17,7 +17,8 @@ function configOn(port: number): string {
   const file = join(scratch, `c${port}.yaml`);
   writeFileSync(
     file,
-    `server: { listen: "127.0.0.1:${port}" }\nidentity: { secret: "${"s".repeat(32)}" }\nfrontend:\n  queriers: [{ url: "http://127.0.0.1:9" }]\n`,
+    `server: { listen: "127.0.0.1:${port}" }\nidentity: { secret: "${"s".repeat(32)}" }\nfrontend:\n  queriers: [{ ` +
+      `url: "http://127.0.0.1:9" }]\n`,
   );
   return file;
 }
@@ -71,11 +72,15 @@ describe("fairgate CLI", { timeout: 120_000 }, () => {
     });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    await expect.poll(() => out, { timeout: 20_000 }).toContain(`listening on http://127.0.0.1:${port}`);
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    expect(out).toContain("SIGTERM: draining");
+    try {
+      await expect.poll(() => out, { timeout: 90_000 }).toContain(`listening on http://127.0.0.1:${port}`);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(out).toContain("SIGTERM: draining");
+    } finally {
+      child.kill("SIGKILL"); // a failed test leaves nothing running
+    }
   });
 });
 

@@ -170,17 +170,20 @@ describe("edge on Node, with a real OIDC provider", () => {
     const host = new URL(edge.url).host;
     const bareCr = await rawHttp(
       edge.url,
-      `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${alice.accessToken}\r\nX-Query-Tags: a\rX-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`,
+      `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ` +
+        `${alice.accessToken}\r\nX-Query-Tags: a\rX-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`,
     );
     expect(statusOf(bareCr)).toBe(400);
     const folded = await rawHttp(
       edge.url,
-      `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${alice.accessToken}\r\nX-Query-Tags: a\r\n X-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`,
+      `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ` +
+        `${alice.accessToken}\r\nX-Query-Tags: a\r\n X-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`,
     );
     expect(statusOf(folded)).toBe(400);
     const injected = await rawHttp(
       edge.url,
-      `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${alice.accessToken}\r\nX-Query-Tags: a\r\nX-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`,
+      `GET /loki/api/v1/labels HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ` +
+        `${alice.accessToken}\r\nX-Query-Tags: a\r\nX-Scope-OrgID: team-b\r\nConnection: close\r\n\r\n`,
     );
     expect(statusOf(injected)).toBe(403);
     expect(echo.requests).toHaveLength(0);

@@ -167,7 +167,7 @@ describe("frontend fairness against a querier with controlled latency", () => {
     expect(bMs).toBeGreaterThan(0.8 * aTotal);
   });
 
-  it("max_outstanding_requests_per_tenant answers 429 in Prometheus' JSON, with retry-after, and leaves nothing queued", async () => {
+  it("max_outstanding_requests_per_tenant: 429 in Prometheus' JSON, retry-after, nothing left queued", async () => {
     const { querier, frontend } = await setup(-1, { max_outstanding_requests_per_tenant: 2 });
     const { res, body } = await ask(frontend, ACTOR.A, 12);
     expect(res.status).toBe(429);

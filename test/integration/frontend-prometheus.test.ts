@@ -95,7 +95,12 @@ describe("frontend conformance with a real Prometheus", () => {
   it("splits them: a week goes to the queriers as day pieces", async () => {
     const res = await frontend.app.fetch(
       new Request(
-        `http://frontend/api/v1/query_range?${new URLSearchParams({ query: "up", start: String(prom.start), end: String(prom.end), step: "300" })}`,
+        `http://frontend/api/v1/query_range?${new URLSearchParams({
+          query: "up",
+          start: String(prom.start),
+          end: String(prom.end),
+          step: "300",
+        })}`,
       ),
       { identity },
     );

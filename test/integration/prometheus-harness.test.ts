@@ -34,7 +34,8 @@ beforeAll(async () => {
   const d = prom.dataset;
   console.info(
     `prometheus harness: ${d.series} series, ${d.samples} samples, ${d.blocks} blocks, ` +
-      `prepare ${prom.timings.prepareMs} ms (${d.fromCache ? "cached" : "generated + backfilled"}), ready ${prom.timings.readyMs} ms`,
+      `prepare ${prom.timings.prepareMs} ms (${d.fromCache ? "cached" : "generated + backfilled"}), ready ` +
+      `${prom.timings.readyMs} ms`,
   );
 });
 
@@ -133,7 +134,8 @@ describe("the data", () => {
 
   it("keeps the histogram consistent with the request counters", async () => {
     const diff = await instantValue(
-      "sum by (instance) (increase(http_requests_total[1h])) - sum by (instance) (increase(http_request_duration_seconds_count[1h]))",
+      "sum by (instance) (increase(http_requests_total[1h])) - sum by (instance) " +
+        "(increase(http_request_duration_seconds_count[1h]))",
       END,
     );
     expect(diff).toHaveLength(ALL_INSTANCES.length);

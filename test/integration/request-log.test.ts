@@ -39,7 +39,7 @@ describe("request log and metrics", () => {
     await idp?.close();
   });
 
-  it("writes one JSON line per request with tenant, actor hash, route, status and duration, never the token", async () => {
+  it("one JSON line per request: tenant, actor hash, route, status and duration, never the token", async () => {
     const { accessToken } = await idp.userTokens("alice");
     expect(
       (

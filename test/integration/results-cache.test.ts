@@ -223,7 +223,7 @@ describe("results cache with a real memcached and a real Prometheus", () => {
     for (const f of frontends.splice(0)) f.close();
   });
 
-  it("answers a 3-day query from memcached the second time, with no querier request, exactly as Prometheus does", async () => {
+  it("a 3-day query again: from memcached, no querier request, exactly as Prometheus answers", async () => {
     const f = frontend();
     const form = range(S, E);
     const first = await during(proxy, () => ask(f, form));

@@ -85,7 +85,8 @@ async function deadUrl(): Promise<string> {
 async function openChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   if (!existsSync(CHROMIUM))
     throw new Error(
-      `${CHROMIUM} is missing: the status page is tested in a real Chromium. Install the Debian package (apt-get install chromium); .ci/run does.`,
+      `${CHROMIUM} is missing: the status page is tested in a real Chromium. ` +
+        "Install the Debian package (apt-get install chromium); npm test does when run as root.",
     );
   const profile = mkdtempSync(join(tmpdir(), "fairgate-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {

@@ -84,7 +84,7 @@ describe("TLS", () => {
   });
   afterAll(() => child?.kill("SIGKILL"));
 
-  it("serves with the certificate from the files, and takes a renewed one on SIGHUP without dropping connections", async () => {
+  it("serves the files' certificate; SIGHUP takes a renewed one without dropping connections", async () => {
     const before = await open(port, a.cert);
     expect(commonName(before)).toBe("CN=fairgate-a");
     expect(await healthz(before)).toBe("HTTP/1.1 200 OK");
@@ -117,7 +117,8 @@ describe("TLS", () => {
     const config = join(dir, "missing.yaml");
     writeFileSync(
       config,
-      `server:\n  listen: "127.0.0.1:${await freePort()}"\n  tls: { cert_file: ${dir}/nope.crt, key_file: ${keyFile} }\n` +
+      `server:\n  listen: "127.0.0.1:${await freePort()}"\n` +
+        `  tls: { cert_file: ${dir}/nope.crt, key_file: ${keyFile} }\n` +
         `identity: { secret: "${"s".repeat(32)}" }\nfrontend:\n  queriers: [{ url: "http://127.0.0.1:9" }]\n`,
     );
     const r = spawn(process.execPath, ["--import", "tsx", MAIN, "frontend", "--config", config]);

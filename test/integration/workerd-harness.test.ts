@@ -10,7 +10,9 @@ const FIXTURE = "test/support/fixtures/wrangler.toml";
 const MULTI_LINE =
   'edge:\n  issuers:\n    - issuer: "http://x:1/realms/a"\n  note: colons: and "quotes" and \'single\' and $dollars\n';
 
-/** Pids of the processes of group pgid that still run (zombies, dead and waiting for init to reap them, do not count). */
+/**
+ * Pids of the processes of group pgid that still run (zombies, dead and waiting for init to reap them, do not count).
+ */
 function groupPids(pgid: number): string[] {
   const out = execFileSync("ps", ["-eo", "pid=,pgid=,stat="], { encoding: "utf8" });
   return out

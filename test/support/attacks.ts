@@ -67,7 +67,8 @@ export async function buildAttacks(kit: AttackKit): Promise<Attack[]> {
     .sign(new TextEncoder().encode(publicPem));
   const [h, p, s] = kit.aliceToken.split(".");
   const payload = JSON.parse(Buffer.from(p!, "base64url").toString()) as Record<string, unknown>;
-  const tampered = `${h}.${b64url(JSON.stringify({ ...payload, groups: ["team-a", "team-b"], tenants: ["team-b"] }))}.${s}`;
+  const widened = { ...payload, groups: ["team-a", "team-b"], tenants: ["team-b"] };
+  const tampered = `${h}.${b64url(JSON.stringify(widened))}.${s}`;
   const unsigned = `${b64url(JSON.stringify({ alg: "none", typ: "JWT" }))}.${b64url(JSON.stringify(good))}.`;
 
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });

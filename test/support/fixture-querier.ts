@@ -16,7 +16,9 @@ export function loadFixture(name: string): Fixture {
   return JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), "utf8")) as Fixture;
 }
 
-/** Request identity for matching: tenant, path and parameters; direction=backward is Loki's default, so it is left out. */
+/**
+ * Request identity for matching: tenant, path and parameters; direction=backward is Loki's default, so it is left out.
+ */
 const requestKey = (tenant: string | undefined, path: string, params: Record<string, string | string[]>) => {
   const p = { ...params };
   if (p.direction === "backward") delete p.direction;

@@ -658,7 +658,8 @@ async function launch(scratch: string, extraArgs: string[], deadline: number): P
     const log = logs();
     if (/address already in use/.test(log) && attempt < 5) continue;
     throw new Error(
-      `prometheus exited (${exited.signal ?? exited.code}) before it was ready\n--- prometheus log ---\n${log.slice(-4000)}`,
+      `prometheus exited (${exited.signal ?? exited.code}) before it was ready\n--- prometheus log ` +
+        `---\n${log.slice(-4000)}`,
     );
   }
 }
@@ -704,7 +705,8 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
         await cp(join(blocks.dir, b), join(scratch, "data", b), { recursive: true });
       await writeFile(
         join(scratch, "prometheus.yml"),
-        "# fairgate test Prometheus: no scrape targets, no rules, no remote storage.\nglobal:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n",
+        "# fairgate test Prometheus: no scrape targets, no rules, no remote storage.\nglobal:\n  scrape_interval: " +
+          "1m\n  evaluation_interval: 1m\nscrape_configs: []\n",
       );
       const prepareMs = Date.now() - t0;
       const t1 = Date.now();
@@ -712,7 +714,8 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
       const problem = await dataLoaded(running.url, blocks.manifest);
       if (problem)
         throw new Error(
-          `prometheus does not serve the backfilled data: ${problem}\n--- prometheus log ---\n${running.logs().slice(-4000)}`,
+          `prometheus does not serve the backfilled data: ${problem}\n--- prometheus log ` +
+            `---\n${running.logs().slice(-4000)}`,
         );
       const readyMs = Date.now() - t1;
       const r = running;

@@ -59,12 +59,14 @@ export const RANGE_QUERIES: CorpusQuery[] = [
   {
     name: "average latency",
     query:
-      "sum by (job) (rate(http_request_duration_seconds_sum[5m])) / sum by (job) (rate(http_request_duration_seconds_count[5m]))",
+      "sum by (job) (rate(http_request_duration_seconds_sum[5m])) / sum by (job) " +
+      "(rate(http_request_duration_seconds_count[5m]))",
   },
   {
     name: "share under 250ms",
     query:
-      'sum by (job) (increase(http_request_duration_seconds_bucket{le="0.25"}[1h])) / sum by (job) (increase(http_request_duration_seconds_count[1h]))',
+      'sum by (job) (increase(http_request_duration_seconds_bucket{le="0.25"}[1h])) ' +
+      "/ sum by (job) (increase(http_request_duration_seconds_count[1h]))",
   },
 
   // Gauges and *_over_time
@@ -106,7 +108,8 @@ export const RANGE_QUERIES: CorpusQuery[] = [
   {
     name: "ignoring + group_left",
     query:
-      'rate(http_requests_total{code="500"}[5m]) / ignoring (code) group_left sum without (code) (rate(http_requests_total[5m]))',
+      'rate(http_requests_total{code="500"}[5m]) ' +
+      "/ ignoring (code) group_left sum without (code) (rate(http_requests_total[5m]))",
   },
   { name: "scalar arithmetic", query: "node_memory_free_bytes / 1024 / 1024 + 1" },
   { name: "scalar()", query: "queue_depth / scalar(sum(up))" },

@@ -66,7 +66,8 @@ const { rmSync } = require("node:fs");
 const scratch = process.env.FAIRGATE_SUPERVISED_SCRATCH;
 const exitWithChild = process.env.FAIRGATE_SUPERVISED_ON_CHILD_EXIT === "exit";
 const pipe = process.env.FAIRGATE_SUPERVISED_STDIO === "pipe";
-for (const v of ["FAIRGATE_SUPERVISED_SCRATCH", "FAIRGATE_SUPERVISED_ON_CHILD_EXIT", "FAIRGATE_SUPERVISED_STDIO"]) delete process.env[v];
+for (const v of ["FAIRGATE_SUPERVISED_SCRATCH", "FAIRGATE_SUPERVISED_ON_CHILD_EXIT", "FAIRGATE_SUPERVISED_STDIO"])
+  delete process.env[v];
 const [bin, ...args] = process.argv.slice(1);
 // Piped output goes through the watchdog's pipes, never straight to the test's, so the child cannot
 // die of EPIPE mid-cleanup when the test process is gone.
@@ -91,7 +92,9 @@ const stop = () => {
 for (const s of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(s, stop);
 process.stdin.on("end", stop).on("error", stop).resume();
 // When exiting with the child, wait for "close" so that its last piped output is forwarded first.
-child.on(exitWithChild ? "close" : "exit", (code) => (stopping || !exitWithChild ? killAll() : process.exit(code ?? 1)));
+child.on(exitWithChild ? "close" : "exit", (code) =>
+  stopping || !exitWithChild ? killAll() : process.exit(code ?? 1),
+);
 child.on("error", (e) => {
   console.error(String(e));
   if (stopping || !exitWithChild) killAll();

@@ -336,8 +336,9 @@ describe("MemcachedCache breaker", () => {
     return { value, ms: performance.now() - t0 };
   };
 
-  it("opens after N failures against an unreachable port, tells once, bypasses during the cool-down and tries again after it", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] }); // the breaker and memjs' failover read Date.now(); sockets and timers stay real
+  it("opens after N failures on an unreachable port, tells once, bypasses for the cool-down, retries", async () => {
+    // The breaker and memjs' failover read Date.now(); sockets and timers stay real.
+    vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(1_800_000_000_000);
     const events = { errors: [] as string[], states: [] as boolean[], skipped: [] as number[] };
     const c = open(await freePort(), events);
@@ -367,7 +368,7 @@ describe("MemcachedCache breaker", () => {
     }
   });
 
-  it("gives up on a memcached that never answers within its own deadline, then bypasses it without waiting", async () => {
+  it("gives up on a memcached that never answers within its deadline, then bypasses it without waiting", async () => {
     // Accepts connections, never answers a byte.
     const sockets = new Set<Socket>();
     const silent: Server = createServer((s) => (sockets.add(s), s.on("error", () => {})));

@@ -86,7 +86,7 @@ describe("FairQueue: round-robin order (Loki's rotation)", () => {
     expect(drain(q, finishMs).map((i) => i.id)).toEqual([100, 200, 300, 101, 301, 102]);
   });
 
-  it("a request with a shorter path waits in its node's local queue, which takes its turn as one more child (first, as in Loki)", () => {
+  it("a shorter path waits in its node's local queue, which takes its turn as one more child (first, as Loki)", () => {
     const q = queue();
     const order: [string, string[]][] = [
       ["a1", ["a"]],
@@ -348,7 +348,10 @@ class StarvationWatch {
   }
 }
 
-/** Other slots a node may have: tenants below the root; children x|y and the local queue below a tenant, down to the last level. */
+/**
+ * Other slots a node may have: tenants below the root; children x|y and the local queue below a tenant, down to the
+ * last level.
+ */
 const otherSlots = (depth: number) => (depth === 0 ? TENANTS.length - 1 : depth - 1 < MAX_LEVELS ? SEGMENTS.length : 0);
 
 /**
@@ -465,7 +468,8 @@ function runScenario(s: Scenario, watch?: StarvationWatch): Outcome {
     check(
       live.has(it),
       () =>
-        `dequeue returned request ${it.id}, which is not live in the queue${gone.has(it) ? " (already returned or cancelled)" : ""}`,
+        `dequeue returned request ${it.id}, which is not live in the ` +
+        `queue${gone.has(it) ? " (already returned or cancelled)" : ""}`,
     );
     check(!it.signal.aborted, () => `dequeue returned aborted request ${it.id}`);
     check(q.shard(it.tenant).has(querier), () => `${querier} got a request of ${it.tenant}, outside its shard`);
@@ -552,7 +556,8 @@ const QUERIERS = ["q0", "q1", "q2", "q3"];
 
 describe("FairQueue properties (seeded random scenarios)", () => {
   it.each(POLICIES)(
-    "%s: conservation: each request is dequeued or cancelled exactly once; length always equals what is queued; drained, the tree is empty",
+    "%s: conservation: each request is dequeued or cancelled exactly once; length always equals what is queued; " +
+      "drained, the tree is empty",
     (policy) => {
       const totals = { enqueued: 0, returned: 0, removed: 0, aborted: 0 };
       for (let seed = 1; seed <= 60; seed++) {
@@ -710,7 +715,7 @@ describe("FairQueue: querier-time accounting", () => {
     expect(ratio).toBeLessThan(2.2);
   });
 
-  it("charges the estimate at dispatch, corrects it to the real querier time on finish, and learns the actor's cost", () => {
+  it("charges the estimate at dispatch, corrects it to the real querier time when done, learns the cost", () => {
     const q = queue({ policy: "querier-time", initialEstimateMs: 50 });
     const first = item("t", ["users", "a"]);
     q.enqueue(first);
@@ -769,7 +774,7 @@ describe("FairQueue: cancellation", () => {
     expect(q.dequeue("q0")).toBeUndefined();
   });
 
-  it("aborted requests are skipped and the live one behind them is returned; remove() of a dispatched or unknown request is a no-op", () => {
+  it("aborted requests are skipped for the live one behind; remove() of a dispatched or unknown one is a no-op", () => {
     const q = queue();
     const dead = Array.from({ length: 100 }, () => item("t", ["users", "a"]));
     const alive = item("t", ["users", "a"]);
@@ -798,7 +803,7 @@ describe("FairQueue: limits", () => {
     throw new Error("expected an ApiError");
   };
 
-  it("max_outstanding_requests_per_tenant: 429 with retry-after, naming the limit; other tenants unaffected; in-flight requests do not count", () => {
+  it("max_outstanding_requests_per_tenant: 429, retry-after, names the limit; others unaffected; not in flight", () => {
     const q = queue({ maxOutstandingPerTenant: 3 });
     for (const a of ["a", "b", "c"]) q.enqueue(item("t", ["users", a]));
     const err = expectApiError(
@@ -830,7 +835,7 @@ describe("FairQueue: limits", () => {
     expect(q.length).toBe(3);
   });
 
-  it("a path deeper than max_queue_hierarchy_levels, or with an empty segment, is refused with 400 and leaves no trace", () => {
+  it("a path deeper than max_queue_hierarchy_levels or with an empty segment: 400, and no trace left", () => {
     const q = queue({ maxLevels: 3 });
     q.enqueue(item("t", ["a", "b", "c"]));
     expectApiError(() => q.enqueue(item("t", ["a", "b", "c", "d"])), 400, /4 levels.*max_queue_hierarchy_levels \(3\)/);
@@ -852,7 +857,7 @@ describe("FairQueue: limits", () => {
 describe("shuffle sharding", () => {
   const ids = Array.from({ length: 10 }, (_, i) => `http://querier-${i}:3100`);
 
-  it("shardFor is stable, of size n, independent of the querier list's order, and all queriers when n is 0 or too large", () => {
+  it("shardFor is stable, of size n, independent of the queriers' order; all queriers when n is 0 or too large", () => {
     const r = rng(5);
     for (let t = 0; t < 200; t++) {
       const tenant = `tenant-${t}`;
@@ -880,7 +885,7 @@ describe("shuffle sharding", () => {
     expect(moved / tenants.length).toBeLessThan(0.4);
   });
 
-  it("dequeue(querier) never returns a request of a tenant whose shard excludes that querier, and still serves every tenant", () => {
+  it("dequeue(querier) never returns a tenant's request outside its shard, and still serves every tenant", () => {
     const q = queue({ policy: "querier-time", querierIds: ids, maxQueriersPerTenant: 2 });
     const tenants = Array.from({ length: 40 }, (_, t) => `tenant-${t}`);
     for (const t of tenants) {

@@ -499,7 +499,7 @@ describe("prometheusCodec.parse: good requests", () => {
     expect(prom("query_range", get)).toEqual(req);
   });
 
-  it("keeps repeated parameters (match[]) from the form and the query string, form first as Go's ParseForm", async () => {
+  it("keeps repeated parameters (match[]) from form and query string, form first as Go's ParseForm", async () => {
     const params = await readParams(form("match%5B%5D=b&start=1&end=2", "?match[]=a"));
     expect(params["match[]"]).toEqual(["b", "a"]);
     expect(prom("series", params)).toMatchObject({

@@ -28,7 +28,10 @@ function steps(startNs: bigint, endNs: bigint, stepNs: bigint): bigint[] {
   return out;
 }
 
-/** Checks the split invariants with plain comparisons (expect() per sample would be slow); returns a problem or undefined. */
+/**
+ * Checks the split invariants with plain comparisons (expect() per sample would be slow); returns a problem or
+ * undefined.
+ */
 function metricProblem(
   splits: Range[],
   start: bigint,

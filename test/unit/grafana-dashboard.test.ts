@@ -120,7 +120,8 @@ describe("config/grafana-dashboard.json", () => {
   it("the PromQL reader finds names, matchers and grouping", () => {
     expect(
       parsePromQL(
-        'histogram_quantile(0.99, sum by (route, le) (rate(a_b_bucket{job=~"x|y", route!="a=b"}[5m]))) / on(job) c offset 5m',
+        'histogram_quantile(0.99, sum by (route, le) (rate(a_b_bucket{job=~"x|y", route!="a=b"}[5m]))) ' +
+          "/ on(job) c offset 5m",
       ),
     ).toEqual({
       series: ["a_b_bucket", "c"],

@@ -178,7 +178,7 @@ describe("results cache", () => {
     expect(r.json).toEqual(direct(narrow));
   });
 
-  it("stores nothing newer than now − max_cache_freshness, cut on the step grid, and fetches that tail again", async () => {
+  it("stores nothing newer than now − max_cache_freshness, cut on the step grid; fetches that tail again", async () => {
     const end = T0 + 600n * MIN;
     const { run, setNow } = setup({ now: Number(end / MS) + 30_000 }); // now is end + 30 s; freshness 10 min
     const req = metric(T0, end);
@@ -255,7 +255,8 @@ describe("results cache", () => {
       expect(r.stats, cc).toMatchObject({ hit: 0, miss: 0, entriesRequested: 0, entriesStored: 0 });
     }
     expect((await run(req)).stats.miss).toBe(1); // nothing was stored by those
-    expect((await run(req, context(["team-a"], {}, { "cache-control": "no-cache" }))).fetched).toHaveLength(1); // nor read
+    // nor read
+    expect((await run(req, context(["team-a"], {}, { "cache-control": "no-cache" }))).fetched).toHaveLength(1);
   });
 
   it("does not store an answer the querier marked no-store", async () => {

@@ -65,7 +65,8 @@ function limitOf(params: Params, limits: Limits, fallback: number): number {
   if (limit > limits.max_entries_limit_per_query)
     throw new ApiError(
       "bad_data",
-      `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${limits.max_entries_limit_per_query})`,
+      `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ` +
+        `${limits.max_entries_limit_per_query})`,
     );
   return limit;
 }

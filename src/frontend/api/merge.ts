@@ -31,7 +31,10 @@ function withNotes<T>(bodies: Envelope<unknown>[], data: T, extra: Record<string
   return out;
 }
 
-/** Concatenates samples per series; a timestamp seen twice (a split boundary) is kept once. Series sorted as Prometheus sorts a matrix. */
+/**
+ * Concatenates samples per series; a timestamp seen twice (a split boundary) is kept once. Series sorted as Prometheus
+ * sorts a matrix.
+ */
 function mergeSeriesSamples<T extends [number, unknown]>(
   target: T[] | undefined,
   add: T[] | undefined,

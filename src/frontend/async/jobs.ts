@@ -74,7 +74,8 @@ export class AsyncJobs {
     if (mine.filter((r) => r.tenants.join("|") === tenant).length >= this.opts.max_jobs_per_tenant)
       throw new ApiError(
         "too_many_requests",
-        `tenant ${tenant} has ${this.opts.max_jobs_per_tenant} asynchronous queries running (max_jobs_per_tenant); wait for one to finish or cancel one`,
+        `tenant ${tenant} has ${this.opts.max_jobs_per_tenant} asynchronous queries running (max_jobs_per_tenant); ` +
+          `wait for one to finish or cancel one`,
         { "retry-after": "10" },
       );
     if (
@@ -83,7 +84,8 @@ export class AsyncJobs {
     )
       throw new ApiError(
         "too_many_requests",
-        `you have ${this.opts.max_jobs_per_actor} asynchronous queries running (max_jobs_per_actor); wait for one to finish or cancel one`,
+        `you have ${this.opts.max_jobs_per_actor} asynchronous queries running (max_jobs_per_actor); wait for one ` +
+          `to finish or cancel one`,
         { "retry-after": "10" },
       );
 
@@ -103,7 +105,8 @@ export class AsyncJobs {
     if (!(await this.#save(record)).stored)
       throw new ApiError(
         "unavailable",
-        "cannot store the asynchronous query (the cache is unavailable); try again shortly, or run the query without async=true",
+        "cannot store the asynchronous query (the cache is unavailable); try again shortly, or run the query " +
+          "without async=true",
         { "retry-after": "10" },
       );
     const controller = new AbortController();
@@ -128,7 +131,9 @@ export class AsyncJobs {
         });
         const bytes = Buffer.byteLength(answer.body);
         if (bytes > this.opts.max_result_bytes) {
-          error = `the result is ${bytes} bytes, over max_result_bytes (${this.opts.max_result_bytes}); narrow the time range or the query`;
+          error =
+            `the result is ${bytes} bytes, over max_result_bytes (${this.opts.max_result_bytes}); ` +
+            "narrow the time range or the query";
           answer = render(new ApiError("too_large", error));
         }
         if (answer.status >= 300) state = "failed";
@@ -183,7 +188,8 @@ export class AsyncJobs {
       this.#finish(
         r,
         "failed",
-        `the frontend running this query stopped (no heartbeat since ${new Date(r.heartbeatAt).toISOString()}); resubmit it`,
+        `the frontend running this query stopped (no heartbeat since ${new Date(r.heartbeatAt).toISOString()}); ` +
+          `resubmit it`,
       );
       await this.#save(r);
     }

@@ -13,7 +13,9 @@ export class QuerierFailure extends Error {
   }
 }
 
-/** One HTTP call to a querier. 2xx JSON is parsed; 4xx comes back as the querier's answer; 5xx and network errors throw. */
+/**
+ * One HTTP call to a querier. 2xx JSON is parsed; 4xx comes back as the querier's answer; 5xx and network errors throw.
+ */
 export async function callQuerier(
   baseUrl: string,
   call: QuerierCall,

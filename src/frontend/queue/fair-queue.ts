@@ -43,7 +43,10 @@ class Node<T> {
   /** Querier time charged to this subtree (ms, divided by weight); the local queue has its own. */
   used = 0;
   localUsed = 0;
-  /** Querier time of the last child (or local queue) picked here, after its charge: where a node that becomes active starts. */
+  /**
+   * Querier time of the last child (or local queue) picked here, after its charge: where a node that becomes active
+   * starts.
+   */
   vtime = 0;
   /** Recent cost of this node's sub-queries, for the charge at dispatch. */
   costMs: number;
@@ -101,7 +104,8 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     if ((tenant?.queued ?? 0) >= this.opts.maxOutstandingPerTenant)
       throw new ApiError(
         "too_many_requests",
-        `too many outstanding requests for tenant ${item.tenant} (max_outstanding_requests_per_tenant: ${this.opts.maxOutstandingPerTenant}); retry later`,
+        `too many outstanding requests for tenant ${item.tenant} (max_outstanding_requests_per_tenant: ` +
+          `${this.opts.maxOutstandingPerTenant}); retry later`,
         { "retry-after": "1" },
       );
     if (this.opts.maxOutstandingPerActor > 0) {
@@ -110,7 +114,8 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
       if ((n?.queued ?? 0) >= this.opts.maxOutstandingPerActor)
         throw new ApiError(
           "too_many_requests",
-          `too many outstanding requests for your user (max_outstanding_requests_per_actor: ${this.opts.maxOutstandingPerActor}); retry later`,
+          `too many outstanding requests for your user (max_outstanding_requests_per_actor: ` +
+            `${this.opts.maxOutstandingPerActor}); retry later`,
           { "retry-after": "1" },
         );
     }
@@ -210,7 +215,8 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     if (segments.length > this.opts.maxLevels)
       throw new ApiError(
         "bad_data",
-        `X-Loki-Actor-Path has ${segments.length} levels, more than max_queue_hierarchy_levels (${this.opts.maxLevels})`,
+        `X-Loki-Actor-Path has ${segments.length} levels, more than max_queue_hierarchy_levels ` +
+          `(${this.opts.maxLevels})`,
       );
     return segments;
   }
