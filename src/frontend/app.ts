@@ -5,6 +5,7 @@ import { frontendAdmin } from "../observability/frontend-admin.js";
 import { FrontendMetrics, type FrontendSources } from "../observability/metrics.js";
 import { codecs } from "./api/codecs.js";
 import { AsyncJobs } from "./async/jobs.js";
+import { buildJobStore } from "./async/build.js";
 import { asyncRoutes } from "./async/routes.js";
 import { buildCache } from "./cache/build.js";
 import type { Cache } from "./cache/cache.js";
@@ -13,7 +14,7 @@ import { type Job, QuerierPool } from "./dispatch/pool.js";
 import { type FrontendEnv, type IdentityVerifier, requireIdentity } from "./identity.js";
 import { answerCached } from "./pipeline/answer-cache.js";
 import { answerCache, queryPipeline } from "./pipeline/pipeline.js";
-import { queryRoutes } from "./query-routes.js";
+import { queryRoutes, runJob } from "./query-routes.js";
 import { fairQueue } from "./queue/configured.js";
 import { FairQueue } from "./queue/fair-queue.js";
 import type { RequestQueue } from "./queue/queue.js";
@@ -53,11 +54,21 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const pool = new QuerierPool(config, queue, codecs, metrics);
   const cache = deps.cache ?? configuredCache(config, metrics, deps.log ?? ((line) => console.error(line)));
   const store = new StoredValues(cache, maxItemBytes(config));
-  const jobs = new AsyncJobs(store, config.async, deps.now, (state) => metrics.asyncFinished.inc({ state }));
-  metrics.sources = sources(queue, pool, jobs);
   const pipeline = queryPipeline(config, store, pool.dispatch, deps);
   const answers = answerCache(config, store, deps);
   const answered = answers ? answerCached(answers)(pipeline) : pipeline;
+  const log = deps.log ?? ((line: string) => console.error(line));
+  const jobs = new AsyncJobs(
+    buildJobStore(config.async, log),
+    config.async,
+    runJob(config, pipeline),
+    {
+      finished: (state) => metrics.asyncFinished.inc({ state }),
+      log,
+    },
+    deps.now,
+  );
+  metrics.sources = sources(queue, pool, jobs);
 
   const app = new Hono<FrontendEnv>();
   app.get("/healthz", (c) => c.text("ok\n"));
@@ -67,7 +78,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   });
   app.use("*", requireIdentity(deps.verifyIdentity));
   asyncRoutes(app, jobs);
-  queryRoutes(app, { config, pipeline, answered, jobs, metrics, observe: deps.observe });
+  queryRoutes(app, { config, answered, jobs, metrics, observe: deps.observe });
   app.all("*", (c) => {
     throw new ApiError("not_found", `no route ${c.req.path}`);
   });
@@ -78,7 +89,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   });
 
   const close = () => {
-    jobs.close();
+    void jobs.close();
     pool.close();
     void cache.close();
   };
