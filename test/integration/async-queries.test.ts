@@ -1,7 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { run, type Running } from "../../src/node/run.js";
@@ -9,6 +6,7 @@ import { edgeConfig } from "../support/edge-config.js";
 import { startMemcached, type TestMemcached } from "../support/memcached.js";
 import { startOidcProvider, type TestIdp } from "../support/oidc-provider.js";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.js";
+import { startTestQuerier, type TestQuerier } from "../support/test-querier.js";
 
 // Asynchronous queries end to end: real tokens from a real OIDC provider, through the edge, into
 // the co-deployed frontend (mode "all"), with the embedded (memory) async store; results are cached
@@ -20,62 +18,6 @@ const HOUR = 3600;
 const T0 = Math.floor(1_700_000_000 / HOUR) * HOUR; // an hour boundary: N hours are N one-hour splits
 const TICKET = /^\/fairgate\/api\/v1\/async\/([A-Za-z0-9_-]+)$/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A Prometheus/Loki range querier with a latency the test sets; it answers `series` series, a point per step. */
-interface TestQuerier {
-  url: string;
-  /** Milliseconds before each answer (or per sub-query start, in seconds); -1 holds every answer until the client goes away. */
-  delayMs: number | ((start: number) => number);
-  series: number;
-  /** Sub-queries received: path and actor path. */
-  seen: { path: string; actor: string }[];
-  /** Sub-queries whose client went away before the answer. */
-  aborted: number;
-  close(): Promise<void>;
-}
-
-async function startTestQuerier(delayMs: TestQuerier["delayMs"]): Promise<TestQuerier> {
-  const q: TestQuerier = { url: "", delayMs, series: 1, seen: [], aborted: 0, close: async () => {} };
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url!, "http://q");
-    if (url.pathname.endsWith("ready")) return void res.end("ready");
-    let form = "";
-    for await (const chunk of req) form += chunk;
-    const params = req.method === "POST" ? new URLSearchParams(form) : url.searchParams;
-    q.seen.push({ path: url.pathname, actor: String(req.headers["x-loki-actor-path"]) });
-    const seconds = (v: string | null) => (Number(v) > 1e12 ? Number(v) / 1e9 : Number(v)); // Loki sends ns
-    const [start, end, step] = [
-      seconds(params.get("start")),
-      seconds(params.get("end")),
-      Number(params.get("step") ?? 60),
-    ];
-    const values: [number, string][] = [];
-    for (let t = start; t <= end; t += step) values.push([t, String((t / step) % 1000)]);
-    const result = Array.from({ length: q.series }, (_, i) => ({
-      metric: { job: "async-test", ...(i ? { i: String(i) } : {}) },
-      values,
-    }));
-    const body = JSON.stringify({ status: "success", data: { resultType: "matrix", result } });
-    const delay = typeof q.delayMs === "function" ? q.delayMs(start) : q.delayMs;
-    const timer =
-      delay >= 0
-        ? setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(body), delay)
-        : undefined;
-    res.on("close", () => {
-      if (res.writableEnded) return;
-      clearTimeout(timer);
-      q.aborted++;
-    });
-  });
-  await once(server.listen(0, "127.0.0.1"), "listening");
-  q.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  q.close = async () => {
-    const closed = once(server.close(), "close");
-    server.closeAllConnections();
-    await closed;
-  };
-  return q;
-}
 
 type Who = "alice" | "bob" | "carol" | "svc";
 
