@@ -42,10 +42,35 @@ export interface Delivery {
 }
 
 /** A compare-and-set lost: someone wrote the key since it was read. */
-export class Conflict extends Error {}
+export class Conflict extends Error {
+  override name = "Conflict";
+}
 
-/** Reads the key, applies `change` and writes it back, again from a fresh read if someone wrote meanwhile. */
-export async function modify<T>(
+/** Writers of one key on this replica, one after another (see modify). */
+const writers = new WeakMap<JobStore, Map<string, Promise<unknown>>>();
+
+/**
+ * Reads the key, applies `change` and writes it back, again from a fresh read if someone wrote
+ * meanwhile. Writers on this replica take turns, so that a burst of submits for one tenant costs one
+ * read and one write each instead of colliding; other replicas' writes are what the retries are for
+ * (after a short random pause, so that replicas do not collide in lockstep).
+ */
+export function modify<T>(
+  store: JobStore,
+  key: string,
+  change: (current: T | undefined) => T | undefined,
+): Promise<Versioned<T> | undefined> {
+  const keys = writers.get(store) ?? new Map<string, Promise<unknown>>();
+  writers.set(store, keys);
+  const previous = keys.get(key) ?? Promise.resolve();
+  const mine = previous.then(() => modifyNow(store, key, change));
+  const settled = mine.catch(() => {});
+  keys.set(key, settled);
+  void settled.then(() => keys.get(key) === settled && keys.delete(key));
+  return mine;
+}
+
+async function modifyNow<T>(
   store: JobStore,
   key: string,
   change: (current: T | undefined) => T | undefined,
@@ -58,7 +83,8 @@ export async function modify<T>(
       const revision = current ? await store.update(key, next, current.revision) : await store.create(key, next);
       return { value: next, revision };
     } catch (e) {
-      if (!(e instanceof Conflict) || attempt >= 20) throw e;
+      if (!(e instanceof Conflict) || attempt >= 50) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
     }
   }
 }
