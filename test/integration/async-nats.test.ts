@@ -80,7 +80,7 @@ describe("asynchronous queries on NATS JetStream, shared by replicas", () => {
         limits: { split_metric_queries_by_interval: "1h" },
         cache: { results: { enabled: false } },
         async: {
-          heartbeat: "500ms",
+          heartbeat: "1s",
           workers: 2,
           max_jobs_per_actor: 2,
           ...async,

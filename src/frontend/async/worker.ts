@@ -38,6 +38,8 @@ export interface RunningJob {
   stop?: Stop;
   /** Settles when the job has left this replica. */
   ended?: Promise<void>;
+  /** Its end is being stored: heartbeats renew the claim only. */
+  storing?: boolean;
 }
 
 type Options = FrontendConfig["async"];
@@ -198,12 +200,18 @@ export class JobWorkers {
       error = deadline.aborted ? this.#pastDeadline() : e instanceof ApiError ? e.message : String(e);
       answer = render(e instanceof ApiError ? e : new ApiError("internal", error));
     }
-    clearInterval(timer);
-    await beat;
-    if (job.stop === "shutdown") return d.nak(); // another replica runs it again at once
-    if (job.stop === "taken over") return; // the replica that took it owns the message now
-    if (job.stop === "cancelled") return void (await d.ack().catch(() => {}));
-    if (await this.#store(job, state, answer, error)) await d.ack().catch(() => {});
+    // Storing a large answer takes a while: the claim is still renewed meanwhile (the message only;
+    // the record is written once, by the final compare-and-set), or another replica would take the job.
+    job.storing = true;
+    try {
+      if (job.stop === "shutdown") return d.nak(); // another replica runs it again at once
+      if (job.stop === "taken over") return; // the replica that took it owns the message now
+      if (job.stop === "cancelled") return void (await d.ack().catch(() => {}));
+      if (await this.#store(job, state, answer, error)) await d.ack().catch(() => {});
+    } finally {
+      clearInterval(timer);
+      await beat;
+    }
   }
 
   /** Renews the claim and shares the progress; notices a cancel or a takeover it missed. */
@@ -211,6 +219,7 @@ export class JobWorkers {
     if (job.stop) return;
     try {
       d.working();
+      if (job.storing) return;
       job.record.heartbeatAt = this.now();
       job.revision = await this.store.update(recordKey(job.record.id), job.record, job.revision);
     } catch (e) {
