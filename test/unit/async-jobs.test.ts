@@ -125,3 +125,22 @@ describe("asynchronous jobs (memory store)", () => {
     await jobs.close();
   });
 });
+
+describe("async.store configuration", () => {
+  const asyncOf = (async: Record<string, unknown>) =>
+    parseConfig({ frontend: { queriers: [{ url: "http://q" }], async } }).frontend!.async;
+
+  it("defaults to the memory store and takes the NATS settings when asked", () => {
+    expect(asyncOf({}).store).toBe("memory");
+    const nats = asyncOf({ store: "nats", nats: { servers: ["nats://n:4222"], token: "t" } }).nats!;
+    expect(nats).toMatchObject({ prefix: "fairgate", replicas: 1, timeout: 5000, token: "t" });
+  });
+
+  it("names what is missing or contradictory", () => {
+    expect(() => asyncOf({ store: "nats" })).toThrow(/frontend\.async\.nats: required when store is nats/);
+    expect(() => asyncOf({ store: "nats", nats: { servers: ["n"], token: "t", credentials: "/c" } })).toThrow(
+      /one of token, user\/password or credentials/,
+    );
+    expect(() => asyncOf({ store: "nats", nats: { servers: ["n"], prefix: "a.b" } })).toThrow(/prefix/);
+  });
+});

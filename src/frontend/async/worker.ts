@@ -76,6 +76,8 @@ export class JobWorkers {
     const job = this.running.get(id);
     if (!job || job.stop) return false;
     job.stop = why;
+    // Polls on this replica read the running job's record: a cancelled job is gone at once.
+    if (why === "cancelled") job.record.state = "cancelled";
     job.controller.abort(new Error(why));
     return true;
   }
