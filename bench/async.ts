@@ -61,8 +61,10 @@ async function overhead(f: Frontend, params: URLSearchParams) {
   return { sync_ms: median(s), async_ms: median(a), ratio: median(a) / median(s) };
 }
 
-const tiny = (i: number) =>
-  `/api/v1/query_range?${new URLSearchParams({ query: `up + ${i}`, start: "1700000000", end: "1700000060", step: "60" })}`;
+const tiny = (i: number) => {
+  const q = new URLSearchParams({ query: `up + ${i}`, start: "1700000000", end: "1700000060", step: "60" });
+  return `/api/v1/query_range?${q}`;
+};
 
 async function throughput(f: Frontend) {
   // The same tiny queries all at once, synchronously: what the query path itself allows.

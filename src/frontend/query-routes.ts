@@ -17,7 +17,7 @@ import { type Api, emptyCacheStats, type Handler, type QueryContext, type QueryR
 
 export interface QueryDeps {
   config: FrontendConfig;
-  /** The pipeline synchronous queries run: the asynchronous jobs' pipeline, behind the answer cache when there is one. */
+  /** The pipeline synchronous queries run: the jobs' pipeline, behind the answer cache when there is one. */
   answered: Handler;
   jobs: AsyncJobs;
   metrics: FrontendMetrics;

@@ -5,7 +5,10 @@ import type { AddressInfo } from "node:net";
 /** A Prometheus/Loki range querier with a latency the test sets; it answers `series` series, a point per step. */
 export interface TestQuerier {
   url: string;
-  /** Milliseconds before each answer (or per sub-query start, in seconds); -1 holds every answer until the client goes away. */
+  /**
+   * Milliseconds before each answer (or per sub-query start, in seconds); -1 holds every answer until
+   * the client goes away.
+   */
   delayMs: number | ((start: number) => number);
   series: number;
   /** Sub-queries received: path and actor path. */
