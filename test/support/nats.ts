@@ -21,7 +21,8 @@ export interface TestNats {
   output(): string;
 }
 
-const NATS_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
+// Where Debian installs it (not on every user's PATH); NATS_SERVER_BIN picks another.
+const NATS_BIN = process.env.NATS_SERVER_BIN ?? "/usr/sbin/nats-server";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startNats(opts: { timeoutMs?: number } = {}): Promise<TestNats> {
