@@ -12,6 +12,13 @@ const needs = [
   { name: "prometheus", env: "PROMETHEUS_BIN", pkg: "prometheus", why: "Prometheus answers compared" },
   { name: "promtool", env: "PROMTOOL_BIN", pkg: "prometheus", why: "test data backfilled into Prometheus" },
   { name: "chromium", env: "CHROMIUM_BIN", path: "/usr/bin/chromium", pkg: "chromium", why: "status page tests" },
+  {
+    name: "nats-server",
+    env: "NATS_SERVER_BIN",
+    path: "/usr/sbin/nats-server",
+    pkg: "nats-server",
+    why: "async queries shared by replicas",
+  },
   { name: "ps", pkg: "procps", why: "workerd tests check no process is left behind" },
 ];
 

@@ -240,6 +240,35 @@ export const DEFAULT_LIMITS: Limits = {
   max_metadata_cache_freshness: 86_400_000,
 };
 
+// The NATS JetStream holding asynchronous queries when async.store is nats.
+const asyncNats = z
+  .object({
+    servers: z.array(z.string().min(1)).min(1),
+    // One way to authenticate, or none: a token, a user and password, or a .creds file (JWT and nkey seed).
+    token: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().optional(),
+    credentials: z.string().min(1).optional(),
+    tls: z
+      .object({ ca_file: z.string().optional(), cert_file: z.string().optional(), key_file: z.string().optional() })
+      .strict()
+      .optional(),
+    // Names of the work-queue stream (PREFIX_jobs) and buckets (PREFIX_records, PREFIX_answers).
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+      .default("fairgate"),
+    // Copies of the stream and buckets in a NATS cluster (1 on a single server).
+    replicas: z.number().int().min(1).max(5).default(1),
+    // How long a submit waits for NATS before answering 503.
+    timeout: duration().default(5_000),
+  })
+  .strict()
+  .superRefine((n, ctx) => {
+    const ways = [n.token, n.user, n.credentials].filter((w) => w !== undefined).length;
+    if (ways > 1) ctx.addIssue({ code: "custom", message: "use one of token, user/password or credentials" });
+  });
+
 const frontend = z
   .object({
     queriers: z
@@ -350,9 +379,21 @@ const frontend = z
           .default(64 * 1024 * 1024),
         max_jobs_per_tenant: z.number().int().min(1).default(20),
         max_jobs_per_actor: z.number().int().min(1).default(3),
+        // How often a running job shares its progress and renews its claim; with NATS, a job whose
+        // replica stayed silent for 3 heartbeats (the ack wait) is taken by another replica.
         heartbeat: duration().default(5_000),
+        // Jobs one replica runs at once; more wait in the work queue ("queued").
+        workers: z.number().int().min(1).default(8),
+        // memory: records and answers in this process (one replica). nats: in NATS JetStream, shared
+        // by every replica, and a job whose replica dies is run again by another.
+        store: z.enum(["memory", "nats"]).default("memory"),
+        nats: asyncNats.optional(),
       })
       .strict()
+      .superRefine((a, ctx) => {
+        if (a.store === "nats" && !a.nats)
+          ctx.addIssue({ code: "custom", path: ["nats"], message: "required when store is nats" });
+      })
       .prefault({}),
     limits: limitsOverride.default({}),
     tenant_limits: z.record(z.string(), limitsOverride).default({}),

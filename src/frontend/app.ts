@@ -6,6 +6,7 @@ import { frontendAdmin } from "../observability/frontend-admin.js";
 import { FrontendMetrics, type FrontendSources } from "../observability/metrics.js";
 import { codecs } from "./api/codecs.js";
 import { AsyncJobs } from "./async/jobs.js";
+import { buildJobStore } from "./async/build.js";
 import { asyncRoutes } from "./async/routes.js";
 import { buildCache } from "./cache/build.js";
 import type { Cache } from "./cache/cache.js";
@@ -15,7 +16,7 @@ import { type FrontendEnv, type IdentityVerifier, requireIdentity } from "./iden
 import { limitsFor } from "./limits.js";
 import { answerCached } from "./pipeline/answer-cache.js";
 import { answerCache, queryPipeline } from "./pipeline/pipeline.js";
-import { queryRoutes } from "./query-routes.js";
+import { queryRoutes, runJob } from "./query-routes.js";
 import { fairQueue } from "./queue/configured.js";
 import { FairQueue } from "./queue/fair-queue.js";
 import { ObservedQueue } from "./queue/observed.js";
@@ -65,14 +66,24 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch);
   const cache = deps.cache ?? configuredCache(config, metrics, deps.log ?? ((line) => console.error(line)));
   const store = new StoredValues(cache, maxItemBytes(config));
-  const jobs = new AsyncJobs(store, config.async, deps.now, (state) => metrics.asyncFinished.inc({ state }));
-  metrics.sources = sources(inner, pool, jobs);
   const pipeline = queryPipeline(config, store, pool.dispatch, {
     ...deps,
     heldPieces: (delta) => void (metrics.heldPieces += delta),
   });
   const answers = answerCache(config, store, deps);
   const answered = answers ? answerCached(answers)(pipeline) : pipeline;
+  const log = deps.log ?? ((line: string) => console.error(line));
+  const jobs = new AsyncJobs(
+    buildJobStore(config.async, log),
+    config.async,
+    runJob(config, pipeline),
+    {
+      finished: (state) => metrics.asyncFinished.inc({ state }),
+      log,
+    },
+    deps.now,
+  );
+  metrics.sources = sources(inner, pool, jobs);
 
   const app = new Hono<FrontendEnv>();
   app.get("/healthz", (c) => c.text("ok\n"));
@@ -83,7 +94,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   app.use("*", routeGuard(deps.routes));
   app.use("*", requireIdentity(deps.verifyIdentity));
   asyncRoutes(app, jobs);
-  queryRoutes(app, { config, pipeline, answered, jobs, metrics, observe: deps.observe });
+  queryRoutes(app, { config, answered, jobs, metrics, observe: deps.observe });
   app.all("*", (c) => {
     throw new ApiError("not_found", `no route ${c.req.path}`);
   });
@@ -94,7 +105,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   });
 
   const close = () => {
-    jobs.close();
+    void jobs.close();
     pool.close();
     void cache.close();
   };

@@ -7,7 +7,9 @@ import { codecs } from "./api/codecs.js";
 import { bodyOf, cacheOutcome, encode } from "./api/encode.js";
 import { readParams, without } from "./api/params.js";
 import type { AsyncJobs } from "./async/jobs.js";
-import { type RunJob, submitAsync, wantsAsync } from "./async/routes.js";
+import type { JobSpec } from "./async/record.js";
+import { submitAsync, wantsAsync } from "./async/routes.js";
+import type { RunJob } from "./async/worker.js";
 import { querierHeaders } from "./dispatch/headers.js";
 import type { FrontendEnv } from "./identity.js";
 import { limitsFor } from "./limits.js";
@@ -15,18 +17,13 @@ import { type Api, emptyCacheStats, type Handler, type QueryContext, type QueryR
 
 export interface QueryDeps {
   config: FrontendConfig;
-  /** The pipeline asynchronous jobs run. */
-  pipeline: Handler;
-  /** The pipeline synchronous queries run: the same, behind the answer cache when there is one. */
+  /** The pipeline synchronous queries run: the jobs' pipeline, behind the answer cache when there is one. */
   answered: Handler;
   jobs: AsyncJobs;
   metrics: FrontendMetrics;
   /** Told what each query did (for logs and metrics). */
   observe?: (fields: Record<string, unknown>) => void;
 }
-
-/** A query context's parts that depend on the request, not on how it runs. */
-type NewContext = (signal: AbortSignal, deadline: number) => QueryContext;
 
 /** The Loki and Prometheus query APIs; `async=true` hands a query to the asynchronous API. */
 export function queryRoutes(app: Hono<FrontendEnv>, deps: QueryDeps): void {
@@ -46,26 +43,42 @@ const serve = (deps: QueryDeps, api: Api, prefix: RegExp) => async (c: Context<F
   const limits = limitsFor(deps.config, identity.tenants);
   const all = await readParams(c.req.raw);
   const params = without(all, "async", "wait");
-  const req = { ...codecs[api].parse(route, params, BigInt(Date.now()) * 1_000_000n, limits), path };
-  const newContext: NewContext = (signal, deadline) => queryContext(c.req.raw, identity, limits, signal, deadline);
-  if (wantsAsync(all, route)) return submitAsync(c, deps.jobs, deps.config.async, all, job(deps, api, req, newContext));
+  const nowNs = BigInt(Date.now()) * 1_000_000n;
+  const req = { ...codecs[api].parse(route, params, nowNs, limits), path };
+  const headers = querierHeaders(c.req.raw, identity);
+  headers.delete("content-type");
+  if (wantsAsync(all, route)) {
+    const spec: JobSpec = { api, route, path, params, nowNs: String(nowNs), identity, headers: [...headers] };
+    return submitAsync(c, deps.jobs, deps.config.async, all, spec);
+  }
+  const newContext: NewContext = (signal, deadline) => queryContext(identity, headers, limits, signal, deadline);
   return answerNow(c, deps, api, req, limits, newContext);
 };
 
-function queryContext(raw: Request, identity: Identity, limits: Limits, signal: AbortSignal, deadline: number) {
-  const forwardHeaders = querierHeaders(raw, identity);
-  forwardHeaders.delete("content-type");
+/** A query context's parts that depend on the request, not on how it runs. */
+type NewContext = (signal: AbortSignal, deadline: number) => QueryContext;
+
+function queryContext(identity: Identity, headers: Headers, limits: Limits, signal: AbortSignal, deadline: number) {
   const stats = { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0, cache: emptyCacheStats() };
-  return { identity, forwardHeaders, signal, deadline, limits, stats };
+  return { identity, forwardHeaders: new Headers(headers), signal, deadline, limits, stats };
 }
 
-/** An asynchronous query: the same pipeline, with the job's own deadline and progress. */
-const job =
-  (deps: QueryDeps, api: Api, req: QueryRequest, newContext: NewContext): RunJob =>
-  async (signal, progress) => {
-    const ctx = { ...newContext(signal, Date.now() + deps.config.async.deadline), progress };
-    const res = await deps.pipeline(req, ctx);
-    const body = bodyOf(res, ctx.stats, api);
+/**
+ * Runs an asynchronous query on whichever replica took it: parsed again from what the submitting
+ * replica stored (same parameters, same "now"), through the pipeline with the job's own deadline.
+ */
+export const runJob =
+  (config: FrontendConfig, pipeline: Handler): RunJob =>
+  async (spec, signal, progress) => {
+    const limits = limitsFor(config, spec.identity.tenants);
+    const req = { ...codecs[spec.api].parse(spec.route, spec.params, BigInt(spec.nowNs), limits), path: spec.path };
+    const headers = new Headers(spec.headers);
+    const ctx = {
+      ...queryContext(spec.identity, headers, limits, signal, Date.now() + config.async.deadline),
+      progress,
+    };
+    const res = await pipeline(req, ctx);
+    const body = bodyOf(res, ctx.stats, spec.api);
     return {
       status: res.status,
       contentType: res.contentType,

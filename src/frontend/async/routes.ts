@@ -1,14 +1,12 @@
 import type { Context, Hono } from "hono";
 import type { FrontendConfig } from "../../config/schema.js";
-import { ApiError, errorBody } from "../../http/errors.js";
+import { ApiError } from "../../http/errors.js";
 import { one, parsed } from "../api/params.js";
 import { parseStepMs } from "../api/time.js";
 import type { FrontendEnv } from "../identity.js";
 import type { Params } from "../types.js";
 import type { Answer, AsyncJobs, JobRecord } from "./jobs.js";
-
-/** Runs one asynchronous query to its answer (the query routes build it from the pipeline). */
-export type RunJob = (signal: AbortSignal, progress: (done: number, total: number) => void) => Promise<Answer>;
+import type { JobSpec } from "./record.js";
 
 /** Whether a query asks to run asynchronously: `async=true`, on query and query_range only. */
 export const wantsAsync = (params: Params, route: string): boolean =>
@@ -23,26 +21,22 @@ export async function submitAsync(
   jobs: AsyncJobs,
   opts: FrontendConfig["async"],
   params: Params,
-  run: RunJob,
+  spec: JobSpec,
 ): Promise<Response> {
   const waitMs = Math.min(
     parsed(params, "wait", parseStepMs, "duration", () => 0),
     opts.max_wait,
   );
-  // A failed job keeps the error the synchronous query would answer.
-  const render = (e: ApiError) => ({ status: e.status, ...errorBody(e, c.req.path) });
-  const { record, done } = await jobs.submit(c.get("identity"), run, render);
-  if (waitMs > 0 && (await finishesWithin(done, waitMs))) {
-    const answer = await jobs.answer(record.id, record);
+  const record = await jobs.submit(c.get("identity"), spec);
+  if (waitMs > 0 && (await jobs.endsWithin(record.id, waitMs))) {
+    const ended = await jobs.status(record.id, c.get("identity"));
+    const answer = ended && (await jobs.answer(ended));
     if (answer) return answerResponse(answer);
   }
   return c.json({ status: "success", data: { id: record.id, state: record.state } }, 202, {
     location: `/fairgate/api/v1/async/${record.id}`,
   });
 }
-
-const finishesWithin = (done: Promise<void>, ms: number): Promise<boolean> =>
-  Promise.race([done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), ms).unref?.())]);
 
 /** Polling, fetching and cancelling asynchronous queries; another identity's job is reported as unknown. */
 export function asyncRoutes(app: Hono<FrontendEnv>, jobs: AsyncJobs): void {
@@ -55,7 +49,7 @@ export function asyncRoutes(app: Hono<FrontendEnv>, jobs: AsyncJobs): void {
     const r = await jobs.status(c.req.param("id"), c.get("identity"));
     if (!r) throw unknownJob(c.req.param("id"));
     if (r.state === "queued" || r.state === "running") return c.body(null, 204);
-    const answer = await jobs.answer(r.id, r);
+    const answer = await jobs.answer(r);
     if (!answer) throw unknownJob(r.id);
     return answerResponse(answer);
   });
@@ -69,7 +63,7 @@ const unknownJob = (id: string) =>
   new ApiError("not_found", `no asynchronous query ${id.slice(0, 64)} (unknown, expired or cancelled)`);
 
 const answerResponse = (a: Answer) =>
-  new Response(a.body, { status: a.status, headers: { "content-type": a.contentType } });
+  new Response(a.body as BodyInit, { status: a.status, headers: { "content-type": a.contentType } });
 
 const iso = (ms?: number) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
