@@ -121,10 +121,13 @@ export class QuerierPool {
           headers.set("x-query-queue-time", `${waited}ms`);
           const began = Date.now();
           const extra = occupy(querier);
-          callQuerier(querier.url, this.codecs[req.api].toQuerier(req), headers, ctx.signal)
+          const codec = this.codecs[req.api];
+          let answer: QueryResponse | undefined;
+          callQuerier(querier.url, codec.toQuerier(req), headers, ctx.signal)
             .then(
               (res) => {
                 querier.failures = 0;
+                answer = res;
                 resolve(res);
               },
               (e: unknown) => {
@@ -136,7 +139,9 @@ export class QuerierPool {
               },
             )
             .finally(() => {
-              const used = Date.now() - began;
+              // Charged what the querier says it spent, when it says (its own queue wait is not ours to charge).
+              const wall = Date.now() - began;
+              const used = answer && codec.querierTimeMs ? codec.querierTimeMs(answer, wall) : wall;
               ctx.stats.querierMs += used;
               this.queue.finished(job, used);
               this.metrics?.querierTime.inc({ user: job.tenant }, used / 1000);
