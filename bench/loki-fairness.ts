@@ -176,7 +176,10 @@ function querierTime(from: number, to: number): { dear: number; cheap: number } 
   return t;
 }
 
-// Calibration: each kind alone, one at a time.
+// Calibration: each kind alone, one at a time, after one of each (Loki's first answers load indexes).
+await queryRange(direct(true), "calibrate", dear());
+await queryRange(direct(true), "calibrate", cheap());
+await sleep(300);
 const calFrom = Date.now();
 let calibration = { dear: 0, cheap: 0 };
 for (let i = 0; i < 5 && left() > 0; i++) {
@@ -210,12 +213,22 @@ async function contend(target: Target): Promise<{ dear_ms: number; cheap_ms: num
 }
 
 const cost: Record<string, { dear_ms: number; cheap_ms: number; jain: number }>[] = [];
-for (let r = 0; r < REPEATS && left() > 2 * COST_WINDOW_MS + 10_000; r++) {
+for (let r = 0; r < REPEATS && left() > 4 * COST_WINDOW_MS + 10_000; r++) {
   const one: Record<string, { dear_ms: number; cheap_ms: number; jain: number }> = {};
   one.loki_actor_headers = await contend(direct(true));
-  const g = fairgate(loki);
-  one.fairgate_default = await contend({ frontend: g });
-  g.close();
+  for (const [name, over] of [
+    ["fairgate_default", undefined],
+    // Slots matched to Loki's workers: fairgate, not Loki's count-based rotation, then decides who runs.
+    ["fairgate_slots_as_loki_workers", { queriers: [{ url: loki.url, max_concurrent: 2 }] }],
+    [
+      "fairgate_slots_as_loki_workers_no_idle_slots",
+      { queriers: [{ url: loki.url, max_concurrent: 2, idle_actor_slots: 0 }] },
+    ],
+  ] as const) {
+    const g = fairgate(loki, over);
+    one[name] = await contend({ frontend: g });
+    g.close();
+  }
   cost.push(one);
   console.log(`cost run ${r + 1}: ${JSON.stringify(one)}`);
 }
@@ -237,9 +250,9 @@ for (const c of ["loki_no_header", "loki_actor_headers", "fairgate_default", "fa
 }
 console.log(`target: fairgate_default ≤ ${TARGET.light_ratio}× idle`);
 console.log(`\nCost: querier time per query, dear ÷ cheap = ${costRatio.toFixed(1)} (calibrated one at a time)`);
-for (const c of ["loki_actor_headers", "fairgate_default"])
+for (const c of Object.keys(cost[0] ?? {}))
   console.log(
-    `${c.padEnd(30)} Jain ${range(cost.map((r) => r[c]!.jain))}   dear ${range(cost.map((r) => r[c]!.dear_ms))} ms` +
+    `${c.padEnd(46)} Jain ${range(cost.map((r) => r[c]!.jain))}   dear ${range(cost.map((r) => r[c]!.dear_ms))} ms` +
       `   cheap ${range(cost.map((r) => r[c]!.cheap_ms))} ms`,
   );
 console.log(`target: Jain ≥ ${TARGET.jain}`);
