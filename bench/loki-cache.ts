@@ -119,6 +119,6 @@ for (const step of STEPS) {
   );
 }
 console.log(
-  `BENCH_JSON ${JSON.stringify({ bench: "loki-cache", runs: RUNS, ...json, seconds: round((Date.now() - T0) / 1000) })}`,
+  `BENCH_JSON ${JSON.stringify({ bench: "loki-cache", runs: RUNS, ...json, seconds: round((Date.now() - T0) / 1e3) })}`,
 );
 process.exit(0);

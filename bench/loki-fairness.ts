@@ -246,7 +246,8 @@ for (const c of ["loki_no_header", "loki_actor_headers", "fairgate_default", "fa
   const queue = pick(c, "light_queue_ms");
   const cut = runs.some((r) => r[c]?.cut_off) ? `   (cut off at ${LIGHT_TIMEOUT_MS} ms: at least this)` : "";
   console.log(
-    `${c.padEnd(30)} light ${range(pick(c, "light_ms")).padStart(14)} ms   ×idle ${range(pick(c, "ratio")).padStart(11)}` +
+    `${c.padEnd(30)} light ${range(pick(c, "light_ms")).padStart(14)} ms` +
+      `   ×idle ${range(pick(c, "ratio")).padStart(11)}` +
       (queue.length ? `   (queued ${range(queue)} ms)` : "") +
       cut,
   );
