@@ -3,7 +3,14 @@
 import { performance } from "node:perf_hooks";
 import { parseConfig } from "../../src/config/load.js";
 import { createFrontend, type Frontend } from "../../src/frontend/app.js";
-import { findLoki, generateHistory, pushHistory, startLoki, type TestLoki } from "../../test/support/loki.js";
+import {
+  findLoki,
+  generateHistory,
+  pushBatches,
+  pushHistory,
+  startLoki,
+  type TestLoki,
+} from "../../test/support/loki.js";
 
 export { querierSubQueries } from "../../test/support/loki.js";
 
@@ -101,18 +108,9 @@ export async function pushDenseHour(loki: TestLoki, perSecond: number): Promise<
     }
     bodies.push(JSON.stringify({ streams: [{ stream: { app: "batch", env: "prod", level: "info" }, values }] }));
   }
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const res = await fetch(`${loki.url}/loki/api/v1/push`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-scope-orgid": TENANT },
-        body,
-      });
-      if (res.status !== 204) throw new Error(`push: ${res.status} ${await res.text()}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, worker));
+  await pushBatches(
+    loki,
+    bodies.map((body) => ({ tenant: TENANT, body })),
+  );
   return endMs / 1000;
 }

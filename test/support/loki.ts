@@ -275,6 +275,11 @@ export async function pushHistory(loki: Pick<TestLoki, "url">, history: History)
     }
     for (const b of byKey.values()) batches.push({ tenant, body: JSON.stringify({ streams: [b] }) });
   }
+  await pushBatches(loki, batches);
+}
+
+/** Pushes bodies of POST /loki/api/v1/push, each for its tenant, four requests at a time. */
+export async function pushBatches(loki: Pick<TestLoki, "url">, batches: { tenant: string; body: string }[]) {
   let next = 0;
   const worker = async () => {
     while (next < batches.length) {
