@@ -13,7 +13,7 @@ import { fairgate, lokiWithHistory, median, queryRange, type Target } from "./li
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const STEPS = [60, 300, 3600];
 const T0 = Date.now();
-const DEADLINE = T0 + Number(process.env.BENCH_DEADLINE_MS ?? 220_000);
+const DEADLINE = T0 + Number(process.env.BENCH_DEADLINE_MS ?? 200_000);
 const TARGET = { cold_ratio: 1.1, warm_vs_loki: 1, warm_over_cold: 0.012 };
 const END = Math.floor(Date.now() / 3_600_000) * 3600 - 3600;
 const round = (n: number, d = 1) => Number(n.toFixed(d));
@@ -79,11 +79,13 @@ const first = await withLoki(false, async (loki) => {
   return true;
 });
 if (!first) process.exit(0);
-await withLoki(true, async (loki) => {
-  await queryRange({ loki: { url: loki.url, actorHeader: false } }, "bench", query(300, "warm-up"));
-  for (const step of STEPS)
-    figures[step]!.lokiCache = await lokiCached({ loki: { url: loki.url, actorHeader: false } }, step);
-});
+// The second Loki takes half a minute to start: not when the time is up.
+if (Date.now() < DEADLINE - 40_000)
+  await withLoki(true, async (loki) => {
+    await queryRange({ loki: { url: loki.url, actorHeader: false } }, "bench", query(300, "warm-up"));
+    for (const step of STEPS)
+      figures[step]!.lokiCache = await lokiCached({ loki: { url: loki.url, actorHeader: false } }, step);
+  });
 
 const range = (xs: number[]) =>
   xs.length ? `${round(Math.min(...xs))}–${round(Math.max(...xs))}`.padStart(15) : "n/a".padStart(15);
