@@ -277,6 +277,9 @@ const frontend = z
           .object({
             url: url(),
             max_concurrent: z.number().int().min(1).default(4),
+            // Extra slots only an actor with nothing in flight may take: its piece starts beside a
+            // flood's instead of after one of them (fairness cannot preempt work in flight).
+            idle_actor_slots: z.number().int().min(0).default(2),
             // Checked in order; the querier is healthy when one answers 200 (Loki/Mimir: /ready, Prometheus: /-/ready).
             health_paths: z.array(z.string().startsWith("/")).default(["/ready", "/-/ready"]),
           })

@@ -18,7 +18,11 @@ export interface QuerierView {
   id: string;
   url: string;
   maxConcurrent: number;
+  /** Extra slots for actors with nothing in flight (dispatch/admission.ts). */
+  idleActorSlots: number;
   inflight: number;
+  /** Of `inflight`, in the extra slots. */
+  extraInflight: number;
   healthy: boolean;
   failures: number;
   lastError?: string;

@@ -73,7 +73,8 @@ async function startQuerier(latencyMs: number): Promise<Querier> {
 function frontendFor(querier: Querier, queue: Record<string, unknown> = {}, fifo = false): Frontend {
   const config = parseConfig({
     frontend: {
-      queriers: [{ url: querier.url, max_concurrent: 1 }],
+      // One slot and no idle-actor slots: the queue alone decides the order the querier sees.
+      queriers: [{ url: querier.url, max_concurrent: 1, idle_actor_slots: 0 }],
       health_check: { interval: "10s" },
       limits: { split_metric_queries_by_interval: "1h" },
       queue,

@@ -212,8 +212,8 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       identity: { secret: IDENTITY_SECRET },
       frontend: {
         queriers: [
-          { url: querier.url, max_concurrent: 1 },
-          { url: down, max_concurrent: 1 },
+          { url: querier.url, max_concurrent: 1, idle_actor_slots: 0 }, // counts below are exact
+          { url: down, max_concurrent: 1, idle_actor_slots: 0 },
         ],
         health_check: { interval: "1s", timeout: "500ms", unhealthy_after: 1 },
         retries: 1,

@@ -60,21 +60,32 @@ export interface StartLokiOptions {
   maxConcurrent?: number;
   /** How long to wait for /ready (default 90 s). */
   timeoutMs?: number;
+  /** Loki's own results cache, in memory (default off, so that a comparison sees what Loki computes). */
+  resultsCache?: boolean;
+  /** server.log_level (default warn); info logs a line per query and sub-query, with its duration. */
+  logLevel?: "debug" | "info" | "warn" | "error";
 }
 
 /**
  * Multi-tenant, everything on the local filesystem under `dir`, an in-memory ring, Loki's own results
- * cache off (so a comparison sees what Loki computes), history of any age accepted, and no
- * reporting anywhere.
+ * cache off unless asked for, history of any age accepted, and no reporting anywhere.
  */
-function lokiConfig(dir: string, httpPort: number, grpcPort: number, maxConcurrent: number): string {
+function lokiConfig(dir: string, httpPort: number, grpcPort: number, opts: StartLokiOptions): string {
+  const cache = opts.resultsCache
+    ? `cache_results: true
+  results_cache:
+    cache:
+      embedded_cache:
+        enabled: true
+        max_size_mb: 256`
+    : "cache_results: false";
   return `auth_enabled: true
 server:
   http_listen_address: 127.0.0.1
   http_listen_port: ${httpPort}
   grpc_listen_address: 127.0.0.1
   grpc_listen_port: ${grpcPort}
-  log_level: warn
+  log_level: ${opts.logLevel ?? "warn"}
 common:
   instance_addr: 127.0.0.1
   path_prefix: ${dir}
@@ -106,9 +117,9 @@ limits_config:
   max_query_series: 100000
   volume_enabled: true
 query_range:
-  cache_results: false
+  ${cache}
 querier:
-  max_concurrent: ${maxConcurrent}
+  max_concurrent: ${opts.maxConcurrent ?? 4}
 analytics:
   reporting_enabled: false
 `;
@@ -125,7 +136,7 @@ export async function startLoki(opts: StartLokiOptions = {}): Promise<TestLoki> 
     const scratch = await mkdtemp(join(tmpdir(), "fairgate-loki-"));
     const [httpPort, grpcPort] = [await freePort(), await freePort()];
     const configFile = join(scratch, "loki.yaml");
-    await writeFile(configFile, lokiConfig(scratch, httpPort, grpcPort, opts.maxConcurrent ?? 4));
+    await writeFile(configFile, lokiConfig(scratch, httpPort, grpcPort, opts));
     const proc = startSupervised({ command: bin, args: [`-config.file=${configFile}`], scratch, onChildExit: "exit" });
     let exited: ExitStatus | undefined;
     void proc.exited.then((s) => (exited = s));
@@ -265,6 +276,11 @@ export async function pushHistory(loki: Pick<TestLoki, "url">, history: History)
     }
     for (const b of byKey.values()) batches.push({ tenant, body: JSON.stringify({ streams: [b] }) });
   }
+  await pushBatches(loki, batches);
+}
+
+/** Pushes bodies of POST /loki/api/v1/push, each for its tenant, four requests at a time. */
+export async function pushBatches(loki: Pick<TestLoki, "url">, batches: { tenant: string; body: string }[]) {
   let next = 0;
   const worker = async () => {
     while (next < batches.length) {
@@ -278,4 +294,51 @@ export async function pushHistory(loki: Pick<TestLoki, "url">, history: History)
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the queriers did (logLevel: "info")
+// ---------------------------------------------------------------------------------------------
+
+/** A sub-query at a Loki querier: when it started or ended, its LogQL, and (at the end) its duration. */
+export interface SubQuery {
+  event: "start" | "end";
+  /** Milliseconds since the epoch, from the log line's ts. */
+  atMs: number;
+  query: string;
+  /** At the end: how long the querier spent on it. */
+  ms?: number;
+}
+
+const UNIT_MS: Record<string, number> = { ns: 1e-6, µs: 1e-3, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go duration (1m2.5s, 12.3ms, 850µs) in milliseconds. */
+export function goDurationMs(d: string): number {
+  let ms = 0;
+  for (const m of d.matchAll(/([\d.]+)(ns|µs|us|ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
+  return ms;
+}
+
+/**
+ * The querier's own lines, in log order: `executing query` when a sub-query starts (engine.go) and
+ * the statistics line when it ends (metrics.go, with its duration). Frontend lines are left out.
+ */
+export function querierSubQueries(log: string): SubQuery[] {
+  const out: SubQuery[] = [];
+  for (const line of log.split("\n")) {
+    if (!line.includes("component=querier")) continue;
+    const start = line.includes('msg="executing query"');
+    if (!start && !line.includes("caller=metrics.go")) continue;
+    const ts = /\bts=(\S+)/.exec(line)?.[1];
+    const query = /\bquery="((?:[^"\\]|\\.)*)"/.exec(line)?.[1];
+    const duration = /\bduration=(\S+)/.exec(line)?.[1];
+    if (!ts || query === undefined || (!start && !duration)) continue;
+    const q = query.replaceAll('\\"', '"');
+    out.push(
+      start
+        ? { event: "start", atMs: Date.parse(ts), query: q }
+        : { event: "end", atMs: Date.parse(ts), query: q, ms: goDurationMs(duration!) },
+    );
+  }
+  return out;
 }

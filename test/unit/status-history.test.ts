@@ -169,7 +169,18 @@ describe("status data with 1,000 tenants and 10,000 actors", () => {
     metrics.sources = {
       queuedByTenant: () => fair.queuedByTenant(),
       queueSnapshot: () => fair.snapshot(),
-      queriers: () => [{ id: "q0", url: "http://q0", maxConcurrent: 4, inflight: 0, healthy: true, failures: 0 }],
+      queriers: () => [
+        {
+          id: "q0",
+          url: "http://q0",
+          maxConcurrent: 4,
+          idleActorSlots: 0,
+          inflight: 0,
+          extraInflight: 0,
+          healthy: true,
+          failures: 0,
+        },
+      ],
       asyncJobs: () => [],
     };
     const data = statusData(metrics, { maxQueryParallelism: 14 });

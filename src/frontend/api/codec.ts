@@ -15,4 +15,6 @@ export interface Codec {
   parse(route: string, params: Params, nowNs: bigint, limits: Limits): QueryRequest;
   toQuerier(req: QueryRequest): QuerierCall;
   merge(req: QueryRequest, parts: QueryResponse[]): QueryResponse;
+  /** The querier time an answer cost, when the querier says more than its wall time does. */
+  querierTimeMs?(res: QueryResponse, wallMs: number): number;
 }

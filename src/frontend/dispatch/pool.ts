@@ -4,6 +4,7 @@ import type { Codec } from "../api/codec.js";
 import type { QueuedRequest, RequestQueue } from "../queue/queue.js";
 import type { Api, Handler, QueryContext, QueryRequest, QueryResponse } from "../types.js";
 import type { FrontendMetrics, QuerierView } from "../../observability/metrics.js";
+import { admit, occupy, release } from "./admission.js";
 import { callQuerier, QuerierFailure } from "./querier.js";
 
 /** A querier's slots and health, as the pool keeps them (and operators see them). */
@@ -50,7 +51,9 @@ export class QuerierPool {
       id: q.url,
       url: q.url,
       maxConcurrent: q.max_concurrent,
+      idleActorSlots: q.idle_actor_slots,
       inflight: 0,
+      extraInflight: 0,
       healthy: true,
       failures: 0,
     }));
@@ -119,11 +122,14 @@ export class QuerierPool {
           headers.set("x-loki-actor-path", ctx.identity.actorPath);
           headers.set("x-query-queue-time", `${waited}ms`);
           const began = Date.now();
-          querier.inflight++;
-          callQuerier(querier.url, this.codecs[req.api].toQuerier(req), headers, ctx.signal, this.fetch)
+          const extra = occupy(querier);
+          const codec = this.codecs[req.api];
+          let answer: QueryResponse | undefined;
+          callQuerier(querier.url, codec.toQuerier(req), headers, ctx.signal, this.fetch)
             .then(
               (res) => {
                 querier.failures = 0;
+                answer = res;
                 resolve(res);
               },
               (e: unknown) => {
@@ -135,11 +141,13 @@ export class QuerierPool {
               },
             )
             .finally(() => {
-              const used = Date.now() - began;
+              // Charged what the querier says it spent, when it says (its own queue wait is not ours to charge).
+              const wall = Date.now() - began;
+              const used = answer && codec.querierTimeMs ? codec.querierTimeMs(answer, wall) : wall;
               ctx.stats.querierMs += used;
               this.queue.finished(job, used);
               this.metrics?.querierTime.inc({ user: job.tenant }, used / 1000);
-              querier.inflight--;
+              release(querier, extra);
               this.#pump();
             });
         },
@@ -159,24 +167,7 @@ export class QuerierPool {
   }
 
   #pump(): void {
-    for (;;) {
-      const free = this.queriers
-        .filter((q) => q.healthy && q.inflight < q.maxConcurrent)
-        .sort((a, b) => a.inflight / a.maxConcurrent - b.inflight / b.maxConcurrent);
-      let started = false;
-      for (const q of free) {
-        if (q.inflight >= q.maxConcurrent) continue;
-        const job = this.queue.dequeue(q.id);
-        if (!job) continue;
-        // A retry goes to a querier it has not failed on, when one has a free slot.
-        const target = job.avoid.has(q.id)
-          ? (free.find((o) => !job.avoid.has(o.id) && o.inflight < o.maxConcurrent) ?? q)
-          : q;
-        job.start(target);
-        started = true;
-      }
-      if (!started) return;
-    }
+    admit(this.queriers, this.queue, (job, querier) => job.start(querier as QuerierState));
   }
 
   #failed(q: QuerierState, error: string): void {

@@ -29,6 +29,14 @@ export interface FairQueueOptions {
   now?: () => number;
 }
 
+/** Whether some actor at or below `node` has a request queued and nothing in flight. */
+function hasIdleActor<T>(node: Node<T>): boolean {
+  if (node.queued === 0) return false;
+  if (node.local.size > 0 && node.inflight === 0) return true;
+  for (const c of node.children.values()) if (hasIdleActor(c)) return true;
+  return false;
+}
+
 /** One node of the tree: a tenant, or an actor path prefix below it. */
 class Node<T> {
   /** Requests whose path ends here: they compete as one more child. */
@@ -136,9 +144,9 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     this.#length++;
   }
 
-  dequeue(querierId: string): T | undefined {
+  dequeue(querierId: string, idleActorsOnly = false): T | undefined {
     for (;;) {
-      const item = this.#take(this.root, querierId, 0);
+      const item = this.#take(this.root, querierId, 0, idleActorsOnly);
       if (!item) return undefined;
       if (!item.signal.aborted) return item;
       this.finished(item, 0); // cancelled while queued: dropped, never charged
@@ -251,13 +259,17 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     return depth === 0 ? this.opts.policy : (this.opts.tenantPolicy?.[node.path[0]!] ?? this.opts.policy);
   }
 
-  /** Picks the next request below `node`, charging the nodes on its way. */
-  #take(node: Node<T>, querierId: string, depth: number): T | undefined {
+  /**
+   * Picks the next request below `node`, charging the nodes on its way. With `idleOnly`, only
+   * subtrees holding a queued request of an actor with nothing in flight compete, in the same order.
+   */
+  #take(node: Node<T>, querierId: string, depth: number, idleOnly = false): T | undefined {
     const eligible = (name: string) => depth > 0 || this.shard(name).has(querierId);
-    const candidates = (depth === 0 ? node.order.filter(eligible) : node.order).filter(
-      (n) => node.children.get(n)!.queued > 0,
-    );
-    const hasLocal = node.local.size > 0;
+    const candidates = (depth === 0 ? node.order.filter(eligible) : node.order).filter((n) => {
+      const c = node.children.get(n)!;
+      return c.queued > 0 && (!idleOnly || hasIdleActor(c));
+    });
+    const hasLocal = node.local.size > 0 && (!idleOnly || node.inflight === 0);
     if (!hasLocal && candidates.length === 0) return undefined;
 
     let pick: string | undefined; // undefined = the local queue
@@ -289,7 +301,7 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
       this.#dispatched(item, node);
       return item;
     }
-    return this.#take(node.children.get(pick)!, querierId, depth + 1);
+    return this.#take(node.children.get(pick)!, querierId, depth + 1, idleOnly);
   }
 
   #dispatched(item: T, leaf: Node<T>): void {

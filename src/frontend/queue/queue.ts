@@ -12,8 +12,11 @@ export interface QueuedRequest {
 export interface RequestQueue<T extends QueuedRequest = QueuedRequest> {
   /** Throws ApiError (429) when a limit is reached. */
   enqueue(item: T): void;
-  /** The next request a querier should run, if any. Cancelled requests are dropped, never returned. */
-  dequeue(querierId: string): T | undefined;
+  /**
+   * The next request a querier should run, if any. Cancelled requests are dropped, never returned.
+   * With `idleActorsOnly`, only a request of an actor with nothing in flight qualifies (see admission.ts).
+   */
+  dequeue(querierId: string, idleActorsOnly?: boolean): T | undefined;
   /** Takes a cancelled request out at once. */
   remove(item: T): void;
   /** A dispatched request is done after `querierMs` of querier time (fair queues charge it). */
@@ -33,7 +36,9 @@ export class TenantFifoQueue<T extends QueuedRequest> implements RequestQueue<T>
     this.#length++;
   }
 
-  dequeue(): T | undefined {
+  dequeue(_querierId?: string, idleActorsOnly = false): T | undefined {
+    // A FIFO keeps no per-actor state: it offers nothing for the idle-actor slots.
+    if (idleActorsOnly) return undefined;
     for (const [tenant, q] of this.#tenants) {
       this.#tenants.delete(tenant);
       let item: T | undefined;

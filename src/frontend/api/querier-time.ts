@@ -1,0 +1,23 @@
+import type { QueryResponse } from "../types.js";
+
+/**
+ * The querier time one answer cost, from what Loki says about it. fairgate charges an actor the
+ * querier time its sub-queries used; the wall time it sees includes any wait in the querier's own
+ * queue. In front of Loki's read path (query-frontend and scheduler), that wait is spent behind other
+ * actors' sub-queries: a cheap query waiting behind an expensive one would be charged like it.
+ *
+ * Loki's answer reports `stats.summary.queueTime` (summed over the sub-queries it ran) and how many it
+ * ran (`splits`, `shards`). When it ran the piece as one sub-query, the wait is one interval and the
+ * rest of the wall time is execution: that is charged. When it fanned the piece out, its sub-queries'
+ * waits overlap each other's execution and cannot be subtracted: the wall time is kept.
+ */
+export function lokiQuerierTimeMs(res: QueryResponse, wallMs: number): number {
+  const summary = (res.json as { data?: { stats?: { summary?: Record<string, unknown> } } } | undefined)?.data?.stats
+    ?.summary;
+  if (!summary) return wallMs;
+  const { queueTime, splits, shards } = summary;
+  if (typeof queueTime !== "number" || !(queueTime >= 0)) return wallMs;
+  if (Math.max(Number(splits) || 0, Number(shards) || 0) > 1) return wallMs;
+  // At least a millisecond: a sub-query is never free, whatever the two clocks say.
+  return Math.max(Math.min(1, wallMs), Math.min(wallMs, wallMs - queueTime * 1000));
+}
