@@ -17,8 +17,8 @@ export class ObservedQueue<T extends QueuedRequest> implements RequestQueue<T> {
     this.observer.queued(item, item.tenant, item.actorPath);
   }
 
-  dequeue(querierId: string): T | undefined {
-    const item = this.inner.dequeue(querierId);
+  dequeue(querierId: string, idleActorsOnly?: boolean): T | undefined {
+    const item = this.inner.dequeue(querierId, idleActorsOnly);
     if (item) this.observer.started(item, querierId);
     return item;
   }
