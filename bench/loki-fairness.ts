@@ -121,7 +121,7 @@ async function flood(target: Target, idleMs: number): Promise<FloodCase> {
   };
 }
 
-// ── 1. flood ────────────────────────────────────────────────────────────────────────────────────────
+// ── 1. flood ───────────────────────────────
 const runs: Record<string, FloodCase>[] = [];
 const idle: { loki_ms: number; fairgate_ms: number }[] = [];
 for (let r = 0; r < REPEATS && left() > 60_000; r++) {
@@ -153,7 +153,7 @@ for (let r = 0; r < REPEATS && left() > 60_000; r++) {
   console.log(`flood run ${r + 1}: idle ${JSON.stringify(idle.at(-1))} ${JSON.stringify(one)}`);
 }
 
-// ── 2. cost ─────────────────────────────────────────────────────────────────────────────────────────
+// ── 2. cost ────────────────────────────────
 const HOUR_END = await pushDenseHour(loki, 50);
 const cheap = () => ({
   query: `sum(count_over_time({env="prod", app="api", level="error"} != "cost-c-${serial++}" [1m]))`,
@@ -237,7 +237,7 @@ for (let r = 0; r < REPEATS && left() > 4 * COST_WINDOW_MS + 10_000; r++) {
 }
 await loki.close();
 
-// ── report ──────────────────────────────────────────────────────────────────────────────────────────
+// ── report ─────────────────────────────────
 const range = (xs: number[]) => (xs.length ? `${Math.min(...xs)}–${Math.max(...xs)}` : "n/a");
 const pick = (c: string, k: keyof FloodCase) => runs.filter((r) => r[c]).map((r) => r[c]![k] as number);
 console.log(`\nLight user (5 sequential 1h queries) under a flood of ${FLOOD} 7-day queries, step 60, same tenant`);

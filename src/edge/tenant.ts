@@ -54,7 +54,8 @@ function expand(templates: string[], matched: ClaimValue[]): string[] {
 const MAX_LISTED = 10;
 const list = (tenants: Iterable<string>) => {
   const all = [...tenants].sort();
-  return all.length > MAX_LISTED ? `${all.slice(0, MAX_LISTED).join(", ")}, … (${all.length} in all)` : all.join(", ");
+  if (all.length <= MAX_LISTED) return all.join(", ");
+  return `${all.slice(0, MAX_LISTED).join(", ")}, … (${all.length} in all)`;
 };
 
 /**

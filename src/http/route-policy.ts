@@ -124,6 +124,8 @@ export function requireScopes(group: RouteGroupName, scopes: readonly string[], 
   const what = match === "any" && needed.length > 1 ? `one of the scopes "${wanted}"` : `the scope "${wanted}"`;
   const message = `your token lacks ${what}, which ${group} requests need; ask your identity provider for it`;
   throw new ApiError("forbidden", message, {
-    "www-authenticate": `Bearer realm="fairgate", error="insufficient_scope", error_description="${printable(message, 300)}", scope="${wanted}"`,
+    "www-authenticate":
+      `Bearer realm="fairgate", error="insufficient_scope", ` +
+      `error_description="${printable(message, 300)}", scope="${wanted}"`,
   });
 }

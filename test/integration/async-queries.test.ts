@@ -182,7 +182,8 @@ describe("asynchronous queries through the edge", () => {
       const direct = await sync(gw, "/api/v1/query_range", params);
       expect(direct.res.status).toBe(200);
       expect(done.body).toBe(direct.body);
-      expect((JSON.parse(done.body) as { data: { result: unknown[] } }).data.result.length).toBe(6); // 2 jobs × 3 codes
+      // 6 series: 2 jobs × 3 codes
+      expect((JSON.parse(done.body) as { data: { result: unknown[] } }).data.result.length).toBe(6);
       // Polling again gives the same answer: the ticket is not consumed.
       expect(await (await call(gw, location, "alice")).text()).toBe(done.body);
     });
@@ -310,7 +311,9 @@ describe("asynchronous queries through the edge", () => {
         } while (res.status === 204);
         await sleep(1000);
         const later = await call(gw, location, "alice");
-        const polls = `polls answered ${codes.join(" ").replace(/(204 )+/, "204… ")}: ${body.slice(0, 120)}; a second later: ${later.status}`;
+        const polls =
+          `polls answered ${codes.join(" ").replace(/(204 )+/, "204… ")}: ${body.slice(0, 120)}; ` +
+          `a second later: ${later.status}`;
         expect(res.status, polls).toBe(200);
         expect(body.length).toBeGreaterThan(5_000_000);
         expect((await status(gw, id)).body.state).toBe("done");
@@ -427,7 +430,8 @@ describe("asynchronous queries through the edge", () => {
       expect(((await again.json()) as { error: string }).error).toMatch(/max_jobs_per_actor/);
       const bobs = await submit(gw, "/api/v1/query_range", range(1), "bob"); // another tenant, another actor
       const carols = await submit(gw, "/api/v1/query_range", range(1), "carol"); // team-a's second job
-      const svc = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true" })}`, "svc"); // team-a's third
+      // team-a's third
+      const svc = await call(gw, `/api/v1/query_range?${new URLSearchParams({ ...range(1), async: "true" })}`, "svc");
       expect(svc.status).toBe(429);
       expect(((await svc.json()) as { error: string }).error).toMatch(/max_jobs_per_tenant/);
       for (const [t, who] of [
@@ -490,7 +494,8 @@ describe("asynchronous queries through the edge", () => {
       const jobs = [];
       for (let i = 0; i < 3; i++)
         jobs.push(await submit(gw, "/api/v1/query_range", range(12, `sum(rate(http_requests_total[5m])) + ${i}`)));
-      await expect.poll(() => q.seen.slice(before).some((s) => s.actor !== q.seen[0]!.actor)).toBe(true); // alice's reach the querier
+      // alice's reach the querier
+      await expect.poll(() => q.seen.slice(before).some((s) => s.actor !== q.seen[0]!.actor)).toBe(true);
       const loaded = await interactive();
       // Done when the status says so (the status, not the ticket: this test is about the queue).
       for (const j of jobs)
@@ -500,7 +505,11 @@ describe("asynchronous queries through the edge", () => {
       const flood = performance.now() - started;
       for (const j of jobs) expect((await status(gw, j.id)).body.progress).toEqual({ splitsDone: 12, splitsTotal: 12 });
 
-      const msg = `idle ${Math.round(idle)} ms, under the flood ${Math.round(loaded)} ms, the flood ${Math.round(flood)} ms`;
+      const msg = [
+        `idle ${Math.round(idle)} ms`,
+        `under the flood ${Math.round(loaded)} ms`,
+        `the flood ${Math.round(flood)} ms`,
+      ].join(", ");
       expect(loaded, msg).toBeLessThanOrEqual(2 * idle + 100);
       expect(loaded, msg).toBeLessThan(0.3 * flood);
     });

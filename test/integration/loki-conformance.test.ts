@@ -589,7 +589,10 @@ describe.skipIf(!LOKI)("fairgate answers as the real Loki 3.4.6 does, cold, warm
     return p;
   };
 
-  /** The truth of a log query, from the pushed entries: "ts line" of the `limit` entries nearest the query's end (backward) or start. */
+  /**
+   * The truth of a log query, from the pushed entries: "ts line" of the `limit` entries nearest the query's end
+   * (backward) or start.
+   */
   const truth = (c: Case, params: Case["params"]): string[] => {
     const [startNs, endNs] = ["start", "end"].map((k) => BigInt(Math.round(Number(params[k]) * 1e3)) * 1_000_000n) as [
       bigint,

@@ -283,7 +283,8 @@ describe("results cache with a real memcached and a real Prometheus", () => {
   });
 
   it("stores nothing newer than now − max_cache_freshness: the fresh tail is fetched every time", async () => {
-    const f = frontend({ now: () => (E + 120) * 1000 }); // freshness line E − 480 s: the last stored step is E − 600
+    // freshness line E − 480 s: the last stored step is E − 600
+    const f = frontend({ now: () => (E + 120) * 1000 });
     const form = range(S, E);
     await ask(f, form);
     for (let i = 0; i < 2; i++) {

@@ -159,7 +159,8 @@ export async function startLoki(opts: StartLokiOptions = {}): Promise<TestLoki> 
     // A port taken between freePort() and Loki's bind: try other ports.
     if (exited && /address already in use/.test(log) && attempt < 5) continue;
     throw new Error(
-      `loki ${exited ? `exited (${exited.signal ?? exited.code})` : "not ready in time"}\n--- loki log ---\n${log.slice(-4000)}`,
+      `loki ${exited ? `exited (${exited.signal ?? exited.code})` : "not ready in time"}\n` +
+        `--- loki log ---\n${log.slice(-4000)}`,
     );
   }
 }
@@ -259,7 +260,10 @@ function logLine(random: () => number, level: string): string {
   const duration = (random() * random() * 2).toFixed(3);
   const method = pick(["GET", "GET", "POST", "DELETE"]);
   const msg = level === "error" ? "upstream failed" : level === "warn" ? "client error" : "request served";
-  return `level=${level} method=${method} path=${pick(HISTORY.paths)} status=${status} duration=${duration} msg="${msg}"`;
+  return (
+    `level=${level} method=${method} path=${pick(HISTORY.paths)} status=${status} ` +
+    `duration=${duration} msg="${msg}"`
+  );
 }
 
 /** Pushes a history into Loki, a day of one stream per request, several requests at once. */

@@ -75,7 +75,7 @@ describe("issuer keys", () => {
     expect((e as Error).message).toContain("answered 500");
   });
 
-  it("answers every caller within the timeout when the provider never answers, and retries only after the cooldown", async () => {
+  it("answers every caller within the timeout when the provider hangs; retries only after the cooldown", async () => {
     jwks.answer("hang");
     const keys = keysFor(300);
     const results = await many(100, keys, () => firstKid);
@@ -104,7 +104,7 @@ describe("single flight", () => {
     expect(await flight.run(task, 1000)).toBe(2);
   });
 
-  it("bounds each caller's wait on a run that never settles (a cancelled Workers request), then starts afresh", async () => {
+  it("caps each caller's wait on a never-settling run (a cancelled Workers request), then starts afresh", async () => {
     const flight = new SingleFlight<string>();
     const stuck = flight.run(() => new Promise<string>(() => {}), 50);
     const joined = flight.run(() => Promise.resolve("never used"), 50);

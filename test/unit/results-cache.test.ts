@@ -178,7 +178,7 @@ describe("results cache", () => {
     expect(r.json).toEqual(direct(narrow));
   });
 
-  it("stores nothing newer than now − max_cache_freshness, cut on the step grid; fetches that tail again", async () => {
+  it("stores nothing newer than now − max_cache_freshness, cut on the step grid; refetches that tail", async () => {
     const end = T0 + 600n * MIN;
     const { run, setNow } = setup({ now: Number(end / MS) + 30_000 }); // now is end + 30 s; freshness 10 min
     const req = metric(T0, end);

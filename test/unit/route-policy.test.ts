@@ -149,7 +149,10 @@ describe("requireScopes", () => {
     })();
     expect(refusal?.status).toBe(403);
     expect(refusal?.headers["www-authenticate"]).toMatch(
-      /^Bearer realm="fairgate", error="insufficient_scope", error_description="[^"]+", scope="rules:read rules:write"$/,
+      new RegExp(
+        '^Bearer realm="fairgate", error="insufficient_scope", ' +
+          'error_description="[^"]+", scope="rules:read rules:write"$',
+      ),
     );
     expect(refusal?.message).toContain('one of the scopes "rules:read rules:write"');
   });
