@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDurationMs } from "./duration.js";
+import { rateLimitSchema, routesSchema } from "./routes.js";
 import { tenantIdProblem } from "./tenant-id.js";
 
 /** A duration ("30s", "5m", or seconds as a number), parsed to milliseconds. */
@@ -160,6 +161,7 @@ const edge = z
       })
       .strict()
       .prefault({}),
+    rate_limit: rateLimitSchema.optional(),
   })
   .strict();
 
@@ -350,6 +352,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     identity: signedIdentity.optional(),
+    routes: routesSchema,
     edge: edge.optional(),
     frontend: frontend.optional(),
   })

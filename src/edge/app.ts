@@ -1,9 +1,11 @@
 import { Hono } from "hono";
+import type { RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError, errorResponse } from "../http/errors.js";
 import type { Identity } from "../identity/identity.js";
 import { Edge, type Admitted } from "./edge.js";
 import { forward } from "../http/forward.js";
+import { limitBody, rebuilt } from "../http/request-limits.js";
 
 /** What differs between Workers and Node. */
 export interface EdgeRuntime {
@@ -28,8 +30,9 @@ export function createEdgeApp(
   config: EdgeConfig,
   runtime: EdgeRuntime,
   signedIdentity?: SignedIdentityConfig,
+  routes?: RoutesConfig,
 ): EdgeApp {
-  const edge = new Edge(config, { signedIdentity });
+  const edge = new Edge(config, { signedIdentity, routes });
   const app = new Hono();
 
   app.get("/healthz", (c) => c.text("ok\n"));
@@ -51,14 +54,20 @@ export function createEdgeApp(
       if (!runtime.tail) throw new ApiError("bad_data", "live tail needs a WebSocket upgrade");
       return runtime.tail(admitted);
     }
+    // Past the route's limit the body stops: the upstream never sees more, the client gets 413.
+    const limited = limitBody(req.body, admitted.maxBodyBytes, `${admitted.route.group} requests`);
     if (!admitted.target) {
       if (!runtime.inProcessRead) throw new ApiError("unavailable", "no read upstream is configured");
-      return runtime.inProcessRead(new Request(req, { headers: admitted.headers }), admitted.identity);
+      const url = new URL(req.url);
+      url.pathname = admitted.path;
+      return runtime.inProcessRead(rebuilt(req, url, limited.body, admitted.headers), admitted.identity);
     }
     return forward(req, admitted.target, admitted.headers, {
       timeoutMs: config.upstream.timeout,
       bodiesDecoded: runtime.bodiesDecoded,
       fetch: runtime.fetch,
+      body: limited.body,
+      signal: limited.signal,
     });
   });
 

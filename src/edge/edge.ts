@@ -1,3 +1,4 @@
+import { routesSchema, type RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError } from "../http/errors.js";
 import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
@@ -5,12 +6,19 @@ import { ActorPaths } from "./actor.js";
 import { missingToken } from "./auth/errors.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
 import { cleanRequestHeaders, upstreamUrl } from "../http/forward.js";
-import { classifyRoute, type RouteKind } from "./routes.js";
+import { requireDeclaredLength, requireHeaderSize } from "../http/request-limits.js";
+import { decideRoute, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
+import { RateLimit } from "./rate-limit.js";
 import { grantFor, resolveTenants } from "./tenant.js";
 
 /** A request that passed every check: where it goes, with which headers, on whose behalf. */
 export interface Admitted {
-  kind: RouteKind;
+  kind: RouteTarget;
+  route: Route;
+  /** The canonical path: the one sent on, whatever the client wrote. */
+  path: string;
+  /** Body bytes this route takes (the stream is cut past them). */
+  maxBodyBytes: number;
   identity: Identity;
   /** Undefined for reads when the frontend runs in this process. */
   target?: URL;
@@ -20,6 +28,8 @@ export interface Admitted {
 export interface EdgeOptions {
   /** Sign the identity into a header for a frontend in another process. */
   signedIdentity?: SignedIdentityConfig;
+  /** The route policy (the config's top-level routes section); defaults when omitted. */
+  routes?: RoutesConfig;
 }
 
 /**
@@ -29,7 +39,9 @@ export interface EdgeOptions {
 export class Edge {
   readonly verifier: TokenVerifier;
   readonly actors: ActorPaths;
+  readonly routes: RoutesConfig;
   readonly #sign?: Promise<(id: Identity) => Promise<string>>;
+  readonly #rateLimit?: RateLimit;
 
   constructor(
     readonly config: EdgeConfig,
@@ -38,29 +50,31 @@ export class Edge {
     this.verifier = new TokenVerifier(config);
     this.actors = new ActorPaths(config.actor);
     if (opts.signedIdentity) this.#sign = identitySigner(opts.signedIdentity);
+    this.routes = opts.routes ?? routesSchema.parse(undefined);
+    if (config.rate_limit) this.#rateLimit = new RateLimit(config.rate_limit);
   }
 
   /** Throws ApiError for anything that must not reach an upstream. */
   async admit(req: Request, clientIp?: string): Promise<Admitted> {
+    requireHeaderSize(req.headers, this.routes.max_header_bytes);
     const url = new URL(req.url);
     const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
-    const kind = classifyRoute(req.method, url.pathname, upgrade);
-    if (typeof kind !== "string") {
-      if (kind.status === 405)
-        throw new ApiError("method_not_allowed", `${req.method} is not allowed on ${url.pathname}; use ${kind.allow}`, {
-          allow: kind.allow ?? "",
-        });
-      throw new ApiError("not_found", `no route ${url.pathname}`);
-    }
+    const { route, path } = decideRoute(req.method, url.pathname, this.routes);
+    if (route.target === "tail" && !upgrade) throw new ApiError("bad_data", "live tail needs a WebSocket upgrade");
+    const limits = this.routes[route.group];
+    requireDeclaredLength(req.headers, limits.max_body_bytes, `${route.group} requests`);
 
     const user = await this.verifier.verify(bearerToken(req.headers), req.headers.get("x-id-token") ?? undefined);
-    const access = kind === "write" ? "write" : "read";
+    requireScopes(route.group, user.scopes, this.routes);
+    // Deleting logs, changing rules and administering the TSDB change a tenant: they need its write access.
+    const access = route.group === "write" || (route.group !== "read" && req.method !== "GET") ? "write" : "read";
     const tenants = resolveTenants(
       req.headers.get("x-scope-orgid"),
       grantFor(user.claims, this.config.tenants),
       access,
     );
     const identity: Identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
+    this.#rateLimit?.check(identity.actorPath, tenants);
 
     const headers = cleanRequestHeaders(req.headers, {
       clientIp,
@@ -70,7 +84,8 @@ export class Edge {
     headers.set("x-scope-orgid", tenants.join("|"));
     headers.set("x-loki-actor-path", identity.actorPath);
     if (this.#sign) headers.set(IDENTITY_HEADER, await (await this.#sign)(identity));
-    return { kind, identity, target: this.#target(kind, url), headers };
+    const target = this.#target(route, path, url.search);
+    return { kind: route.target, route, path, maxBodyBytes: limits.max_body_bytes, identity, target, headers };
   }
 
   // Hashes depend only on the verified user, which the token cache keeps: compute them once per token.
@@ -86,14 +101,22 @@ export class Edge {
     return derived;
   }
 
-  #target(kind: RouteKind, url: URL): URL | undefined {
+  #target(route: Route, path: string, search: string): URL | undefined {
     const up = this.config.upstream;
-    const base = kind === "write" ? up.write_url : kind === "tail" ? (up.tail_url ?? up.read_url) : up.read_url;
+    const kind = route.target;
+    const base =
+      kind === "group"
+        ? this.routes[route.group as "delete" | "rules" | "admin"].url
+        : kind === "write"
+          ? up.write_url
+          : kind === "tail"
+            ? (up.tail_url ?? up.read_url)
+            : up.read_url;
     if (!base) {
       if (kind === "write") throw new ApiError("not_found", "writes are not configured on this gateway");
       return undefined; // served in this process
     }
-    return upstreamUrl(base, url.pathname, url.search);
+    return upstreamUrl(base, path, search);
   }
 }
 

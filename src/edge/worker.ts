@@ -32,6 +32,7 @@ function build(env: Env): { app?: Hono; error?: string } {
         },
       },
       config.identity,
+      config.routes,
     );
     return { app };
   } catch (e) {

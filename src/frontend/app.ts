@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { RoutesConfig } from "../config/routes.js";
 import type { FrontendConfig } from "../config/schema.js";
 import { ApiError, errorResponse } from "../http/errors.js";
 import { frontendAdmin } from "../observability/frontend-admin.js";
@@ -17,9 +18,12 @@ import { queryRoutes } from "./query-routes.js";
 import { fairQueue } from "./queue/configured.js";
 import { FairQueue } from "./queue/fair-queue.js";
 import type { RequestQueue } from "./queue/queue.js";
+import { routeGuard } from "./route-guard.js";
 
 export interface FrontendDeps {
   verifyIdentity?: IdentityVerifier;
+  /** The route policy (the config's top-level routes section); defaults when omitted. */
+  routes?: RoutesConfig;
   queue?: RequestQueue<Job>;
   /** Replaces the configured cache backend (tests). */
   cache?: Cache;
@@ -65,6 +69,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     const reason = pool.notReady();
     return reason ? c.text(`not ready: ${reason}\n`, 503) : c.text("ready\n");
   });
+  app.use("*", routeGuard(deps.routes));
   app.use("*", requireIdentity(deps.verifyIdentity));
   asyncRoutes(app, jobs);
   queryRoutes(app, { config, pipeline, answered, jobs, metrics, observe: deps.observe });

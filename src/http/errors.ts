@@ -7,6 +7,7 @@ export type ErrorKind =
   | "not_found"
   | "method_not_allowed"
   | "too_large"
+  | "headers_too_large"
   | "too_many_requests"
   | "canceled"
   | "execution"
@@ -22,6 +23,7 @@ const STATUS: Record<ErrorKind, number> = {
   not_found: 404,
   method_not_allowed: 405,
   too_large: 413,
+  headers_too_large: 431,
   too_many_requests: 429,
   execution: 422,
   canceled: 499,

@@ -71,6 +71,10 @@ export interface ForwardOptions {
   /** Node's fetch hands back decoded bodies: their Content-Encoding no longer applies. */
   bodiesDecoded: boolean;
   fetch?: typeof fetch;
+  /** The body to send in place of the request's own (e.g. one cut at a size limit). */
+  body?: ReadableStream<Uint8Array> | null;
+  /** Cuts the upstream call off; an ApiError as its reason is the answer (e.g. 413 for a body over its limit). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -78,7 +82,8 @@ export interface ForwardOptions {
  * (sent its headers) within opts.timeoutMs; the client's disconnect aborts the upstream call, body included.
  */
 export async function forward(req: Request, target: URL, headers: Headers, opts: ForwardOptions): Promise<Response> {
-  const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
+  const body = opts.body === undefined ? req.body : opts.body;
+  const hasBody = req.method !== "GET" && req.method !== "HEAD" && body !== null;
   // One controller, a timer and a listener: on Node, AbortSignal.timeout and AbortSignal.any cost a
   // measurable share of a proxied request (weak references, finalization registries).
   const upstream = new AbortController();
@@ -90,12 +95,14 @@ export async function forward(req: Request, target: URL, headers: Headers, opts:
   const clientGone = () => upstream.abort(req.signal.reason);
   if (req.signal.aborted) clientGone();
   else req.signal.addEventListener("abort", clientGone, { once: true });
+  const cut = () => upstream.abort(opts.signal!.reason);
+  opts.signal?.addEventListener("abort", cut, { once: true });
   let res: Response;
   try {
     res = await (opts.fetch ?? fetch)(target, {
       method: req.method,
       headers,
-      body: hasBody ? req.body : undefined,
+      body: hasBody ? body : undefined,
       redirect: "manual",
       signal: upstream.signal,
       ...(hasBody ? { duplex: "half" } : {}),
@@ -106,6 +113,7 @@ export async function forward(req: Request, target: URL, headers: Headers, opts:
         "timeout",
         `upstream did not answer within ${opts.timeoutMs / 1000}s; try a smaller time range`,
       );
+    if (opts.signal?.aborted && opts.signal.reason instanceof ApiError) throw opts.signal.reason;
     if (req.signal.aborted) throw new ApiError("canceled", "the client went away");
     throw new ApiError(
       "bad_gateway",
@@ -113,6 +121,7 @@ export async function forward(req: Request, target: URL, headers: Headers, opts:
     );
   } finally {
     clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", cut);
   }
   // Edit the answer's headers in place where they are editable (a Response built in this process, as Node's
   // upstream client returns) and hand it on as it is: a body that came whole then stays bytes, which the Node

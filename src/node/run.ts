@@ -71,6 +71,7 @@ export async function run(
     config.frontend && mode !== "edge"
       ? createFrontend(config.frontend, {
           verifyIdentity,
+          routes: config.routes,
           observe: requests.observe,
           log: (line) => requests.logger.warn(line),
         })
@@ -113,6 +114,7 @@ export async function run(
         inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.app.fetch(req, { identity })) : undefined,
       },
       mode === "edge" ? config.identity : undefined,
+      config.routes,
     );
     top.route("/", app);
     onUpgrade = async (req, socket, head) => {
@@ -136,7 +138,7 @@ export async function run(
     };
   }
 
-  const listener = await listen(top.fetch, config.server.listen, onUpgrade);
+  const listener = await listen(top.fetch, config.server.listen, onUpgrade, config.routes.max_header_bytes);
   // The admin listener: operators' routes, and every metric of this process.
   const adminApp = new Hono();
   adminApp.get("/metrics", async (c) => {

@@ -15,12 +15,24 @@ export interface Listener {
 
 export class ListenError extends Error {}
 
-export async function listen(fetch: FetchHandler, address: string, onUpgrade?: UpgradeHandler): Promise<Listener> {
+// Node counts the request line in its header limit; the route policy counts headers alone, exactly, and answers in
+// the API's own error format. Node's own limit sits above it, with room for a long query string.
+const REQUEST_LINE_ROOM = 64 * 1024;
+
+export async function listen(
+  fetch: FetchHandler,
+  address: string,
+  onUpgrade?: UpgradeHandler,
+  maxHeaderBytes = 32 * 1024,
+): Promise<Listener> {
   const i = address.lastIndexOf(":");
   const host = address.slice(0, i) || "0.0.0.0";
   const port = Number(address.slice(i + 1));
-  const server = createAdaptorServer({ fetch: fetch as never }) as Server;
-  // Headers larger than this get 431 from Node itself, before any of our code runs.
+  const server = createAdaptorServer({
+    fetch: fetch as never,
+    serverOptions: { maxHeaderSize: maxHeaderBytes + REQUEST_LINE_ROOM },
+  }) as Server;
+  // More headers than this, or more bytes than maxHeaderSize, get 431 from Node itself, before any of our code runs.
   server.maxHeadersCount = 200;
   if (onUpgrade) server.on("upgrade", (req, socket, head) => void onUpgrade(req, socket, head));
   await new Promise<void>((resolve, reject) => {

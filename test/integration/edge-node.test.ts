@@ -1,4 +1,4 @@
-import { decodeProtectedHeader } from "jose";
+import { decodeProtectedHeader, importJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { identityVerifier } from "../../src/identity/identity.js";
@@ -8,6 +8,7 @@ import { refusedUpgradeStatus, tailRoundTrip } from "../support/tail.js";
 import { edgeConfig, IDENTITY_SECRET } from "../support/edge-config.js";
 import { startEchoUpstream, type EchoUpstream } from "../support/echo-upstream.js";
 import { rawHttp, statusOf } from "../support/net.js";
+import { expectBodyLimit, expectCanonicalDecisions, expectRateLimits, RATE_LIMIT } from "../support/route-checks.js";
 import { startOidcProvider, type TestIdp } from "../support/oidc-provider.js";
 
 describe("edge on Node, with a real OIDC provider", () => {
@@ -136,6 +137,35 @@ describe("edge on Node, with a real OIDC provider", () => {
     await expectAllRefused(edge.url, attacks, echo, expect);
   });
 
+  it("decides every mangled path as its canonical form, and forwards only canonical paths", async () => {
+    await expectCanonicalDecisions(edge.url, bearer(alice.accessToken), echo, expect, 150);
+  });
+
+  it("answers 413 to a push over its limit while the body is still coming, and the upstream gets no more", async () => {
+    const svc = await idp.clientCredentialsToken({ clientId: "svc-ingest" });
+    const push = { path: "/loki/api/v1/push", headers: { ...bearer(svc), "content-type": "application/json" } };
+    await expectBodyLimit(edge.url, push, 64 * 1024, echo, expect);
+  });
+
+  it("sends an enabled route group to its own URL, for a token with the group's scope", async () => {
+    const jwk = idp.signingJwk();
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ client_id: "svc-ingest", scope: "logs:read logs:delete" })
+      .setProtectedHeader({ alg: jwk.alg ?? "RS256", kid: jwk.kid, typ: "at+jwt" })
+      .setIssuer(idp.issuer)
+      .setAudience("fairgate")
+      .setSubject("svc-ingest")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(await importJWK(jwk, jwk.alg ?? "RS256"));
+    const res = await get("/loki/api/v1/%64elete?query=%7Bapp%3D%22api%22%7D&start=1", bearer(token), {
+      method: "POST",
+    });
+    expect(res.status).toBe(200);
+    expect(echo.requests[0]!.url).toBe("/compactor/loki/api/v1/delete?query=%7Bapp%3D%22api%22%7D&start=1");
+    expect(echo.requests[0]!.headers["x-scope-orgid"]).toBe("team-a");
+  });
+
   it("refuses CRLF tricks in raw requests without forwarding them", async () => {
     const host = new URL(edge.url).host;
     const bareCr = await rawHttp(
@@ -173,21 +203,23 @@ describe("edge on Node, with a real OIDC provider", () => {
 
   it("aborts the upstream request when the client disconnects", async () => {
     const ac = new AbortController();
-    const pending = get("/loki/api/v1/slow", bearer(alice.accessToken), { signal: ac.signal }).catch((e: Error) => e);
+    const pending = get("/loki/api/v1/labels?echo=slow", bearer(alice.accessToken), { signal: ac.signal }).catch(
+      (e: Error) => e,
+    );
     await expect.poll(() => echo.requests.length).toBe(1);
     ac.abort();
     await pending;
-    await expect.poll(() => echo.aborted).toEqual(["/loki/api/v1/slow"]);
+    await expect.poll(() => echo.aborted).toEqual(["/loki/api/v1/labels?echo=slow"]);
   });
 
   it("answers 504 with advice when the upstream is too slow", async () => {
-    const res = await get("/loki/api/v1/slow", bearer(alice.accessToken));
+    const res = await get("/loki/api/v1/labels?echo=slow", bearer(alice.accessToken));
     expect(res.status).toBe(504);
     expect(await res.text()).toContain("smaller time range");
   });
 
   it("hands a compressed upstream answer back intact", async () => {
-    const res = await get("/loki/api/v1/gzip", { ...bearer(alice.accessToken), "accept-encoding": "gzip" });
+    const res = await get("/loki/api/v1/labels?echo=gzip", { ...bearer(alice.accessToken), "accept-encoding": "gzip" });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { status: string }).status).toBe("success");
   });
@@ -224,6 +256,28 @@ describe("edge on Node, with a real OIDC provider", () => {
       await cold.close(100);
     }
     expect((await get("/ready")).status).toBe(200);
+  });
+});
+
+describe("edge with a request-rate limit", () => {
+  let idp: TestIdp;
+  let echo: EchoUpstream;
+  let edge: Running;
+
+  beforeAll(async () => {
+    idp = await startOidcProvider({ audience: "fairgate" });
+    echo = await startEchoUpstream();
+    const config = edgeConfig(idp, echo.url);
+    edge = await run(parseConfig({ ...config, edge: { ...config.edge, rate_limit: RATE_LIMIT } }), "edge");
+  });
+  afterAll(async () => {
+    await edge?.close(100);
+    await echo?.close();
+    await idp?.close();
+  });
+
+  it("answers 429 with Retry-After per actor, then per tenant, in each API's error format", async () => {
+    await expectRateLimits(edge.url, idp, echo, expect);
   });
 });
 
@@ -266,6 +320,17 @@ describe("frontend alone", () => {
     expect(querier.requests).toHaveLength(0);
   });
 
+  it("applies the route policy at its own door, before any identity", async () => {
+    const direct = (path: string, init: RequestInit = {}) => fetch(`${frontend.url}${path}`, init);
+    expect((await direct("/loki/api/v1/%2E%2E%2Fpush")).status).toBe(400);
+    expect((await direct("/loki/api/v1/push", { method: "POST", body: "{}" })).status).toBe(404);
+    expect((await direct("/api/v1/admin/tsdb/snapshot", { method: "POST" })).status).toBe(404);
+    const big = await direct("/api/v1/query", { method: "POST", body: "x".repeat(2 << 20) });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ status: "error", errorType: "too_large" });
+    expect(querier.requests).toHaveLength(0);
+  });
+
   it("serves queries that come through the edge, with the tenant the edge decided", async () => {
     const { accessToken } = await idp.userTokens("bob");
     const res = await fetch(`${edge.url}/loki/api/v1/labels`, {
@@ -274,5 +339,43 @@ describe("frontend alone", () => {
     expect(res.status).toBe(200);
     expect(querier.requests[0]!.headers["x-scope-orgid"]).toBe("team-b");
     expect(querier.requests[0]!.headers["x-fairgate-identity"]).toBeUndefined();
+  });
+});
+
+describe("edge and frontend in one process", () => {
+  let idp: TestIdp;
+  let querier: EchoUpstream;
+  let both: Running;
+
+  beforeAll(async () => {
+    idp = await startOidcProvider({ audience: "fairgate" });
+    querier = await startEchoUpstream();
+    const config = edgeConfig(idp, querier.url);
+    const { read_url: _, ...upstream } = config.edge.upstream;
+    both = await run(
+      parseConfig({ ...config, edge: { ...config.edge, upstream }, frontend: { queriers: [{ url: querier.url }] } }),
+      "all",
+    );
+  });
+  afterAll(async () => {
+    await both?.close(100);
+    await querier?.close();
+    await idp?.close();
+  });
+
+  it("hands the frontend the canonical path, and cuts a read body at its limit", async () => {
+    const { accessToken } = await idp.userTokens("alice");
+    const res = await fetch(`${both.url}/loki/api/v1/%6cabels`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    expect(res.status).toBe(200);
+    expect(querier.requests.map((r) => new URL(r.url, "http://q").pathname)).toEqual(["/loki/api/v1/labels"]);
+
+    querier.reset();
+    const read = {
+      path: "/api/v1/query",
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/x-www-form-urlencoded" },
+    };
+    await expectBodyLimit(both.url, read, 64 * 1024, querier, expect);
   });
 });

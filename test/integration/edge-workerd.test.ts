@@ -7,6 +7,7 @@ import { edgeConfig, IDENTITY_SECRET } from "../support/edge-config.js";
 import { startEchoUpstream, type EchoUpstream } from "../support/echo-upstream.js";
 import { startOidcProvider, type TestIdp } from "../support/oidc-provider.js";
 import { startWorker, type WorkerdHandle } from "../support/workerd.js";
+import { expectBodyLimit, expectCanonicalDecisions, expectRateLimits, RATE_LIMIT } from "../support/route-checks.js";
 
 // The edge in the real Workers runtime (workerd via wrangler dev, local), in front of the
 // frontend on Node: the deployment where identity crosses the network as a signed header.
@@ -33,8 +34,12 @@ describe("edge on Workers (workerd), frontend on Node", () => {
       "frontend",
     );
     const config = edgeConfig(idp, frontend.url);
+    // Pushes go straight to the recording upstream, so a test can see how much of a body reached it.
+    config.edge.upstream.write_url = `${querier.url}/distributor`;
     worker = await startWorker({
-      vars: { FAIRGATE_CONFIG: JSON.stringify({ edge: config.edge, identity: config.identity }) },
+      vars: {
+        FAIRGATE_CONFIG: JSON.stringify({ edge: config.edge, identity: config.identity, routes: config.routes }),
+      },
     });
     alice = await idp.userTokens("alice");
     attacks = await buildAttacks({
@@ -96,6 +101,10 @@ describe("edge on Workers (workerd), frontend on Node", () => {
     await expectAllRefused(worker.url, attacks, querier, expect);
   });
 
+  it("decides every mangled path as its canonical form, and forwards only canonical paths", async () => {
+    await expectCanonicalDecisions(worker.url, { authorization: `Bearer ${alice.accessToken}` }, querier, expect, 100);
+  });
+
   it("replaces a spoofed actor path", async () => {
     const res = await get("/loki/api/v1/labels", {
       authorization: `Bearer ${alice.accessToken}`,
@@ -114,5 +123,39 @@ describe("edge on Workers (workerd), frontend on Node", () => {
 
     const refused = await refusedUpgradeStatus(wsUrl);
     expect(refused).toBe(401);
+  });
+
+  // Last: wrangler dev's proxy in front of workerd takes a request whose body the Worker cut off for a Worker restart,
+  // and holds every later request back waiting for a reload that never comes.
+  it("answers 413 to a push over its limit, and the upstream gets no more", async () => {
+    const svc = await idp.clientCredentialsToken({ clientId: "svc-ingest" });
+    const push = {
+      path: "/loki/api/v1/push",
+      headers: { authorization: `Bearer ${svc}`, "content-type": "application/json" },
+    };
+    await expectBodyLimit(worker.url, push, 64 * 1024, querier, expect, false);
+  });
+});
+
+describe("edge on Workers (workerd) with a request-rate limit", () => {
+  let idp: TestIdp;
+  let upstream: EchoUpstream;
+  let worker: WorkerdHandle;
+
+  beforeAll(async () => {
+    idp = await startOidcProvider({ audience: "fairgate" });
+    upstream = await startEchoUpstream();
+    const config = edgeConfig(idp, upstream.url);
+    const edge = { ...config.edge, rate_limit: RATE_LIMIT };
+    worker = await startWorker({ vars: { FAIRGATE_CONFIG: JSON.stringify({ edge, identity: config.identity }) } });
+  }, 120_000);
+  afterAll(async () => {
+    await worker?.close();
+    await upstream?.close();
+    await idp?.close();
+  });
+
+  it("answers 429 with Retry-After per actor, then per tenant, in each API's error format", async () => {
+    await expectRateLimits(worker.url, idp, upstream, expect);
   });
 });

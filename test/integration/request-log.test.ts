@@ -82,12 +82,12 @@ describe("request log and metrics", () => {
     const { accessToken } = await idp.userTokens("alice");
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
-    await fetch(`${edge.url}/loki/api/v1/slow`, {
+    await fetch(`${edge.url}/loki/api/v1/labels?echo=slow`, {
       headers: { authorization: `Bearer ${accessToken}` },
       signal: ac.signal,
     }).catch(() => undefined);
     await expect
-      .poll(() => lines.some((l) => l.msg === "slow query" && l.route === "loki:slow"), { timeout: 5000 })
+      .poll(() => lines.some((l) => l.msg === "slow query" && l.route === "loki:labels"), { timeout: 5000 })
       .toBe(true);
   });
 });

@@ -104,11 +104,10 @@ describe("workerd harness (real edge entry)", () => {
       const res = await fetch(`${worker.url}/loki/api/v1/labels`);
       expect(res.status).toBe(500);
       expect(await res.text()).toContain("misconfigured");
-      await new Promise((r) => setTimeout(r, 300));
       // The Worker's console.error (wrangler prints it as [ERROR], on stderr) and the request log
-      // (stdout) both reach logs(); their order is not fixed.
-      expect(worker.logs()).toContain("[ERROR]");
-      expect(worker.logs()).toContain("GET /loki/api/v1/labels 500");
+      // (stdout) both reach logs(), in no fixed order and not at once under load.
+      await expect.poll(() => worker.logs(), { timeout: 10_000 }).toContain("[ERROR]");
+      await expect.poll(() => worker.logs(), { timeout: 10_000 }).toContain("GET /loki/api/v1/labels 500");
     } finally {
       await worker.close();
     }

@@ -1,3 +1,4 @@
+import { rawRequest } from "./net.js";
 import { exportSPKI, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from "jose";
 
 /** What the attacks need from the identity provider under test. */
@@ -20,6 +21,10 @@ export interface Attack {
   path?: string;
   headers: Record<string, string>;
   status: number;
+  /** A body to send (POSTs send "{}" otherwise). */
+  body?: string;
+  /** Sent byte for byte over a socket: fetch would normalise the path before it leaves. */
+  raw?: boolean;
   /** A check of the WWW-Authenticate header (401s). */
   challenge?: RegExp;
   /** A fragment of the body the user reads. */
@@ -156,6 +161,79 @@ export async function buildAttacks(kit: AttackKit): Promise<Attack[]> {
     },
     { name: "unknown route", path: "/admin/config", headers: bearer(kit.aliceToken), status: 404 },
     { name: "dot segments", path: "/loki/api/v1/%2e%2e/%2e%2e/config", headers: bearer(kit.aliceToken), status: 404 },
+    ...routeAttacks(bearer(kit.aliceToken)),
+  ];
+}
+
+const insufficientScope = /^Bearer realm="fairgate", error="insufficient_scope", error_description="[^"]+", scope="/;
+
+/**
+ * Route policy and limits (issue 12, items 1, 2 and 4), with alice's read-only token. Expects the shared test config:
+ * the delete group on with scope logs:delete, rules and admin off, 64 KiB bodies, 16 KiB of headers.
+ */
+function routeAttacks(alice: Record<string, string>): Attack[] {
+  const ambiguous = (name: string, path: string, raw = false): Attack => ({
+    name,
+    path,
+    raw,
+    headers: alice,
+    status: 400,
+    says: raw ? undefined : "ambiguous request path",
+  });
+  return [
+    {
+      name: "push spelled %70ush, read token",
+      method: "POST",
+      path: "/loki/api/v1/%70ush",
+      headers: alice,
+      status: 403,
+    },
+    ambiguous("encoded traversal %2E%2E%2F", "/loki/api/v1/%2E%2E%2F%2E%2E%2Fadmin"),
+    ambiguous("encoded traversal ..%2f", "/loki/api/v1/..%2f..%2fconfig"),
+    ambiguous("double encoding %252e", "/loki/api/v1/%252e%252e/"),
+    ambiguous("encoded backslash", "/loki/api/v1%5Clabels"),
+    ambiguous("encoded NUL", "/loki/api/v1/labels%00"),
+    ambiguous("empty segment", "/loki/api/v1//labels"),
+    ambiguous("control character", "/loki/api/v1/la\x01bels".replace("\x01", ""), true),
+    { name: "raw dot segments", path: "/loki/api/v1/../../../admin/config", raw: true, headers: alice, status: 404 },
+    { name: "unlisted read-looking route", path: "/loki/api/v1/config", headers: alice, status: 404 },
+    { name: "path in another case", path: "/LOKI/api/v1/labels", headers: alice, status: 404 },
+    {
+      name: "Loki delete without the delete scope",
+      method: "POST",
+      path: "/loki/api/v1/delete?query=%7Bapp%3D%22api%22%7D&start=1",
+      headers: alice,
+      status: 403,
+      challenge: insufficientScope,
+      says: "logs:delete",
+    },
+    {
+      name: "Prometheus delete_series",
+      method: "POST",
+      path: "/api/v1/admin/tsdb/delete_series",
+      headers: alice,
+      status: 404,
+    },
+    {
+      name: "Mimir TSDB snapshot",
+      method: "POST",
+      path: "/prometheus/api/v1/admin/tsdb/snapshot",
+      headers: alice,
+      status: 404,
+    },
+    { name: "TSDB snapshot by GET", path: "/prometheus/api/v1/admin/tsdb/snapshot", headers: alice, status: 404 },
+    { name: "rules, a group that is off", path: "/loki/api/v1/rules", headers: alice, status: 404 },
+    {
+      name: "read body over the limit",
+      method: "POST",
+      path: "/api/v1/query_range",
+      headers: { ...alice, "content-type": "application/x-www-form-urlencoded" },
+      body: `query=${"x".repeat(200_000)}`,
+      status: 413,
+      says: "limit",
+    },
+    { name: "headers over the limit", headers: { ...alice, "x-pad": "a".repeat(20_000) }, status: 431 },
+    { name: "a 100 KB header", headers: { ...alice, "x-pad": "a".repeat(100_000) }, status: 431 },
   ];
 }
 
@@ -169,11 +247,13 @@ export async function expectAllRefused(
   expect(attacks.length).toBeGreaterThanOrEqual(20);
   for (const a of attacks) {
     upstream.reset();
-    const res = await fetch(`${baseUrl}${a.path ?? "/loki/api/v1/labels"}`, {
+    const init = {
       method: a.method ?? "GET",
       headers: a.headers,
-      body: a.method === "POST" ? "{}" : undefined,
-    });
+      body: a.body ?? (a.method === "POST" ? "{}" : undefined),
+    };
+    const url = `${baseUrl}${a.path ?? "/loki/api/v1/labels"}`;
+    const res = a.raw ? await rawRequest(url, init) : await fetch(url, init);
     const body = await res.text();
     expect(res.status, `${a.name}: ${body}`).toBe(a.status);
     if (a.challenge) expect(res.headers.get("www-authenticate"), a.name).toMatch(a.challenge);

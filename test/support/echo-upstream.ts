@@ -13,8 +13,9 @@ export interface Recorded {
 /**
  * A recording upstream: answers every request with what it received (as JSON), and records it,
  * so a test can assert what reached it — or that nothing did.
- * Special paths: /slow (never answers until aborted), /gzip (compressed body), and a WebSocket
- * echo on any path (messages come back prefixed with "echo:").
+ * Special requests: ?echo=slow (never answers until aborted), ?echo=gzip (compressed body), and a WebSocket
+ * echo on any path (messages come back prefixed with "echo:"). Body bytes are counted as they arrive, also for
+ * requests that never complete (bodyBytes), so a test can bound what reached the upstream.
  */
 export interface EchoUpstream {
   url: string;
@@ -22,6 +23,8 @@ export interface EchoUpstream {
   /** Requests whose client went away before the answer. */
   aborted: string[];
   upgrades: Recorded[];
+  /** Body bytes each request delivered, complete or not, in arrival order. */
+  bodyBytes: { url: string; bytes: number }[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -30,11 +33,17 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
   const requests: Recorded[] = [];
   const aborted: string[] = [];
   const upgrades: Recorded[] = [];
+  const bodyBytes: { url: string; bytes: number }[] = [];
   const server: Server = createServer((req, res) => {
     // Health checks are answered but not recorded: tests count what queries reached the upstream.
     if (req.url === "/ready" || req.url === "/-/ready") return void res.end("ready");
     const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
+    const seen = { url: req.url!, bytes: 0 };
+    bodyBytes.push(seen);
+    req.on("data", (c: Buffer) => {
+      seen.bytes += c.length;
+      chunks.push(c);
+    });
     req.on("end", () => {
       const rec = {
         method: req.method!,
@@ -43,14 +52,14 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
         body: Buffer.concat(chunks).toString("utf8"),
       };
       requests.push(rec);
-      if (req.url?.includes("/slow")) {
+      if (req.url?.includes("echo=slow")) {
         res.on("close", () => {
           if (!res.writableEnded) aborted.push(req.url!);
         });
         return; // never answers
       }
       const body = JSON.stringify({ status: "success", data: { echo: rec } });
-      if (req.url?.includes("/gzip")) {
+      if (req.url?.includes("echo=gzip")) {
         res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
         return res.end(gzipSync(body));
       }
@@ -73,7 +82,9 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
     requests,
     aborted,
     upgrades,
+    bodyBytes,
     reset() {
+      bodyBytes.length = 0;
       requests.length = 0;
       aborted.length = 0;
       upgrades.length = 0;

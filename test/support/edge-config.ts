@@ -25,5 +25,12 @@ export function edgeConfig(idp: { issuer: string }, upstreamUrl: string) {
       },
     },
     identity: { secret: IDENTITY_SECRET },
+    // Small limits the attack matrix can reach, and one optional group on, behind a scope nobody is granted.
+    routes: {
+      read: { max_body_bytes: "64KiB" },
+      write: { max_body_bytes: "64KiB" },
+      delete: { enabled: true, url: `${upstreamUrl}/compactor`, scopes: ["logs:delete"] },
+      max_header_bytes: "16KiB",
+    },
   };
 }

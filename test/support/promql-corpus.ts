@@ -305,9 +305,10 @@ export function parameterCases(p: { start: number; end: number }): ParameterCase
     cases.push({ name: `label values, ${name}`, route: "label/job/values", form, nonEmpty });
     cases.push({ name: `series, ${name}`, route: "series", form: { "match[]": "up", ...form }, nonEmpty });
   };
-  // Prometheus opens the blocks that overlap [end, start]: one hour apart, the first block answers;
-  // a day apart, none does.
-  meta("end before start in one block", { start: String(p.start + 7200), end: String(p.start + 3600) }, true);
+  // Prometheus opens the blocks that hold both end and start: an hour apart inside one 2h block (backfilled
+  // blocks are aligned to 2h), that block answers; a day apart, none does.
+  const block = Math.ceil(p.start / 7200) * 7200;
+  meta("end before start in one block", { start: String(block + 5400), end: String(block + 1800) }, true);
   meta("end a day before start", { start: String(p.start + 2 * 86_400), end: String(p.start + 86_400) });
   const endsOfTime = { start: "-292273086-05-16T16:47:06Z", end: "292277025-08-18T07:12:54.999999999Z" };
   meta("the ends of time", endsOfTime, true);

@@ -1,0 +1,93 @@
+import { z } from "zod";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1000, kib: KiB, mb: 1000 ** 2, mib: MiB, gb: 1000 ** 3 };
+
+/** A size in bytes: a number, or "512KiB", "1MiB", "16MB". */
+export const byteSize = () =>
+  z.union([z.number().int().min(0), z.string()]).transform((v, ctx) => {
+    if (typeof v === "number") return v;
+    const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
+    const unit = m && BYTE_UNITS[m[2]!.toLowerCase()];
+    if (!m || !unit) {
+      ctx.addIssue({
+        code: "custom",
+        message: `not a size: ${JSON.stringify(v)} (use e.g. 65536, 512KiB, 1MiB, 16MB)`,
+      });
+      return z.NEVER;
+    }
+    return Number(m[1]) * unit;
+  });
+
+// RFC 6749 §3.3: a scope is printable ASCII without spaces, double quotes or backslashes.
+const scope = z
+  .string()
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "a scope is printable ASCII without spaces, quotes or backslashes");
+
+const access = {
+  // Scopes the token must carry for this group's routes (403 insufficient_scope otherwise); none: any token.
+  scopes: z.array(scope).default([]),
+  // all: every listed scope; any: at least one of them.
+  scope_match: z.enum(["all", "any"]).default("all"),
+};
+
+const alwaysOn = (maxBody: number) =>
+  z
+    .object({ ...access, max_body_bytes: byteSize().default(maxBody) })
+    .strict()
+    .prefault({});
+
+// Off unless an operator turns them on, with the upstream that serves them (e.g. Loki's compactor, the ruler).
+const optional = (what: string) =>
+  z
+    .object({
+      ...access,
+      enabled: z.boolean().default(false),
+      url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+      max_body_bytes: byteSize().default(MiB),
+    })
+    .strict()
+    .superRefine((g, ctx) => {
+      if (g.enabled && !g.url)
+        ctx.addIssue({ code: "custom", path: ["url"], message: `required when enabled (the URL that serves ${what})` });
+    })
+    .prefault({});
+
+/** The route policy's knobs, shared by the edge and the frontend (give both the same section). */
+export const routesSchema = z
+  .object({
+    read: alwaysOn(MiB),
+    write: alwaysOn(16 * MiB),
+    delete: optional("Loki's delete API, e.g. the compactor"),
+    rules: optional("the rules API, e.g. the ruler"),
+    admin: optional("Prometheus's admin API"),
+    // All request headers together (names, values, ": " and CRLF); larger gets 431.
+    max_header_bytes: byteSize()
+      .default(32 * KiB)
+      .refine((n) => n >= 4 * KiB, "at least 4KiB"),
+  })
+  .strict()
+  .prefault({});
+
+const bucket = z
+  .object({
+    // Sustained requests per second, and how many may come at once after a quiet spell.
+    rate: z.number().positive(),
+    burst: z.number().int().min(1),
+  })
+  .strict();
+
+/** Token buckets per actor and per tenant at the edge; off unless configured. */
+export const rateLimitSchema = z
+  .object({
+    actor: bucket.optional(),
+    tenant: bucket.optional(),
+    // Buckets kept in memory; the least recently used (full soonest) go first.
+    max_keys: z.number().int().min(1).default(100_000),
+  })
+  .strict();
+
+export type RoutesConfig = z.infer<typeof routesSchema>;
+export type RouteGroupName = "read" | "write" | "delete" | "rules" | "admin";
+export type RateLimitConfig = z.infer<typeof rateLimitSchema>;

@@ -1,0 +1,29 @@
+import type { MiddlewareHandler } from "hono";
+import { routesSchema, type RoutesConfig } from "../config/routes.js";
+import { ApiError } from "../http/errors.js";
+import { limitBody, rebuilt, requireDeclaredLength, requireHeaderSize } from "../http/request-limits.js";
+import { decideRoute } from "../http/route-policy.js";
+
+/**
+ * The edge's route policy, applied again at the frontend's door, which can be reached without the edge: the same
+ * canonical path and allow-list, of which the frontend serves the read routes, and the same read body limit.
+ * Scopes are the edge's to check: it signs an identity only after they passed.
+ */
+export function routeGuard(routes: RoutesConfig = routesSchema.parse(undefined)): MiddlewareHandler {
+  const what = "read requests";
+  return async (c, next) => {
+    const req = c.req.raw;
+    requireHeaderSize(req.headers, routes.max_header_bytes);
+    const url = new URL(req.url);
+    const { route, path } = decideRoute(req.method, url.pathname, routes);
+    if (route.group !== "read") throw new ApiError("not_found", `no route ${path} on the query frontend`);
+    if (route.target === "tail") throw new ApiError("bad_data", "live tail needs a WebSocket upgrade");
+    requireDeclaredLength(req.headers, routes.read.max_body_bytes, what);
+    if (req.body) {
+      const limited = limitBody(req.body, routes.read.max_body_bytes, what);
+      url.pathname = path;
+      c.req.raw = rebuilt(req, url, limited.body);
+    }
+    await next();
+  };
+}
