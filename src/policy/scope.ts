@@ -61,18 +61,23 @@ const LOKI: [RegExp, Scoped[]][] = [
   [/^(query|query_range)$/, [logQuery]],
   [/^series$/, [logMatch]],
   [LOKI_SELECTED, [logSelectorQuery]],
-  [/^(format_query|status\/buildinfo)$/, []],
+  [/^(format_query|status\/buildinfo|drilldown-limits)$/, []],
+];
+
+// Asynchronous query tickets: polled and cancelled by whoever submitted them, whose query was scoped.
+const FAIRGATE: [RegExp, Scoped[]][] = [[/^async\/[^/]+(\/status)?$/, []]];
+
+const API_PREFIXES: [string, [RegExp, Scoped[]][]][] = [
+  ["/loki/api/v1/", LOKI],
+  ["/prometheus/api/v1/", PROMETHEUS],
+  ["/api/v1/", PROMETHEUS],
+  ["/fairgate/api/v1/", FAIRGATE],
 ];
 
 function routeOf(path: string): Scoped[] | undefined {
-  const [table, rest] = path.startsWith("/loki/api/v1/")
-    ? [LOKI, path.slice("/loki/api/v1/".length)]
-    : path.startsWith("/prometheus/api/v1/")
-      ? [PROMETHEUS, path.slice("/prometheus/api/v1/".length)]
-      : path.startsWith("/api/v1/")
-        ? [PROMETHEUS, path.slice("/api/v1/".length)]
-        : [[], ""];
-  return table.find(([re]) => re.test(rest))?.[1];
+  for (const [prefix, table] of API_PREFIXES)
+    if (path.startsWith(prefix)) return table.find(([re]) => re.test(path.slice(prefix.length)))?.[1];
+  return undefined;
 }
 
 /**
