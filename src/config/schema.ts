@@ -66,12 +66,37 @@ const issuer = z
   })
   .strict();
 
+// A claim value a rule compares with: YAML's true and 42 match the claims true and 42 (and "true", "42").
+const claimValue = z.union([z.string(), z.number(), z.boolean()]);
+
+/**
+ * When a tenant rule applies. Each part given must hold: `claim` (it contains one of `values`, or
+ * without `values` it is present and not false), `all` (every condition), `any` (at least one).
+ */
+const conditionShape = {
+  claim: z.string().min(1).optional(),
+  values: z.array(claimValue).optional(),
+  get all() {
+    return z.array(condition).min(1, "list at least one condition").optional();
+  },
+  get any() {
+    return z.array(condition).min(1, "list at least one condition").optional();
+  },
+};
+
+function checkCondition(c: { claim?: string; values?: unknown; all?: unknown; any?: unknown }, ctx: z.RefinementCtx) {
+  if (c.claim === undefined && c.all === undefined && c.any === undefined)
+    ctx.addIssue({ code: "custom", message: "give claim (with optional values), all or any" });
+  if (c.values !== undefined && c.claim === undefined)
+    ctx.addIssue({ code: "custom", path: ["values"], message: "values needs claim: the claim they are compared with" });
+}
+
+const condition = z.object(conditionShape).strict().superRefine(checkCondition);
+
 const tenantRule = z
   .object({
-    claim: z.string().min(1),
-    // The rule matches when the claim (a string or a list) contains one of these; omitted: when the claim is present.
-    values: z.array(z.string()).optional(),
-    // Tenants granted; "$value" stands for each matching claim value that is a valid tenant ID.
+    ...conditionShape,
+    // Tenants granted; "$value" stands for each value of the rule's own claim that matched and is a valid tenant ID.
     read: z.array(z.string()).default([]),
     write: z.array(z.string()).default([]),
     federate: z.boolean().default(false),
@@ -79,8 +104,15 @@ const tenantRule = z
   })
   .strict()
   .superRefine((r, ctx) => {
+    checkCondition(r, ctx);
     for (const key of ["read", "write"] as const)
       r[key].forEach((t, i) => {
+        if (t === "$value" && r.claim === undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [key, i],
+            message: '"$value" stands for values of the rule\'s own claim: add claim (and values) to the rule',
+          });
         const p = t === "$value" ? undefined : tenantIdProblem(t);
         if (p) ctx.addIssue({ code: "custom", path: [key, i], message: `${p} (or use "$value")` });
       });
@@ -362,6 +394,7 @@ export type Config = z.infer<typeof configSchema>;
 export type EdgeConfig = z.infer<typeof edge>;
 export type IssuerConfig = z.infer<typeof issuer>;
 export type TenantRule = z.infer<typeof tenantRule>;
+export type TenantCondition = z.infer<typeof condition>;
 export type ActorConfig = z.infer<typeof actor>;
 export type SignedIdentityConfig = z.infer<typeof signedIdentity>;
 export type FrontendConfig = z.infer<typeof frontend>;

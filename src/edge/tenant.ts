@@ -1,7 +1,7 @@
-import type { EdgeConfig, TenantRule } from "../config/schema.js";
+import type { EdgeConfig, TenantCondition } from "../config/schema.js";
 import { isTenantId, tenantIdProblem } from "../config/tenant-id.js";
 import { ApiError, printable } from "../http/errors.js";
-import { claimList } from "./auth/claims.js";
+import { type ClaimValue, claimValues } from "./auth/claims.js";
 
 export type Access = "read" | "write";
 
@@ -16,8 +16,8 @@ export interface TenantGrant {
 export function grantFor(claims: Record<string, unknown>, policy: EdgeConfig["tenants"]): TenantGrant {
   const grant: TenantGrant = { read: new Set(), write: new Set(), federate: false };
   for (const rule of policy.rules) {
-    const matched = matchRule(claims, rule);
-    if (matched.length === 0) continue;
+    if (!holds(claims, rule)) continue;
+    const matched = rule.claim === undefined ? [] : matching(claims, rule.claim, rule.values);
     for (const t of expand(rule.read, matched)) grant.read.add(t);
     for (const t of expand(rule.write, matched)) grant.write.add(t);
     grant.federate ||= rule.federate;
@@ -27,14 +27,28 @@ export function grantFor(claims: Record<string, unknown>, policy: EdgeConfig["te
   return grant;
 }
 
-function matchRule(claims: Record<string, unknown>, rule: TenantRule): string[] {
-  const values = claimList(claims, rule.claim);
-  return rule.values ? values.filter((v) => rule.values!.includes(v)) : values;
+/** Whether the claims satisfy a condition: every part it gives (claim, all, any) holds. */
+export function holds(claims: Record<string, unknown>, c: TenantCondition): boolean {
+  return (
+    (c.claim === undefined || matching(claims, c.claim, c.values).length > 0) &&
+    (c.all === undefined || c.all.every((x) => holds(claims, x))) &&
+    (c.any === undefined || c.any.some((x) => holds(claims, x)))
+  );
 }
 
-// "$value" grants each matching claim value that is a valid tenant ID; invalid ones grant nothing.
-function expand(templates: string[], matched: string[]): string[] {
-  return templates.flatMap((t) => (t === "$value" ? matched.filter(isTenantId) : [t]));
+// The claim's values among `values`, compared as text (true matches "true", 42 matches "42");
+// without `values`, every value but false: `federation: false` is not a grant.
+function matching(claims: Record<string, unknown>, claim: string, values?: ClaimValue[]): ClaimValue[] {
+  const present = claimValues(claims, claim);
+  if (!values) return present.filter((v) => v !== false);
+  const wanted = new Set(values.map(String));
+  return present.filter((v) => wanted.has(String(v)));
+}
+
+// "$value" grants each matching string or number that is a valid tenant ID; anything else grants nothing.
+function expand(templates: string[], matched: ClaimValue[]): string[] {
+  const ids = matched.filter((v) => typeof v !== "boolean").map(String);
+  return templates.flatMap((t) => (t === "$value" ? ids.filter(isTenantId) : [t]));
 }
 
 const MAX_LISTED = 10;

@@ -72,9 +72,33 @@ export async function buildAttacks(kit: AttackKit): Promise<Attack[]> {
 
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
   const invalid = /^Bearer realm="fairgate", error="invalid_token", error_description="[^"]+"$/;
+  // RFC 6750 §3.1: no error code without Bearer credentials; invalid_request (400) for a malformed Bearer header.
+  const noCode = /^Bearer realm="fairgate"$/;
+  const malformed = /^Bearer realm="fairgate", error="invalid_request", error_description="[^"]+"$/;
+  const beyondTolerance = now() + 120; // the issuer's clock_tolerance is 30 s
   return [
-    { name: "no token", headers: {}, status: 401, challenge: /^Bearer realm="fairgate"$/ },
-    { name: "Basic credentials", headers: { authorization: "Basic YWxpY2U6c2VjcmV0" }, status: 401 },
+    { name: "no token", headers: {}, status: 401, challenge: noCode },
+    { name: "Basic credentials", headers: { authorization: "Basic YWxpY2U6c2VjcmV0" }, status: 401, challenge: noCode },
+    { name: "another scheme", headers: { authorization: `Token ${kit.aliceToken}` }, status: 401, challenge: noCode },
+    { name: "Bearer without a token", headers: { authorization: "Bearer" }, status: 400, challenge: malformed },
+    {
+      name: "Bearer with two tokens",
+      headers: { authorization: `Bearer ${kit.aliceToken} ${kit.aliceToken}` },
+      status: 400,
+      challenge: malformed,
+    },
+    {
+      name: "Bearer with characters outside b64token",
+      headers: { authorization: `Bearer ${kit.aliceToken}$` },
+      status: 400,
+      challenge: malformed,
+    },
+    {
+      name: "Basic and Bearer together",
+      headers: { authorization: `Basic YWxpY2U6c2VjcmV0, Bearer ${kit.aliceToken}` },
+      status: 400,
+      challenge: malformed,
+    },
     {
       name: "token in the query string",
       path: `/loki/api/v1/labels?access_token=${kit.aliceToken}`,
@@ -95,6 +119,24 @@ export async function buildAttacks(kit: AttackKit): Promise<Attack[]> {
       headers: bearer(await mint({ ...good, nbf: now() + 3600 })),
       status: 401,
       says: "not yet valid",
+    },
+    {
+      name: "nbf just beyond the clock tolerance",
+      headers: bearer(await mint({ ...good, nbf: beyondTolerance })),
+      status: 401,
+      challenge: /error_description="token is not yet valid \(nbf\)"/,
+    },
+    {
+      name: "iat one day in the future",
+      headers: bearer(await mint({ ...good, iat: now() + 86_400, exp: now() + 87_000 })),
+      status: 401,
+      challenge: /error_description="token issued in the future \(iat\)"/,
+    },
+    {
+      name: "iat just beyond the clock tolerance",
+      headers: bearer(await mint({ ...good, iat: beyondTolerance })),
+      status: 401,
+      says: "issued in the future",
     },
     {
       name: "wrong iss",
@@ -123,7 +165,8 @@ export async function buildAttacks(kit: AttackKit): Promise<Attack[]> {
     {
       name: "two Authorization headers",
       headers: { authorization: `Bearer ${kit.aliceToken}, Bearer ${kit.aliceToken}` },
-      status: 401,
+      status: 400,
+      challenge: malformed,
     },
     {
       name: "ID token of another subject",

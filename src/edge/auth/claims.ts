@@ -9,12 +9,25 @@ export function getClaim(claims: Record<string, unknown>, name: string): unknown
   return v;
 }
 
-/** A claim as a list of strings: arrays keep their string items, a string is split on spaces (OAuth "scope"). */
-export function claimList(claims: Record<string, unknown>, name: string): string[] {
+export type ClaimValue = string | number | boolean;
+
+const isValue = (x: unknown): x is ClaimValue =>
+  (typeof x === "string" && x !== "") || typeof x === "boolean" || (typeof x === "number" && Number.isFinite(x));
+
+/**
+ * A claim as a list of values: a string is split on spaces (OAuth "scope"), an array keeps its
+ * string, number and boolean items, a number or boolean is itself; anything else is no value.
+ */
+export function claimValues(claims: Record<string, unknown>, name: string): ClaimValue[] {
   const v = getClaim(claims, name);
   if (typeof v === "string") return v.split(" ").filter(Boolean);
-  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === "string" && x !== "");
-  return [];
+  if (Array.isArray(v)) return v.filter(isValue);
+  return isValue(v) ? [v] : [];
+}
+
+/** The string values of a claim (groups, scopes). */
+export function claimList(claims: Record<string, unknown>, name: string): string[] {
+  return claimValues(claims, name).filter((x): x is string => typeof x === "string");
 }
 
 export function claimString(claims: Record<string, unknown>, name: string): string | undefined {

@@ -3,13 +3,24 @@ import { ApiError, printable } from "../../http/errors.js";
 
 const REALM = 'Bearer realm="fairgate"';
 
-/** 401 with the RFC 6750 challenge; no error code when no token was sent at all. */
+const challenge = (code: string, description: string) =>
+  `${REALM}, error="${code}", error_description="${printable(description)}"`;
+
+/** RFC 6750 §3.1 invalid_token: a Bearer token that is expired, revoked, malformed or otherwise bad (401). */
 export function invalidToken(description: string): ApiError {
   return new ApiError("unauthorized", `authentication failed: ${description}`, {
-    "www-authenticate": `${REALM}, error="invalid_token", error_description="${printable(description)}"`,
+    "www-authenticate": challenge("invalid_token", description),
   });
 }
 
+/** RFC 6750 §3.1 invalid_request: the Authorization header itself is malformed (400). */
+export function invalidRequest(description: string): ApiError {
+  return new ApiError("bad_data", `authentication failed: ${description}`, {
+    "www-authenticate": challenge("invalid_request", description),
+  });
+}
+
+/** RFC 6750 §3.1: a request without Bearer credentials (none, or another scheme) gets no error code. */
 export function missingToken(): ApiError {
   return new ApiError("unauthorized", "authentication required: send Authorization: Bearer <token>", {
     "www-authenticate": REALM,

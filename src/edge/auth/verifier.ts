@@ -30,12 +30,15 @@ interface TrustedIssuer {
 export class TokenVerifier {
   readonly #issuers = new Map<string, TrustedIssuer>();
   readonly #cache: Lru<string, VerifiedUser>;
+  /** Recently refused tokens, by the same key and bound as #cache. */
+  readonly #refused: Lru<string, { message: string; headers: Record<string, string>; until: number }>;
   readonly #retryAfterSeconds: number;
 
   constructor(readonly config: EdgeConfig) {
     const timing = { cooldownMs: config.jwks.cooldown, maxAgeMs: config.jwks.max_age, timeoutMs: config.jwks.timeout };
     for (const c of config.issuers) this.#issuers.set(c.issuer, { config: c, keys: new IssuerKeys(c, timing) });
     this.#cache = new Lru(config.token_cache_size);
+    this.#refused = new Lru(config.token_cache_size);
     this.#retryAfterSeconds = Math.max(1, Math.ceil(config.jwks.cooldown / 1000));
   }
 
@@ -48,10 +51,28 @@ export class TokenVerifier {
 
     // Synchronous pure-JS SHA-256 (Workers too): crypto.subtle.digest is a thread hop per request on Node.
     const cacheKey = bytesToHex(sha256(utf8ToBytes(`${bearer}\n${idToken ?? ""}`)));
+    const now = Date.now();
     const cached = this.#cache.get(cacheKey);
-    if (cached && cached.expiresAt > Date.now()) return cached;
+    if (cached && cached.expiresAt > now) return cached;
     if (cached) this.#cache.delete(cacheKey);
+    const refused = this.#refused.get(cacheKey);
+    if (refused && refused.until > now) throw new ApiError("unauthorized", refused.message, refused.headers);
 
+    try {
+      const user = await this.#verifyUncached(bearer, idToken);
+      this.#cache.set(cacheKey, user);
+      return user;
+    } catch (e) {
+      // A bad token sent again is refused from memory, for one JWKS cooldown: the soonest a
+      // refetch could change the answer. An unreachable provider (503) is never remembered.
+      // Only strings are kept: an Error's captured stack would hold on to each request.
+      if (e instanceof ApiError && e.status === 401)
+        this.#refused.set(cacheKey, { message: e.message, headers: e.headers, until: now + this.config.jwks.cooldown });
+      throw e;
+    }
+  }
+
+  async #verifyUncached(bearer: string, idToken: string | undefined): Promise<VerifiedUser> {
     const trusted = this.#issuerOf(bearer);
     const payload = await this.#verifyJwt(trusted, bearer, trusted.config.audiences, "token");
     const cfg = trusted.config;
@@ -72,7 +93,7 @@ export class TokenVerifier {
       ...claimList(payload, cfg.claims.scopes),
       ...(cfg.claims.scopes === "scope" ? claimList(payload, "scp") : []),
     ];
-    const user: VerifiedUser = {
+    return {
       issuer: cfg.issuer,
       subject,
       clientId,
@@ -82,8 +103,6 @@ export class TokenVerifier {
       claims: payload,
       expiresAt,
     };
-    this.#cache.set(cacheKey, user);
-    return user;
   }
 
   /** Per issuer, why its keys cannot be had (empty when all can). */
@@ -110,14 +129,18 @@ export class TokenVerifier {
     audience: string[],
     which: "token" | "ID token",
   ): Promise<JWTPayload> {
+    const toleranceSeconds = trusted.config.clock_tolerance / 1000;
     try {
       const { payload } = await jwtVerify(token, trusted.keys.getKey, {
         issuer: trusted.config.issuer,
         audience,
         algorithms: trusted.config.algorithms,
-        clockTolerance: trusted.config.clock_tolerance / 1000,
+        clockTolerance: toleranceSeconds,
         requiredClaims: ["exp", "sub"],
       });
+      // jose checks that iat is not in the future only together with maxTokenAge, which we do not set.
+      if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + toleranceSeconds)
+        throw invalidToken(`${which} issued in the future (iat)`);
       return payload;
     } catch (e) {
       if (e instanceof IdpUnavailable) throw idpUnavailable(e, this.#retryAfterSeconds);
