@@ -25,8 +25,9 @@ export async function scopeReadRequest(
   const query = new URL(req.url).searchParams;
   const sources = [query];
   let form: URLSearchParams | undefined;
+  let text: string | undefined;
   if (req.body && req.method !== "GET") {
-    const text = await new Response(limitBody(req.body, maxBodyBytes, "read requests").body).text();
+    text = await new Response(limitBody(req.body, maxBodyBytes, "read requests").body).text();
     if (text !== "") {
       // Prometheus also reads multipart forms, and an encoded body is not text: neither could be checked.
       const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
@@ -43,5 +44,6 @@ export async function scopeReadRequest(
   }
   scopeRead(path, sources, policies);
   const search = query.toString();
-  return { search: search ? `?${search}` : "", body: form?.toString() };
+  // A body that was read is sent as rewritten, even when it was empty: the client's stream is spent.
+  return { search: search ? `?${search}` : "", body: form?.toString() ?? text };
 }
