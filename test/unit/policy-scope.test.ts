@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { thrownApiError } from "../support/api-error.js";
 import type { LabelPolicy } from "../../src/policy/policy.js";
+import { labelPolicyHeader } from "../../src/policy/header.js";
 import { scopeRead } from "../../src/policy/scope.js";
 
 const teamA: LabelPolicy[] = [[{ name: "namespace", op: "=", value: "team-a" }]];
@@ -77,5 +78,22 @@ describe("read routes under a label policy", () => {
     expect(status(() => scoped("/api/v1/query", "query=up{"))).toBe(400);
     expect(status(() => scoped("/loki/api/v1/labels", "", twoWays))).toBe(403);
     expect(scoped("/api/v1/format_query", "query=up")).toEqual([[["query", "up"]]]);
+  });
+});
+
+describe("X-Prom-Label-Policy", () => {
+  it("names each tenant's policies as tenant:escaped selector, comma-separated; none for a whole tenant", () => {
+    const value = labelPolicyHeader(
+      new Map([
+        ["shared", twoWays],
+        ["open", [[]]],
+      ]),
+    )!;
+    expect(value).toBe("shared:%7Bnamespace%3D%22team-a%22%7D,shared:%7Bcluster%3D%22eu-1%22%7D");
+    expect(value.split(",").map((v) => decodeURIComponent(v.slice(v.indexOf(":") + 1)))).toEqual([
+      '{namespace="team-a"}',
+      '{cluster="eu-1"}',
+    ]);
+    expect(labelPolicyHeader(new Map([["open", [[]]]]))).toBeUndefined();
   });
 });
