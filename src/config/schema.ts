@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { parseDurationMs } from "./duration.js";
 import { rateLimitSchema, routesSchema } from "./routes.js";
+import type { LabelPolicy } from "../policy/policy.js";
+import { parsePolicyTemplate, usesClaimValue } from "../policy/template.js";
 import { tenantIdProblem } from "./tenant-id.js";
 
 /** A duration ("30s", "5m", or seconds as a number), parsed to milliseconds. */
@@ -93,6 +95,16 @@ function checkCondition(c: { claim?: string; values?: unknown; all?: unknown; an
 
 const condition = z.object(conditionShape).strict().superRefine(checkCondition);
 
+// A label policy template, parsed once here: a configuration mistake is reported at load time.
+const labelPolicy = z.string().transform((text, ctx): LabelPolicy => {
+  try {
+    return parsePolicyTemplate(text);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
 const tenantRule = z
   .object({
     ...conditionShape,
@@ -101,10 +113,20 @@ const tenantRule = z
     write: z.array(z.string()).default([]),
     federate: z.boolean().default(false),
     default: tenantId.optional(),
+    // Label policies for the tenants this rule lets read: matcher lists such as 'namespace=~"team-a-.*"' or
+    // '{cluster="eu-1", app!="billing"}', OR'ed; "$value" is each matched value of the rule's claim, escaped.
+    // Without labels the rule grants whole tenants.
+    labels: z.array(labelPolicy).min(1, "list at least one label policy, or leave labels out").optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
     checkCondition(r, ctx);
+    if (r.claim === undefined && r.labels?.some(usesClaimValue))
+      ctx.addIssue({
+        code: "custom",
+        path: ["labels"],
+        message: '"$value" stands for values of the rule\'s own claim: add claim (and values) to the rule',
+      });
     for (const key of ["read", "write"] as const)
       r[key].forEach((t, i) => {
         if (t === "$value" && r.claim === undefined)
@@ -190,6 +212,8 @@ const edge = z
         tail_url: url().optional(),
         forward_authorization: z.boolean().default(false),
         timeout: duration().default(300_000),
+        // Also send label policies as X-Prom-Label-Policy, for an upstream that enforces them itself.
+        label_policy_header: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

@@ -55,11 +55,16 @@ export function createEdgeApp(
       return runtime.tail(admitted);
     }
     // Past the route's limit the body stops: the upstream never sees more, the client gets 413.
-    const limited = limitBody(req.body, admitted.maxBodyBytes, `${admitted.route.group} requests`);
+    // A body label policies rewrote was read whole, within that limit, and is sent as rewritten.
+    const limited =
+      admitted.body === undefined
+        ? limitBody(req.body, admitted.maxBodyBytes, `${admitted.route.group} requests`)
+        : { body: new Response(admitted.body).body, signal: undefined };
     if (!admitted.target) {
       if (!runtime.inProcessRead) throw new ApiError("unavailable", "no read upstream is configured");
       const url = new URL(req.url);
       url.pathname = admitted.path;
+      url.search = admitted.search;
       return runtime.inProcessRead(rebuilt(req, url, limited.body, admitted.headers), admitted.identity);
     }
     return forward(req, admitted.target, admitted.headers, {

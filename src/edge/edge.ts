@@ -9,7 +9,9 @@ import { cleanRequestHeaders, upstreamUrl } from "../http/forward.js";
 import { requireDeclaredLength, requireHeaderSize } from "../http/request-limits.js";
 import { decideRoute, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
 import { RateLimit } from "./rate-limit.js";
-import { grantFor, resolveTenants } from "./tenant.js";
+import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
+import { scopeReadRequest } from "./label-scope.js";
+import { grantFor, readPolicies, resolveTenants } from "./tenant.js";
 
 /** A request that passed every check: where it goes, with which headers, on whose behalf. */
 export interface Admitted {
@@ -23,6 +25,10 @@ export interface Admitted {
   /** Undefined for reads when the frontend runs in this process. */
   target?: URL;
   headers: Headers;
+  /** The query string sent on (with its "?"): the client's, or rewritten under label policies. */
+  search: string;
+  /** The form body sent on instead of the client's, when label policies rewrote it. */
+  body?: string;
 }
 
 export interface EdgeOptions {
@@ -71,13 +77,18 @@ export class Edge {
     requireScopes(route.group, user.scopes, this.routes);
     // Deleting logs, changing rules and administering the TSDB change a tenant: they need its write access.
     const access = route.group === "write" || (route.group !== "read" && req.method !== "GET") ? "write" : "read";
-    const tenants = resolveTenants(
-      req.headers.get("x-scope-orgid"),
-      grantFor(user.claims, this.config.tenants),
-      access,
-    );
+    const grant = grantFor(user.claims, this.config.tenants);
+    const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grant, access);
     const identity: Identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
     this.#rateLimit?.check(identity.actorPath, tenants);
+
+    // Under label policies every read is rewritten before it goes anywhere; other groups' reads
+    // (rule and alert listings, server status) cannot be scoped and are refused.
+    const policies = access === "read" ? readPolicies(grant, tenants) : undefined;
+    if (policies && route.group !== "read")
+      throw new ApiError("forbidden", `${path} is not available to a user with label policies`);
+    const scoped = policies && (await scopeReadRequest(req, path, policies, limits.max_body_bytes));
+    const search = scoped ? scoped.search : url.search;
 
     const headers = cleanRequestHeaders(req.headers, {
       clientIp,
@@ -86,9 +97,12 @@ export class Edge {
     });
     headers.set("x-scope-orgid", tenants.join("|"));
     headers.set("x-loki-actor-path", identity.actorPath);
+    const policyHeader = policies && labelPolicyHeader(new Map(tenants.map((t) => [t, policies])));
+    if (policyHeader && this.config.upstream.label_policy_header) headers.set(LABEL_POLICY_HEADER, policyHeader);
     if (this.#sign) headers.set(IDENTITY_HEADER, await (await this.#sign)(identity));
-    const target = this.#target(route, path, url.search);
-    return { kind: route.target, route, path, maxBodyBytes: limits.max_body_bytes, identity, target, headers };
+    const target = this.#target(route, path, search);
+    const maxBodyBytes = limits.max_body_bytes;
+    return { kind: route.target, route, path, maxBodyBytes, identity, target, headers, search, body: scoped?.body };
   }
 
   // Hashes depend only on the verified user, which the token cache keeps: compute them once per token.

@@ -1,6 +1,8 @@
 import type { EdgeConfig, TenantCondition } from "../config/schema.js";
 import { isTenantId, tenantIdProblem } from "../config/tenant-id.js";
 import { ApiError, printable } from "../http/errors.js";
+import { combinePolicies, type LabelPolicy } from "../policy/policy.js";
+import { instantiate, usesClaimValue } from "../policy/template.js";
 import { type ClaimValue, claimValues } from "./auth/claims.js";
 
 export type Access = "read" | "write";
@@ -11,15 +13,27 @@ export interface TenantGrant {
   write: Set<string>;
   federate: boolean;
   defaultTenant?: string;
+  /** Tenants some rule lets this user read whole (a rule without labels). */
+  wholeRead: Set<string>;
+  /** For the other readable tenants, the label policies the rules with labels gave (OR'ed). */
+  labels: Map<string, LabelPolicy[]>;
 }
 
 export function grantFor(claims: Record<string, unknown>, policy: EdgeConfig["tenants"]): TenantGrant {
-  const grant: TenantGrant = { read: new Set(), write: new Set(), federate: false };
+  const grant: TenantGrant = {
+    read: new Set(),
+    write: new Set(),
+    federate: false,
+    wholeRead: new Set(),
+    labels: new Map(),
+  };
   for (const rule of policy.rules) {
     if (!holds(claims, rule)) continue;
     const matched = rule.claim === undefined ? [] : matching(claims, rule.claim, rule.values);
     for (const t of expand(rule.read, matched)) grant.read.add(t);
     for (const t of expand(rule.write, matched)) grant.write.add(t);
+    if (rule.labels) addLabels(grant, rule.read, rule.labels, matched);
+    else for (const t of expand(rule.read, matched)) grant.wholeRead.add(t);
     grant.federate ||= rule.federate;
     grant.defaultTenant ??= rule.default;
   }
@@ -43,6 +57,43 @@ function matching(claims: Record<string, unknown>, claim: string, values?: Claim
   if (!values) return present.filter((v) => v !== false);
   const wanted = new Set(values.map(String));
   return present.filter((v) => wanted.has(String(v)));
+}
+
+// Policies that name "$value" are made once per matched value, for the tenants that value grants (so
+// `read: [$value]` with `namespace="$value"` pairs each tenant with its own namespace); values that are
+// empty, boolean or not text grant nothing.
+function addLabels(grant: TenantGrant, read: string[], labels: LabelPolicy[], matched: ClaimValue[]): void {
+  const add = (tenants: string[], policies: LabelPolicy[]) => {
+    for (const t of tenants) grant.labels.set(t, [...(grant.labels.get(t) ?? []), ...policies]);
+  };
+  add(
+    expand(read, matched),
+    labels.filter((p) => !usesClaimValue(p)),
+  );
+  const templates = labels.filter(usesClaimValue);
+  if (templates.length === 0) return;
+  for (const v of matched) {
+    if (typeof v === "boolean") continue;
+    const made = templates.map((p) => instantiate(p, String(v))).filter((p): p is LabelPolicy => p !== undefined);
+    add(expand(read, [v]), made);
+  }
+}
+
+/**
+ * The label policies of a read over `tenants`: undefined when every tenant is readable whole. A
+ * multi-tenant read is allowed under policies only when each tenant has the same ones: a query
+ * cannot be restricted differently per tenant.
+ */
+export function readPolicies(grant: TenantGrant, tenants: readonly string[]): LabelPolicy[] | undefined {
+  const per = tenants.map((t) => (grant.wholeRead.has(t) ? undefined : (grant.labels.get(t) ?? [])));
+  if (per.every((p) => p === undefined)) return undefined;
+  const key = (p: LabelPolicy[] | undefined) => (p === undefined ? "whole" : JSON.stringify(combinePolicies(p)));
+  if (per.some((p) => key(p) !== key(per[0])))
+    throw new ApiError(
+      "forbidden",
+      `X-Scope-OrgID: your label policies differ between the tenants ${tenants.join("|")}; query them one at a time`,
+    );
+  return per[0]!;
 }
 
 // "$value" grants each matching string or number that is a valid tenant ID; anything else grants nothing.

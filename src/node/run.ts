@@ -134,9 +134,7 @@ export async function run(
       try {
         const admitted = await edge.admit(upgradeRequest(req), req.socket.remoteAddress);
         // Co-deployed, the tail goes straight to the frontend's tail URL with the headers the edge set.
-        const target =
-          admitted.target ??
-          (frontendTail ? upstreamUrl(frontendTail, TAIL, new URL(path, "http://x").search) : undefined);
+        const target = admitted.target ?? (frontendTail ? upstreamUrl(frontendTail, TAIL, admitted.search) : undefined);
         if (admitted.kind !== "tail" || !target)
           throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
         proxyWebSocket(wss, req, socket, head, target, admitted.headers);

@@ -151,6 +151,8 @@ describe("composable tenant rules", () => {
       read: new Set(),
       write: new Set(),
       federate: false,
+      wholeRead: new Set(),
+      labels: new Map(),
     });
   });
 
