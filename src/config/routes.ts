@@ -2,7 +2,16 @@ import { z } from "zod";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1000, kib: KiB, mb: 1000 ** 2, mib: MiB, gb: 1000 ** 3 };
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1000,
+  kib: KiB,
+  mb: 1000 ** 2,
+  mib: MiB,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
 
 /** A size in bytes: a number, or "512KiB", "1MiB", "16MB". */
 export const byteSize = () =>

@@ -23,6 +23,9 @@ import { ObservedQueue } from "./queue/observed.js";
 import type { RequestQueue } from "./queue/queue.js";
 import { routeGuard } from "./route-guard.js";
 
+/** How long closing may wait for the async store and the cache. */
+const CLOSE_MS = 3000;
+
 export interface FrontendDeps {
   verifyIdentity?: IdentityVerifier;
   /** The route policy (the config's top-level routes section); defaults when omitted. */
@@ -51,7 +54,8 @@ export interface Frontend {
   metrics: FrontendMetrics;
   /** Routes for operators (metrics, queue snapshot, the status page's data), served on the admin listener. */
   admin: Hono;
-  close(): void;
+  /** Stops the pool; hands running async jobs back and closes the stores (at most a few seconds). */
+  close(): Promise<void>;
 }
 
 /**
@@ -104,10 +108,12 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     return errorResponse(new ApiError("internal", "internal error in the query frontend"), c.req.path);
   });
 
-  const close = () => {
-    void jobs.close();
+  const close = async () => {
     pool.close();
-    void cache.close();
+    // A store that cannot be reached (NATS down) must not hold the process: its jobs are re-run elsewhere.
+    const bounded = (p: Promise<unknown>) =>
+      Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, CLOSE_MS).unref?.())]);
+    await Promise.all([bounded(jobs.close()), bounded(cache.close())]);
   };
   return {
     app,

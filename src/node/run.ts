@@ -206,7 +206,7 @@ export async function run(
       for (const client of wss.clients) client.terminate();
       history.close();
       await listener.close(graceMs);
-      frontend?.close();
+      await frontend?.close();
       await admin?.close(1000);
     },
   };

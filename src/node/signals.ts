@@ -16,7 +16,13 @@ export function stopOnSignals(running: Running): void {
     if (firstAt === undefined) {
       firstAt = Date.now();
       process.stdout.write(`fairgate: ${signal}: draining (another signal stops at once)\n`);
-      void running.close(DRAIN_MS).then(() => process.exit(0));
+      void running.close(DRAIN_MS).then(
+        () => process.exit(0),
+        (e: unknown) => {
+          process.stderr.write(`fairgate: stopping failed: ${(e as Error).message}\n`);
+          process.exit(1);
+        },
+      );
     } else if (Date.now() - firstAt >= SAME_SIGNAL_MS) {
       process.stdout.write(`fairgate: ${signal} again: stopping now\n`);
       process.exit(128 + constants.signals[signal]);

@@ -179,7 +179,8 @@ describe("JWKS flood in workerd", () => {
       `workerd flood: ${jwks.fetches()} JWKS fetches in all; Worker rss idle ${rssIdle.toFixed(0)}, after ` +
         `one flood ${rssWarm.toFixed(0)}, two ${rssBefore.toFixed(0)}, three ${rssAfter.toFixed(0)} MiB`,
     );
-    // RSS is a high-water mark (V8 and the allocator keep freed pages): once warm, more floods must not add to it.
-    expect(rssAfter - rssBefore).toBeLessThan(64);
+    // RSS is a high-water mark (V8 and the allocator keep freed pages): once warm, another flood may move it by
+    // tens of MiB (64-70 seen), not by what a kept request costs (over 25 KiB each: 125 MiB a flood; 1.29 GB was seen).
+    expect(rssAfter - rssBefore).toBeLessThan(125);
   }, 600_000);
 });

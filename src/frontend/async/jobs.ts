@@ -197,10 +197,11 @@ export class AsyncJobs {
       return await op();
     } catch (e) {
       if (e instanceof ApiError) throw e;
+      // The detail names servers (and may hold credentials in a URL): operators read it, clients do not.
+      (this.hooks.log ?? console.error)(`async store: cannot ${what}: ${String(e).slice(0, 500)}`);
       throw new ApiError(
         "unavailable",
-        `cannot ${what}: the async store is unavailable (${String(e).slice(0, 200)}); try again shortly, ` +
-          "or run the query without async=true",
+        `cannot ${what}: the async store is unavailable; try again shortly, or run the query without async=true`,
         { "retry-after": "5" },
       );
     }
