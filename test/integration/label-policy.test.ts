@@ -7,10 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { run, type Running } from "../../src/node/run.js";
 import { edgeConfig } from "../support/edge-config.js";
-import { type History, type LogEntry, lokiOrSkip, pushHistory, startLoki, type TestLoki } from "../support/loki.js";
+import {
+  type History,
+  type LogEntry,
+  lokiOrSkip,
+  pushBatches,
+  pushHistory,
+  startLoki,
+  type TestLoki,
+} from "../support/loki.js";
 import { startOidcProvider, type TestIdp } from "../support/oidc-provider.js";
 import { LOGQL_ATTACKS, PROMQL_ATTACKS } from "../support/policy-corpus.js";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.js";
+import WebSocket from "ws";
 
 const ACCOUNTS = {
   alice: { groups: ["api"], tenants: [] },
@@ -64,7 +73,10 @@ describe("label policies against real Prometheus and Loki", () => {
 
   beforeAll(async () => {
     idp = await startOidcProvider({ audience: "fairgate", accounts: ACCOUNTS });
-    [prom, loki] = await Promise.all([startPrometheus({ days: 1 }), lokiBin ? startLoki({ bin: lokiBin }) : undefined]);
+    [prom, loki] = await Promise.all([
+      startPrometheus({ days: 1 }),
+      lokiBin ? startLoki({ bin: lokiBin, patterns: true }) : undefined,
+    ]);
     promGw = await gateway(idp, prom.url);
     if (loki) {
       lokiGw = await gateway(idp, loki.url);
@@ -222,6 +234,160 @@ describe("label policies against real Prometheus and Loki", () => {
           b.data ? { ...b, data: { ...b.data, stats: 0 } } : b.detectedLabels ? sorted(b.detectedLabels) : b;
         expect(canonical(answer(JSON.parse(got.body)))).toEqual(canonical(answer(await res.json())));
       }
+    });
+
+    it("patterns, detected fields and a detected field's values: the answer with the policy's matcher", async () => {
+      if (!lokiGw || !loki) return;
+      const t = { ...range(), query: '{app="shop"}' };
+      const own = { ...t, query: '{app="shop", namespace="api"}' };
+      // Each answer as a set: patterns, fields and values come in any order.
+      const answer = (b: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(b).map(([k, v]) => [k, Array.isArray(v) ? sorted(v) : canonical(v)]));
+      // The pattern ingester takes pushed lines in asynchronously: wait until it found patterns.
+      for (let tries = 0; ; tries++) {
+        const p = (await direct(loki.url, "/loki/api/v1/patterns", own, "logs")).data as unknown[];
+        if (p.length > 0) break;
+        if (tries > 200) throw new Error("the pattern ingester found no patterns in 20 s");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const seen: Record<string, unknown> = {};
+      for (const path of [
+        "/loki/api/v1/patterns",
+        "/loki/api/v1/detected_fields",
+        "/loki/api/v1/detected_field/namespace_extracted/values",
+        "/loki/api/v1/detected_field/msg/values",
+      ]) {
+        const got = await through(lokiGw, "alice", "logs", path, t);
+        expect(got.status, `${path}: ${got.body}`).toBe(200);
+        const want = await direct(loki.url, path, own, "logs");
+        const body = JSON.parse(got.body) as Record<string, unknown>;
+        expect(answer(body), path).toEqual(answer(want as unknown as Record<string, unknown>));
+        seen[path] = body;
+      }
+      // Not empty answers that agree by accident, and nothing of the other namespaces in them.
+      const text = JSON.stringify(seen);
+      expect(text).toContain("namespace=api");
+      for (const other of ["worker", "billing"]) expect(text).not.toContain(other);
+      expect((seen["/loki/api/v1/detected_field/namespace_extracted/values"] as { values: string[] }).values).toEqual([
+        "api",
+      ]);
+      // Without a query, the policy's selector is the query.
+      const bare = await through(
+        lokiGw,
+        "bob",
+        "logs",
+        "/loki/api/v1/detected_field/namespace_extracted/values",
+        range(),
+      );
+      expect(bare.status, bare.body).toBe(200);
+      expect((JSON.parse(bare.body) as { values: string[] }).values.toSorted()).toEqual(["billing", "worker"]);
+    });
+
+    it("the live tail over WebSocket carries only the policy's lines", async () => {
+      if (!lokiGw || !loki) return;
+      const tail = (user: string) => {
+        const query = new URLSearchParams({ query: '{app="shop"}', start: String(BigInt(Date.now()) * 1_000_000n) });
+        const ws = new WebSocket(`${lokiGw!.url.replace("http", "ws")}/loki/api/v1/tail?${query}`, {
+          headers: { authorization: `Bearer ${tokens[user]}`, "x-scope-orgid": "logs" },
+        });
+        const lines: { namespace?: string; line: string }[] = [];
+        const waiters: { want: string; done: () => void }[] = [];
+        ws.on("message", (m) => {
+          const msg = JSON.parse(m.toString()) as {
+            streams?: { stream: Record<string, string>; values: string[][] }[];
+          };
+          for (const s of msg.streams ?? [])
+            for (const [, line] of s.values) lines.push({ namespace: s.stream.namespace, line: line! });
+          for (const w of waiters.filter((w) => lines.some((l) => l.line.includes(w.want)))) w.done();
+        });
+        const opened = new Promise<void>((resolve, reject) => {
+          ws.on("open", () => resolve());
+          ws.on("error", reject);
+          ws.on("unexpected-response", (_req, res) => reject(new Error(`tail refused: ${res.statusCode}`)));
+        });
+        const received = (want: string) =>
+          new Promise<void>((done) => {
+            waiters.push({ want, done });
+            if (lines.some((l) => l.line.includes(want))) done();
+          });
+        return { ws, lines, opened, received };
+      };
+      const alice = tail("alice");
+      const sre = tail("sre");
+      try {
+        await Promise.all([alice.opened, sre.opened]);
+        const mark = `tail-${Date.now()}`;
+        const push = (namespace: string, what: string) =>
+          pushBatches(loki!, [
+            {
+              tenant: "logs",
+              body: JSON.stringify({
+                streams: [
+                  {
+                    stream: { namespace, pod: `${namespace}-0`, app: "shop" },
+                    values: [[String(BigInt(Date.now()) * 1_000_000n), `level=info namespace=${namespace} ${what}`]],
+                  },
+                ],
+              }),
+            },
+          ]);
+        await push("worker", `${mark}-worker`);
+        await push("api", `${mark}-api`);
+        // The unrestricted tail sees both namespaces' new lines, so both reached the tailers.
+        await Promise.all([sre.received(`${mark}-worker`), sre.received(`${mark}-api`)]);
+        await alice.received(`${mark}-api`);
+        // A last api line, pushed after the worker line was delivered: alice's tail is past it.
+        await push("api", `${mark}-last`);
+        await alice.received(`${mark}-last`);
+        expect(alice.lines.length).toBeGreaterThanOrEqual(2);
+        for (const l of alice.lines) {
+          expect(l.namespace).toBe("api");
+          expect(l.line).not.toContain("worker");
+        }
+      } finally {
+        alice.ws.close();
+        sre.ws.close();
+      }
+    });
+
+    it("an asynchronous query answers exactly what the synchronous one does under the policy", async () => {
+      if (!lokiGw || !loki) return;
+      const q = { query: 'sum by (namespace, pod) (count_over_time({app="shop"} |= "error" [10m]))', step: "600" };
+      const params = { ...q, ...range() };
+      const submitted = await fetch(`${lokiGw.url}/loki/api/v1/query_range?async=true`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${tokens.bob}`,
+          "x-scope-orgid": "logs",
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: new URLSearchParams(params),
+      });
+      const ticket = await submitted.text();
+      expect(submitted.status, ticket).toBe(202);
+      const id = (JSON.parse(ticket) as { data: { id: string } }).data.id;
+      let polled: Response;
+      for (;;) {
+        polled = await fetch(`${lokiGw.url}/fairgate/api/v1/async/${id}`, {
+          headers: { authorization: `Bearer ${tokens.bob}`, "x-scope-orgid": "logs" },
+        });
+        if (polled.status !== 204) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const async = { status: polled.status, body: await polled.text() };
+      const result = (d: unknown) => sorted((d as { result: unknown[] }).result);
+      const got = result(data(async));
+      expect(got).toEqual(result(data(await through(lokiGw, "bob", "logs", "/loki/api/v1/query_range", params))));
+      expect(got).not.toEqual(result(data(await through(lokiGw, "sre", "logs", "/loki/api/v1/query_range", params))));
+      const namespaces = (data(async) as { result: { metric: { namespace: string } }[] }).result.map(
+        (r) => r.metric.namespace,
+      );
+      expect(new Set(namespaces)).toEqual(new Set(["worker", "billing"]));
+      // Someone else cannot collect it.
+      const other = await fetch(`${lokiGw.url}/fairgate/api/v1/async/${id}`, {
+        headers: { authorization: `Bearer ${tokens.alice}`, "x-scope-orgid": "logs" },
+      });
+      expect(other.status, await other.text()).toBe(404);
     });
 
     it.each(LOGQL_ATTACKS)("%s finds nothing outside the policy", async (query) => {

@@ -64,6 +64,8 @@ export interface StartLokiOptions {
   resultsCache?: boolean;
   /** server.log_level (default warn); info logs a line per query and sub-query, with its duration. */
   logLevel?: "debug" | "info" | "warn" | "error";
+  /** Runs the pattern ingester, which /loki/api/v1/patterns asks (default off, as in Loki). */
+  patterns?: boolean;
 }
 
 /**
@@ -120,6 +122,8 @@ query_range:
   ${cache}
 querier:
   max_concurrent: ${opts.maxConcurrent ?? 4}
+pattern_ingester:
+  enabled: ${opts.patterns ?? false}
 analytics:
   reporting_enabled: false
 `;
