@@ -98,7 +98,14 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   app.use("*", routeGuard(deps.routes));
   app.use("*", requireIdentity(deps.verifyIdentity));
   asyncRoutes(app, jobs);
-  queryRoutes(app, { config, answered, jobs, metrics, observe: deps.observe });
+  queryRoutes(app, {
+    config,
+    answered,
+    jobs,
+    metrics,
+    observe: deps.observe,
+    maxBodyBytes: deps.routes?.read.max_body_bytes,
+  });
   app.all("*", (c) => {
     throw new ApiError("not_found", `no route ${c.req.path}`);
   });

@@ -23,6 +23,8 @@ export interface QueryDeps {
   metrics: FrontendMetrics;
   /** Told what each query did (for logs and metrics). */
   observe?: (fields: Record<string, unknown>) => void;
+  /** routes.read.max_body_bytes: the same limit the route guard applies. */
+  maxBodyBytes?: number;
 }
 
 /** The Loki and Prometheus query APIs; `async=true` hands a query to the asynchronous API. */
@@ -41,7 +43,7 @@ const serve = (deps: QueryDeps, api: Api, prefix: RegExp) => async (c: Context<F
     });
   const identity = c.get("identity");
   const limits = limitsFor(deps.config, identity.tenants);
-  const all = await readParams(c.req.raw);
+  const all = await readParams(c.req.raw, deps.maxBodyBytes);
   const params = without(all, "async", "wait");
   const nowNs = BigInt(Date.now()) * 1_000_000n;
   const req = { ...codecs[api].parse(route, params, nowNs, limits), path };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, type Limits } from "../../src/config/schema.js";
 import { defaultStepMs, isLogQuery, lokiCodec } from "../../src/frontend/api/loki.js";
-import { readParams } from "../../src/frontend/api/params.js";
+import { one, readParams } from "../../src/frontend/api/params.js";
 import { pinStartEnd, prometheusCodec } from "../../src/frontend/api/prometheus.js";
 import type { Params } from "../../src/frontend/types.js";
 import { ApiError } from "../../src/http/errors.js";
@@ -527,6 +527,12 @@ describe("prometheusCodec.parse: good requests", () => {
 
   it("rejects a form body over 1 MiB with 413", async () => {
     await expect(readParams(form(`query=${"x".repeat((1 << 20) + 1)}`))).rejects.toMatchObject({ status: 413 });
+  });
+
+  it("reads a form body up to the configured read limit (routes.read.max_body_bytes), not past it", async () => {
+    const body = `query=${"x".repeat((1 << 20) + 1)}`;
+    expect(one(await readParams(form(body), 2 << 20), "query")).toHaveLength((1 << 20) + 1);
+    await expect(readParams(form(body), 1 << 19)).rejects.toMatchObject({ status: 413 });
   });
 
   it("pins @ start() and @ end() to the query's absolute times", () => {

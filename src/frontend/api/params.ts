@@ -1,10 +1,11 @@
 import { ApiError } from "../../http/errors.js";
 import type { Params } from "../types.js";
 
+/** The read body limit when none is configured (routes.read.max_body_bytes). */
 const MAX_BODY_BYTES = 1 << 20;
 
 /** Query string and, for POST, a form body: Prometheus reads both (Grafana POSTs forms by default). */
-export async function readParams(req: Request): Promise<Params> {
+export async function readParams(req: Request, maxBodyBytes = MAX_BODY_BYTES): Promise<Params> {
   const url = new URL(req.url);
   const params: Params = {};
   const add = (k: string, v: string) => {
@@ -14,9 +15,9 @@ export async function readParams(req: Request): Promise<Params> {
   // A form body comes first: Go's FormValue, which Prometheus uses, prefers it to the URL.
   if (req.method === "POST" && (req.headers.get("content-type") ?? "").includes("application/x-www-form-urlencoded")) {
     const declared = Number(req.headers.get("content-length") ?? 0);
-    if (declared > MAX_BODY_BYTES) throw new ApiError("too_large", `form body over ${MAX_BODY_BYTES} bytes`);
+    if (declared > maxBodyBytes) throw new ApiError("too_large", `form body over ${maxBodyBytes} bytes`);
     const text = await req.text();
-    if (text.length > MAX_BODY_BYTES) throw new ApiError("too_large", `form body over ${MAX_BODY_BYTES} bytes`);
+    if (text.length > maxBodyBytes) throw new ApiError("too_large", `form body over ${maxBodyBytes} bytes`);
     for (const [k, v] of new URLSearchParams(text)) add(k, v);
   }
   for (const [k, v] of url.searchParams) add(k, v);
