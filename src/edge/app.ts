@@ -6,6 +6,7 @@ import type { Identity } from "../identity/identity.js";
 import { Edge, type Admitted } from "./edge.js";
 import { forward } from "../http/forward.js";
 import { limitBody, rebuilt } from "../http/request-limits.js";
+import { TAIL_NEEDS_UPGRADE } from "../http/route-policy.js";
 
 /** What differs between Workers and Node. */
 export interface EdgeRuntime {
@@ -51,7 +52,7 @@ export function createEdgeApp(
     const admitted = await edge.admit(req, runtime.clientIp(req, c.env));
     runtime.observe?.({ tenant: admitted.identity.tenants.join("|"), actor: admitted.identity.actorPath });
     if (admitted.kind === "tail") {
-      if (!runtime.tail) throw new ApiError("bad_data", "live tail needs a WebSocket upgrade");
+      if (!runtime.tail) throw new ApiError("bad_data", TAIL_NEEDS_UPGRADE);
       return runtime.tail(admitted);
     }
     // Past the route's limit the body stops: the upstream never sees more, the client gets 413.

@@ -6,8 +6,7 @@ import { ActorPaths } from "./actor.js";
 import { bearerToken } from "./auth/bearer.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
 import { cleanRequestHeaders, upstreamUrl } from "../http/forward.js";
-import { requireDeclaredLength, requireHeaderSize } from "../http/request-limits.js";
-import { decideRoute, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
+import { checkRequest, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
 import { RateLimit } from "./rate-limit.js";
 import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
 import { scopeReadRequest } from "./label-scope.js";
@@ -62,13 +61,9 @@ export class Edge {
 
   /** Throws ApiError for anything that must not reach an upstream. */
   async admit(req: Request, clientIp?: string): Promise<Admitted> {
-    requireHeaderSize(req.headers, this.routes.max_header_bytes);
+    const { route, path } = checkRequest(req, this.routes);
     const url = new URL(req.url);
-    const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
-    const { route, path } = decideRoute(req.method, url.pathname, this.routes);
-    if (route.target === "tail" && !upgrade) throw new ApiError("bad_data", "live tail needs a WebSocket upgrade");
     const limits = this.routes[route.group];
-    requireDeclaredLength(req.headers, limits.max_body_bytes, `${route.group} requests`);
 
     const user = await this.verifier.verify(
       bearerToken(req.headers.get("authorization")),

@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import { routesSchema, type RoutesConfig } from "../config/routes.js";
 import { ApiError } from "../http/errors.js";
-import { limitBody, rebuilt, requireDeclaredLength, requireHeaderSize } from "../http/request-limits.js";
-import { decideRoute } from "../http/route-policy.js";
+import { limitBody, rebuilt } from "../http/request-limits.js";
+import { checkRequest, TAIL_NEEDS_UPGRADE } from "../http/route-policy.js";
 
 /**
  * The edge's route policy, applied again at the frontend's door, which can be reached without the edge: the same
@@ -13,12 +13,11 @@ export function routeGuard(routes: RoutesConfig = routesSchema.parse(undefined))
   const what = "read requests";
   return async (c, next) => {
     const req = c.req.raw;
-    requireHeaderSize(req.headers, routes.max_header_bytes);
-    const url = new URL(req.url);
-    const { route, path } = decideRoute(req.method, url.pathname, routes);
+    const { route, path } = checkRequest(req, routes);
     if (route.group !== "read") throw new ApiError("not_found", `no route ${path} on the query frontend`);
-    if (route.target === "tail") throw new ApiError("bad_data", "live tail needs a WebSocket upgrade");
-    requireDeclaredLength(req.headers, routes.read.max_body_bytes, what);
+    // The frontend's app serves no WebSocket: a tail upgrade is the Node listener's, or the edge's.
+    if (route.target === "tail") throw new ApiError("bad_data", TAIL_NEEDS_UPGRADE);
+    const url = new URL(req.url);
     if (req.body) {
       const limited = limitBody(req.body, routes.read.max_body_bytes, what);
       url.pathname = path;

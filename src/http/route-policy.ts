@@ -1,6 +1,7 @@
 import type { RouteGroupName, RoutesConfig } from "../config/routes.js";
 import { canonicalPath } from "./canonical-path.js";
 import { ApiError, printable } from "./errors.js";
+import { requireDeclaredLength, requireHeaderSize } from "./request-limits.js";
 
 /** Where a route's requests go: the read path (frontend), the distributor, the live tail, or its group's own URL. */
 export type RouteTarget = "read" | "write" | "tail" | "group";
@@ -106,6 +107,22 @@ export function decideRoute(method: string, rawPath: string, config: RoutesConfi
   }
   return { route, path };
 }
+
+/**
+ * What both doors (the edge, and the frontend reached directly) check before anything else: the headers' size,
+ * the route on the canonical path, a live tail only as a WebSocket upgrade, and the body's declared length.
+ */
+export function checkRequest(req: Request, config: RoutesConfig): RouteDecision {
+  requireHeaderSize(req.headers, config.max_header_bytes);
+  const decision = decideRoute(req.method, new URL(req.url).pathname, config);
+  const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
+  if (decision.route.target === "tail" && !upgrade) throw new ApiError("bad_data", TAIL_NEEDS_UPGRADE);
+  const group = decision.route.group;
+  requireDeclaredLength(req.headers, config[group].max_body_bytes, `${group} requests`);
+  return decision;
+}
+
+export const TAIL_NEEDS_UPGRADE = "live tail needs a WebSocket upgrade";
 
 const isOn = (group: RouteGroupName, config: RoutesConfig) =>
   group === "read" || group === "write" || config[group].enabled;
