@@ -86,11 +86,15 @@ export async function expectBodyLimit(
   }
   // Early, the client stops short of ending its body: only an edge that answers without the whole body answers.
   // Otherwise it sends a little more than the limit, all of it, at once.
-  const chunked = await unfinishedRequest(baseUrl, head("Transfer-Encoding: chunked"), {
-    bytes: limit + (early ? 512 : 16) * 1024,
-    chunked: true,
-    finish: !early,
-  });
+  const send = () =>
+    unfinishedRequest(baseUrl, head("Transfer-Encoding: chunked"), {
+      bytes: limit + (early ? 512 : 16) * 1024,
+      chunked: true,
+      finish: !early,
+    });
+  // wrangler dev's proxy in front of workerd sometimes resets such a connection before any answer (seen on a busy
+  // machine): one more try then. What reached the upstream is checked over both.
+  const chunked = await send().catch((e: unknown) => (early ? Promise.reject(e) : send()));
   expect(chunked.status).toBe(413);
   for (const seen of upstream.bodyBytes) expect(seen.bytes).toBeLessThanOrEqual(limit);
   expect(upstream.requests).toEqual([]);
