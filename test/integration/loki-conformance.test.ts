@@ -156,6 +156,28 @@ function differences(c: Case, want: Answer, got: Answer): string[] {
   return out;
 }
 
+const body = (a: Answer): unknown => {
+  if (a.status !== 200) return a.text;
+  const parsed = JSON.parse(a.text);
+  delete parsed.data?.stats;
+  return canonical(parsed);
+};
+
+/** Deep equality where numbers (and numeric strings, as Loki writes volumes) may differ by at most `by`. */
+function nearlyEqual(a: unknown, b: unknown, by: number): boolean {
+  const num = (x: unknown) =>
+    typeof x === "number" ? x : typeof x === "string" && /^-?\d+(\.\d+)?$/.test(x) ? Number(x) : undefined;
+  const [na, nb] = [num(a), num(b)];
+  if (na !== undefined && nb !== undefined) return Math.abs(na - nb) <= by;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => nearlyEqual(x, b[i], by));
+  if (a && b && typeof a === "object" && typeof b === "object") {
+    const [ka, kb] = [Object.keys(a).sort(), Object.keys(b).sort()];
+    const [ra, rb] = [a as Record<string, unknown>, b as Record<string, unknown>];
+    return ka.join() === kb.join() && ka.every((k) => nearlyEqual(ra[k], rb[k], by));
+  }
+  return a === b;
+}
+
 /** Runs f over items, four at a time. */
 async function inParallel<T>(items: T[], f: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -671,8 +693,13 @@ describe.skipIf(!LOKI)("fairgate answers as the real Loki 3.4.6 does, cold, warm
       }
       const diff = differences(c, want, got);
       // Loki's answer may change with time (index stats of chunks being flushed): ask it again.
-      if (diff.length && differences(c, await direct(c, params), got).length === 0)
-        return void unstable.push(`${what}: ${diff[0]}`);
+      const now = diff.length ? await direct(c, params) : want;
+      if (diff.length && differences(c, now, got).length === 0) return void unstable.push(`${what}: ${diff[0]}`);
+      // Index stats and volumes are Loki's estimates from chunk sizes, which move by a byte or two as its
+      // ingester cuts and flushes chunks: a piece cached a minute ago may hold the earlier figure (as in Loki's own
+      // results cache). Cold answers must match exactly; cached ones within 2 of every number.
+      if (diff.length && state !== "cold" && c.route.startsWith("index/") && nearlyEqual(body(now), body(got), 2))
+        return void unstable.push(`${what} (a cached estimate): ${diff[0]}`);
       for (const d of diff) found.push(`${what}: ${d}`);
     };
 
