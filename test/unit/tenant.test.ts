@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { EdgeConfig } from "../../src/config/schema.js";
 import { parseConfig } from "../../src/config/load.js";
 import { grantFor, resolveTenants } from "../../src/edge/tenant.js";
-import { ApiError } from "../../src/http/errors.js";
+import { thrownApiError } from "../support/api-error.js";
 
 const policy: EdgeConfig["tenants"] = {
   rules: [
@@ -13,15 +13,7 @@ const policy: EdgeConfig["tenants"] = {
   ],
 };
 
-function error(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ApiError) return e;
-    throw e;
-  }
-  throw new Error("expected an ApiError");
-}
+const error = thrownApiError;
 
 describe("tenant policy", () => {
   it("grants from claim values, fixed lists and nested claims", () => {
