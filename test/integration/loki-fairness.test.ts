@@ -82,10 +82,12 @@ describe.skipIf(!bin)("fairgate in front of a real Loki: a light user under a fl
         .slice(0, lightAt)
         .filter((s) => s.query.includes('"flood-') && s.atMs >= asked).length;
       const floodAfter = starts.slice(lightAt + 1).filter((s) => s.query.includes('"flood-')).length;
-      // At most what Loki's two workers had already taken, plus one dispatch each: not a 24-sub-query piece.
-      expect(floodBetween).toBeLessThanOrEqual(4);
+      // Only what Loki's two workers started while the light query made its way through fairgate and Loki's own
+      // frontend (up to 5 seen on a busy CI machine), not the rest of a 24-sub-query piece (13 and more went first
+      // without idle-actor slots)...
+      expect(floodBetween).toBeLessThanOrEqual(8);
       // ... while the flood still had work left to start.
-      expect(floodAfter).toBeGreaterThan(4);
+      expect(floodAfter).toBeGreaterThan(8);
     } finally {
       flood.abort(new Error("test over"));
       await Promise.allSettled(heavy);
