@@ -68,7 +68,8 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   // The status page watches what passes through the queue; the queue alone decides.
   const queue = new ObservedQueue(inner, metrics.usage);
   const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch);
-  const cache = deps.cache ?? configuredCache(config, metrics, deps.log ?? ((line) => console.error(line)));
+  const log = deps.log ?? ((line: string) => console.error(line));
+  const cache = deps.cache ?? configuredCache(config, metrics, log);
   const store = new StoredValues(cache, maxItemBytes(config));
   const pipeline = queryPipeline(config, store, pool.dispatch, {
     ...deps,
@@ -76,7 +77,6 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   });
   const answers = answerCache(config, store, deps);
   const answered = answers ? answerCached(answers)(pipeline) : pipeline;
-  const log = deps.log ?? ((line: string) => console.error(line));
   const jobs = new AsyncJobs(
     buildJobStore(config.async, log),
     config.async,

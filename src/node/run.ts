@@ -108,11 +108,7 @@ export async function run(
           querierHeaders(request, identity),
         );
       } catch (e) {
-        await rejectWithError(
-          socket,
-          e instanceof ApiError ? e : new ApiError("bad_data", "malformed upgrade request"),
-          path,
-        );
+        await rejectWithError(socket, e, path);
       }
     };
   } else {
@@ -139,11 +135,7 @@ export async function run(
           throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
         proxyWebSocket(wss, req, socket, head, target, admitted.headers);
       } catch (e) {
-        await rejectWithError(
-          socket,
-          e instanceof ApiError ? e : new ApiError("bad_data", "malformed upgrade request"),
-          path,
-        );
+        await rejectWithError(socket, e, path);
       }
     };
   }

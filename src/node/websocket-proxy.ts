@@ -26,8 +26,10 @@ export async function rejectUpgrade(socket: Duplex, res: Response): Promise<void
   socket.end(lines.join("\r\n"));
 }
 
-export function rejectWithError(socket: Duplex, err: ApiError, pathname: string): Promise<void> {
-  return rejectUpgrade(socket, errorResponse(err, pathname));
+export function rejectWithError(socket: Duplex, err: unknown, pathname: string): Promise<void> {
+  // What is not one of our refusals came from reading the upgrade request itself.
+  const refusal = err instanceof ApiError ? err : new ApiError("bad_data", "malformed upgrade request");
+  return rejectUpgrade(socket, errorResponse(refusal, pathname));
 }
 
 // Close codes that may not be sent on the wire (RFC 6455 §7.4.1) become a normal close.
