@@ -7,6 +7,7 @@ import { createFrontend, type Frontend } from "../../src/frontend/app.js";
 import type { Job } from "../../src/frontend/dispatch/pool.js";
 import { TenantFifoQueue } from "../../src/frontend/queue/queue.js";
 import type { Identity } from "../../src/identity/identity.js";
+import { answerAfter } from "../support/test-querier.js";
 
 // The frontend in front of a real HTTP querier whose latency the test sets, with one querier slot
 // (max_concurrent 1), metric queries split by hour: what the queue does becomes the order in which
@@ -47,15 +48,7 @@ async function startQuerier(latencyMs: number): Promise<Querier> {
         status: "success",
         data: { resultType: "matrix", result: [{ metric: { job: "fairness" }, values: [[start, "1"]] }] },
       });
-      const timer =
-        q.latencyMs >= 0
-          ? setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(body), q.latencyMs)
-          : undefined;
-      res.on("close", () => {
-        if (res.writableEnded) return;
-        clearTimeout(timer);
-        q.aborted++;
-      });
+      answerAfter(res, body, q.latencyMs, () => q.aborted++);
     });
   });
   await once(server.listen(0, "127.0.0.1"), "listening");

@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createServer } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 /** A Prometheus/Loki range querier with a latency the test sets; it answers `series` series, a point per step. */
@@ -16,6 +16,22 @@ export interface TestQuerier {
   /** Sub-queries whose client went away before the answer. */
   aborted: number;
   close(): Promise<void>;
+}
+
+/**
+ * Answers `body` as JSON after `delayMs` (never when negative); when the client goes away first, the
+ * answer is dropped and `aborted` is told.
+ */
+export function answerAfter(res: ServerResponse, body: string, delayMs: number, aborted: () => void): void {
+  const timer =
+    delayMs >= 0
+      ? setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(body), delayMs)
+      : undefined;
+  res.on("close", () => {
+    if (res.writableEnded) return;
+    clearTimeout(timer);
+    aborted();
+  });
 }
 
 export async function startTestQuerier(delayMs: TestQuerier["delayMs"]): Promise<TestQuerier> {
@@ -41,15 +57,7 @@ export async function startTestQuerier(delayMs: TestQuerier["delayMs"]): Promise
     }));
     const body = JSON.stringify({ status: "success", data: { resultType: "matrix", result } });
     const delay = typeof q.delayMs === "function" ? q.delayMs(start) : q.delayMs;
-    const timer =
-      delay >= 0
-        ? setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(body), delay)
-        : undefined;
-    res.on("close", () => {
-      if (res.writableEnded) return;
-      clearTimeout(timer);
-      q.aborted++;
-    });
+    answerAfter(res, body, delay, () => q.aborted++);
   });
   await once(server.listen(0, "127.0.0.1"), "listening");
   q.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
