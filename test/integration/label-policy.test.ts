@@ -3,7 +3,7 @@
 // api, worker and legacy (the policy label there is `job`); Loki gets streams of three namespaces
 // pushed into its own tenant. For each read route, a restricted user gets exactly what the
 // unrestricted query with the policy's matcher gets from the backend itself, and nothing else.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { run, type Running } from "../../src/node/run.js";
 import { edgeConfig } from "../support/edge-config.js";
@@ -78,21 +78,7 @@ describe("label policies against real Prometheus and Loki", () => {
       lokiBin ? startLoki({ bin: lokiBin, patterns: true }) : undefined,
     ]);
     promGw = await gateway(idp, prom.url);
-    if (loki) {
-      lokiGw = await gateway(idp, loki.url);
-      const entries: LogEntry[] = [];
-      for (const [n, namespace] of NAMESPACES.entries())
-        for (const pod of [0, 1])
-          for (let i = 0; i < 60; i++)
-            entries.push({
-              stream: { namespace, pod: `${namespace}-${pod}`, app: "shop" },
-              tsNs: nowNs - BigInt(i * 60 + n * 7 + pod) * 1_000_000_000n,
-              line: `level=${i % 5 === 0 ? "error" : "info"} namespace=${namespace} msg="request ${i}"`,
-            });
-      entries.sort((a, b) => (a.tsNs < b.tsNs ? -1 : 1));
-      const history = { tenants: ["logs"], entries: { logs: entries } } as unknown as History;
-      await pushHistory(loki, history);
-    }
+    if (loki) await fillLoki(loki);
     for (const user of Object.keys(ACCOUNTS)) tokens[user] = (await idp.userTokens(user)).accessToken;
   }, 180_000);
   afterAll(async () => {
@@ -100,6 +86,23 @@ describe("label policies against real Prometheus and Loki", () => {
     await lokiGw?.close(100);
     await Promise.all([prom?.close(), loki?.close(), idp?.close()]);
   });
+
+  /** Loki's history, and a gateway in front of it. */
+  async function fillLoki(loki: TestLoki) {
+    lokiGw = await gateway(idp, loki.url);
+    const entries: LogEntry[] = [];
+    for (const [n, namespace] of NAMESPACES.entries())
+      for (const pod of [0, 1])
+        for (let i = 0; i < 60; i++)
+          entries.push({
+            stream: { namespace, pod: `${namespace}-${pod}`, app: "shop" },
+            tsNs: nowNs - BigInt(i * 60 + n * 7 + pod) * 1_000_000_000n,
+            line: `level=${i % 5 === 0 ? "error" : "info"} namespace=${namespace} msg="request ${i}"`,
+          });
+    entries.sort((a, b) => (a.tsNs < b.tsNs ? -1 : 1));
+    const history = { tenants: ["logs"], entries: { logs: entries } } as unknown as History;
+    await pushHistory(loki, history);
+  }
 
   const through = async (gw: Running, user: string, tenant: string, path: string, params: Record<string, string>) => {
     const res = await fetch(`${gw.url}${path}`, {
@@ -185,6 +188,17 @@ describe("label policies against real Prometheus and Loki", () => {
   describe("Loki", () => {
     const range = () => ({ start: String(nowNs - 3n * 3600n * 1_000_000_000n), end: String(nowNs + 60_000_000_000n) });
     const streams = (d: unknown) => (d as { result: { stream: Record<string, string> }[] }).result;
+
+    // A Loki that died under the suite (its reason is printed by startLoki) is started again with the same
+    // history, so that one crash of Loki is reported as such, not as every case below failing to connect.
+    beforeEach(async () => {
+      if (!loki || loki.alive()) return;
+      console.error("label policies: Loki is gone (see its output above); starting another with the same history");
+      await lokiGw?.close(100);
+      await loki.close();
+      loki = await startLoki({ bin: lokiBin, patterns: true });
+      await fillLoki(loki);
+    }, 120_000);
 
     it("log and metric queries: exactly the answer with the policy's matcher", async () => {
       if (!lokiGw || !loki) return;

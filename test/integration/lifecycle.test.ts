@@ -22,6 +22,8 @@ afterEach(() => {
   // A failed test must not leave fairgate (or npm) running: each runs in a process group of its own.
   for (const child of started.splice(0))
     try {
+      // A group that is gone may have given its number to another test's process group by now.
+      if (child.exitCode !== null || child.signalCode !== null) continue;
       process.kill(-child.pid!, "SIGKILL");
     } catch {}
 });

@@ -51,6 +51,8 @@ export interface TestLoki {
   close(): Promise<void>;
   /** How long Loki took to answer /ready. */
   readyMs: number;
+  /** False once Loki has exited, stopped by close() or not. */
+  alive(): boolean;
 }
 
 export interface StartLokiOptions {
@@ -151,8 +153,17 @@ export async function startLoki(opts: StartLokiOptions = {}): Promise<TestLoki> 
       try {
         const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2000) });
         const text = await res.text();
-        if (res.status === 200 && text.trim() === "ready")
-          return { url, logs: proc.output, close, readyMs: Date.now() - t0 };
+        if (res.status === 200 && text.trim() === "ready") {
+          // Every later failure of the suite would only say "connection refused": say why Loki is gone.
+          void proc.exited.then((s) => {
+            if (!closing)
+              console.error(
+                `loki at ${url} exited before the test stopped it (${s.signal ?? `code ${s.code}`}); ` +
+                  `its last output:\n${proc.output().slice(-4000)}`,
+              );
+          });
+          return { url, logs: proc.output, close, readyMs: Date.now() - t0, alive: () => !exited };
+        }
       } catch {
         // not listening yet
       }

@@ -92,6 +92,10 @@ const stop = () => {
 for (const s of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(s, stop);
 process.stdin.on("end", stop).on("error", stop).resume();
 // When exiting with the child, wait for "close" so that its last piped output is forwarded first.
+// A child that dies of a signal says so in its output: an OOM kill or a crash reads differently from an exit code.
+child.on("exit", (code, signal) => {
+  if (!stopping && signal) console.error("[watchdog] " + bin + " was killed by " + signal);
+});
 child.on(exitWithChild ? "close" : "exit", (code) =>
   stopping || !exitWithChild ? killAll() : process.exit(code ?? 1),
 );
