@@ -38,6 +38,21 @@ function heldRuns() {
 const ended = async (jobs: AsyncJobs, id: string) => expect(await jobs.endsWithin(id, 5_000)).toBe(true);
 
 describe("asynchronous jobs (memory store)", () => {
+  it("a job past its deadline fails with 504 and says how to fix it", async () => {
+    const { held, run } = heldRuns();
+    const jobs = new AsyncJobs(new MemoryJobStore(60_000), { ...opts, deadline: 200 }, run);
+    const { id } = await jobs.submit(alice, specOf());
+    await ended(jobs, id);
+    const seen = await jobs.status(id, alice);
+    expect(seen).toMatchObject({ state: "failed" });
+    expect(seen!.error).toMatch(/past its deadline of 0.2s; narrow the time range/);
+    const answer = (await jobs.answer(seen!))!;
+    expect(answer.status).toBe(504);
+    expect(JSON.parse(new TextDecoder().decode(answer.body as Uint8Array))).toMatchObject({ errorType: "timeout" });
+    expect(held[0]!.signal.aborted).toBe(true);
+    await jobs.close();
+  });
+
   it("runs a job to its answer and hides it from any other identity", async () => {
     const jobs = new AsyncJobs(new MemoryJobStore(60_000), opts, async () => ok);
     const record = await jobs.submit(alice, specOf());

@@ -199,8 +199,14 @@ export class JobWorkers {
       }
     } catch (e) {
       state = "failed";
-      error = deadline.aborted ? this.#pastDeadline() : e instanceof ApiError ? e.message : String(e);
-      answer = render(e instanceof ApiError ? e : new ApiError("internal", error));
+      // Past its deadline the query timed out (504, as a synchronous query would), whatever the abort threw.
+      const why = deadline.aborted
+        ? new ApiError("timeout", this.#pastDeadline())
+        : e instanceof ApiError
+          ? e
+          : new ApiError("internal", String(e));
+      error = why.message;
+      answer = render(why);
     }
     // Storing a large answer takes a while: the claim is still renewed meanwhile (the message only;
     // the record is written once, by the final compare-and-set), or another replica would take the job.
