@@ -20,18 +20,28 @@ export class TokenBuckets {
     readonly now: () => number = Date.now,
   ) {}
 
+  /** Milliseconds until `key` has a token (0: it has one now), without taking it. */
+  wait(key: string): number {
+    const b = this.#refilled(key);
+    return b.tokens >= 1 ? 0 : Math.ceil(((1 - b.tokens) / this.rate) * 1000);
+  }
+
   /** Takes one token; returns 0 when there was one, else the milliseconds until there will be. */
   take(key: string): number {
+    const wait = this.wait(key);
+    if (wait === 0) this.#buckets.get(key)!.tokens -= 1;
+    return wait;
+  }
+
+  #refilled(key: string): Bucket {
     const t = this.now();
     const b = this.#buckets.get(key) ?? { tokens: this.burst, at: t };
     this.#buckets.delete(key); // re-inserted below: the map's order is the order of use
     b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.rate);
     b.at = t;
-    const wait = b.tokens >= 1 ? 0 : Math.ceil(((1 - b.tokens) / this.rate) * 1000);
-    if (wait === 0) b.tokens -= 1;
     this.#buckets.set(key, b);
     if (this.#buckets.size > this.maxKeys) this.#buckets.delete(this.#buckets.keys().next().value!);
-    return wait;
+    return b;
   }
 
   get size(): number {
@@ -48,14 +58,19 @@ export class RateLimit {
     if (config.tenant) this.#tenant = new TokenBuckets(config.tenant.rate, config.tenant.burst, config.max_keys, now);
   }
 
-  /** Throws 429 with Retry-After (whole seconds) when the actor or one of the tenants is over its rate. */
+  /**
+   * Throws 429 with Retry-After (whole seconds) when the actor or one of the tenants is over its rate. A refused
+   * request takes no token from any bucket: a tenant over its rate does not also drain its actors' buckets.
+   */
   check(actorPath: string, tenants: readonly string[]): void {
-    const actorWait = this.#actor?.take(actorPath) ?? 0;
+    const actorWait = this.#actor?.wait(actorPath) ?? 0;
     if (actorWait > 0) throw tooMany(actorWait, "you are sending requests faster than this gateway allows");
     for (const t of tenants) {
-      const wait = this.#tenant?.take(t) ?? 0;
+      const wait = this.#tenant?.wait(t) ?? 0;
       if (wait > 0) throw tooMany(wait, `tenant "${printable(t)}" is sending requests faster than this gateway allows`);
     }
+    this.#actor?.take(actorPath);
+    for (const t of tenants) this.#tenant?.take(t);
   }
 }
 

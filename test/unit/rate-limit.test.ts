@@ -56,4 +56,19 @@ describe("RateLimit", () => {
       expect.objectContaining({ message: expect.stringContaining('tenant "t1"'), headers: { "retry-after": "1" } }),
     );
   });
+
+  it("a refused request takes no token: a tenant over its rate does not drain its actors' buckets", () => {
+    let now = 0;
+    const limit = new RateLimit(
+      { actor: { rate: 1, burst: 2 }, tenant: { rate: 1, burst: 1 }, max_keys: 100 },
+      () => now,
+    );
+    limit.check("users|a", ["t1"]); // the tenant's only token
+    for (let i = 0; i < 5; i++) expect(() => limit.check("users|a", ["t1"])).toThrow(/tenant "t1"/);
+    // The actor still has its second token: another tenant's request goes through, then the actor is out.
+    limit.check("users|a", ["t2"]);
+    expect(() => limit.check("users|a", ["t3"])).toThrow(/you are sending requests/);
+    now = 1000;
+    limit.check("users|a", ["t1"]);
+  });
 });
