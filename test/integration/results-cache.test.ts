@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { parseConfig } from "../../src/config/load.js";
 import { createFrontend, type Frontend, type FrontendDeps } from "../../src/frontend/app.js";
 import { MemcachedCache } from "../../src/frontend/cache/memcached.js";
+import { type Answer, ask, metricValue } from "../support/frontend-ask.js";
 import { startMemcached, type TestMemcached } from "../support/memcached.js";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.js";
 import { freePort } from "../support/supervised.js";
@@ -96,50 +97,6 @@ const tenantQuerier = () =>
     };
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "success", data }));
   });
-
-interface Answer {
-  status: number;
-  cache: string | null;
-  body: any;
-  ms: number;
-}
-
-const identityOf = (tenant: string) => ({
-  subject: "s",
-  tenants: [tenant],
-  actorPath: `${tenant}|users|alice`,
-  scopes: [],
-});
-
-async function ask(
-  frontend: Frontend,
-  form: Record<string, string>,
-  opts: { tenant?: string; headers?: Record<string, string>; path?: string } = {},
-): Promise<Answer> {
-  const t0 = performance.now();
-  const res = await frontend.app.fetch(
-    new Request(`http://frontend${opts.path ?? "/api/v1/query_range"}`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", ...opts.headers },
-      body: new URLSearchParams(form).toString(),
-    }),
-    { identity: identityOf(opts.tenant ?? "team-a") },
-  );
-  const text = await res.text();
-  return {
-    status: res.status,
-    cache: res.headers.get("x-fairgate-cache"),
-    body: JSON.parse(text),
-    ms: performance.now() - t0,
-  };
-}
-
-/** One sample of the frontend's /metrics (0 when absent). */
-async function metricValue(frontend: Frontend, name: string, labels = ""): Promise<number> {
-  const text = await (await frontend.admin.fetch(new Request("http://admin/metrics"))).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ""} `));
-  return line ? Number(line.split(" ").pop()) : 0;
-}
 
 const range = (start: number, end: number, query = QUERY, step = 300) => ({
   query,
