@@ -267,7 +267,12 @@ export const DEFAULT_LIMITS: Limits = {
 // One memcached of the results cache ring: "host:port", or { address: "host:port", weight: 2 } for a
 // server that takes twice the keys of a weight-1 one.
 const memcachedServer = z.preprocess(
-  (v) => (typeof v === "string" ? { address: v } : v),
+  (v, ctx) => {
+    if (typeof v === "string") return { address: v };
+    if (v && typeof v === "object" && !Array.isArray(v)) return v;
+    ctx.addIssue({ code: "custom", message: 'use "host:port" or { address: "host:port", weight: 2 }' });
+    return z.NEVER;
+  },
   z
     .object({
       address: z.string().regex(/^[^\s:]+:\d+$/, 'use "host:port"'),

@@ -174,6 +174,9 @@ describe("memcached servers in the config", () => {
       "frontend.cache.memcached.servers[2]: a:11211 is listed twice",
     ]);
     expect(problems(["a"])).toEqual(['frontend.cache.memcached.servers[0].address: use "host:port"']);
+    expect(problems([11211])).toEqual([
+      'frontend.cache.memcached.servers[0]: use "host:port" or { address: "host:port", weight: 2 }',
+    ]);
     expect(problems([{ address: "a:1", weight: 0 }])[0]).toMatch(/^frontend\.cache\.memcached\.servers\[0\]\.weight:/);
   });
 
