@@ -1,7 +1,9 @@
 // The results cache with a real memcached, on the 7-day dashboard query of bench/split.ts against a
 // real Prometheus: latency cold (empty cache), warm (the same query again) and partial (the range
 // moved forward by 5 minutes: only the new tail is asked), and the bytes one query's entries take
-// raw, with raw deflate (what the cache stores), gzip and brotli. Run: npx tsx bench/cache.ts
+// raw, with raw deflate (what the cache stores), gzip and brotli. Then the cache ring over several
+// memcached servers (bench/lib/ring.ts): keys moved when one joins or leaves, and get/set throughput
+// through a ring of three against one. Run: npx tsx bench/cache.ts
 // Env: BENCH_RUNS (default 5).
 import { performance } from "node:perf_hooks";
 import * as zlib from "node:zlib";
@@ -10,6 +12,7 @@ import { createFrontend } from "../src/frontend/app.js";
 import { buildCache } from "../src/frontend/cache/build.js";
 import type { Cache } from "../src/frontend/cache/cache.js";
 import { startMemcached } from "../test/support/memcached.js";
+import { printRing, ringFigures } from "./lib/ring.js";
 import { startPrometheus } from "../test/support/prometheus.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -75,7 +78,12 @@ function codecs(entries: Buffer[]) {
 }
 
 async function main(): Promise<void> {
-  const [prom, mc] = await Promise.all([startPrometheus({ days: 7 }), startMemcached()]);
+  const [prom, mc, ...moreMemcached] = await Promise.all([
+    startPrometheus({ days: 7 }),
+    startMemcached(),
+    startMemcached(),
+    startMemcached(),
+  ]);
   const config = parseConfig({
     frontend: {
       queriers: [{ url: prom.url, max_concurrent: 4 }],
@@ -163,6 +171,7 @@ async function main(): Promise<void> {
       throw new Error("partial answer differs from Prometheus");
 
     const sizes = codecs(entries);
+    const ring = await ringFigures([mc, ...moreMemcached].map((m) => m.address));
     const json = sizes.none!.bytes;
     const figures = {
       query: QUERY,
@@ -181,6 +190,7 @@ async function main(): Promise<void> {
       response_bytes: cold0.text.length,
       stored_bytes: stored.reduce((n, w) => n + w.length, 0),
       codecs: sizes,
+      ring,
     };
     const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
     console.log(`7-day query, step ${STEP}s, ${figures.runs} runs each (median): ${QUERY}`);
@@ -212,13 +222,14 @@ async function main(): Promise<void> {
       `  smallest: ${smallest[0]}; fastest round trip: ${fastest[0]}; stored now: brotli-4, ${figures.stored_bytes} ` +
         `B with the marker bytes`,
     );
+    printRing(ring);
     console.log(
       `BENCH_JSON ${JSON.stringify({ bench: "cache", ...figures, smallest: smallest[0], fastest: fastest[0] })}`,
     );
   } finally {
     frontend.close();
     uncachedFrontend.close();
-    await Promise.all([prom.close(), mc.close()]);
+    await Promise.all([prom.close(), mc.close(), ...moreMemcached.map((m) => m.close())]);
   }
 }
 

@@ -264,6 +264,23 @@ export const DEFAULT_LIMITS: Limits = {
   max_metadata_cache_freshness: 86_400_000,
 };
 
+// One memcached of the results cache ring: "host:port", or { address: "host:port", weight: 2 } for a
+// server that takes twice the keys of a weight-1 one.
+const memcachedServer = z.preprocess(
+  (v, ctx) => {
+    if (typeof v === "string") return { address: v };
+    if (v && typeof v === "object" && !Array.isArray(v)) return v;
+    ctx.addIssue({ code: "custom", message: 'use "host:port" or { address: "host:port", weight: 2 }' });
+    return z.NEVER;
+  },
+  z
+    .object({
+      address: z.string().regex(/^[^\s:]+:\d+$/, 'use "host:port"'),
+      weight: z.number().positive().max(1000).default(1),
+    })
+    .strict(),
+);
+
 // The NATS JetStream holding asynchronous queries when async.store is nats.
 const asyncNats = z
   .object({
@@ -354,7 +371,18 @@ const frontend = z
           .default(256 * 1024 * 1024),
         memcached: z
           .object({
-            servers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'use "host:port"')).min(1),
+            // Keys spread over the servers by rendezvous hashing on "host:port" (src/frontend/cache/ring.ts).
+            servers: z
+              .array(memcachedServer)
+              .min(1)
+              .superRefine((servers, ctx) => {
+                const seen = new Set<string>();
+                for (const [i, s] of servers.entries()) {
+                  if (seen.has(s.address))
+                    ctx.addIssue({ code: "custom", path: [i], message: `${s.address} is listed twice` });
+                  seen.add(s.address);
+                }
+              }),
             timeout: duration().default(150),
             max_item_bytes: z
               .number()

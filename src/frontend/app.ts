@@ -10,6 +10,7 @@ import { buildJobStore } from "./async/build.js";
 import { asyncRoutes } from "./async/routes.js";
 import { buildCache } from "./cache/build.js";
 import type { Cache } from "./cache/cache.js";
+import { cacheReports } from "./cache/reports.js";
 import { StoredValues } from "./cache/stored.js";
 import { type Job, QuerierPool } from "./dispatch/pool.js";
 import { type FrontendEnv, type IdentityVerifier, requireIdentity } from "./identity.js";
@@ -147,20 +148,7 @@ function sources(queue: RequestQueue<Job>, pool: QuerierPool, jobs: AsyncJobs): 
 
 /** The configured cache backend, reporting its errors, skips and outages. */
 function configuredCache(config: FrontendConfig, metrics: FrontendMetrics, log: (line: string) => void): Cache {
-  const cooldown = config.cache.memcached?.breaker_cooldown ?? 0;
-  return buildCache(config.cache, {
-    error: (op) => metrics.cacheErrors.inc({ op }),
-    // Logged once per outage, not per request: the breaker turns a dead memcached into one line.
-    state: (open) => {
-      metrics.cacheBypassed.set(open ? 1 : 0);
-      log(
-        open
-          ? `cache: memcached is failing; bypassing it for ${cooldown} ms at a time (queries go on uncached)`
-          : "cache: memcached is back",
-      );
-    },
-    skipped: () => metrics.cacheSkipped.inc({ reason: "too_large" }),
-  });
+  return buildCache(config.cache, cacheReports(config.cache, metrics, log));
 }
 
 const maxItemBytes = (config: FrontendConfig) =>

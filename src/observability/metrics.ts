@@ -144,8 +144,8 @@ export class FrontendMetrics {
   });
   readonly cacheErrors = new Counter({
     name: "fairgate_cache_errors_total",
-    help: "Cache backend operations that failed or timed out.",
-    labelNames: ["op"],
+    help: "Cache backend operations that failed or timed out, per memcached server.",
+    labelNames: ["op", "server"],
     registers: [this.registry],
   });
   readonly cacheSkipped = new Counter({
@@ -156,7 +156,8 @@ export class FrontendMetrics {
   });
   readonly cacheBypassed = new Gauge({
     name: "fairgate_cache_bypassed",
-    help: "1 while the cache backend is bypassed after repeated failures.",
+    help: "1 while a memcached server is bypassed after repeated failures (its keys miss), per server.",
+    labelNames: ["server"],
     registers: [this.registry],
   });
   readonly retries = new Counter({

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { parseConfig } from "../../src/config/load.js";
 import { createFrontend, type Frontend, type FrontendDeps } from "../../src/frontend/app.js";
 import { MemcachedCache } from "../../src/frontend/cache/memcached.js";
+import { type Answer, ask, metricValue } from "../support/frontend-ask.js";
 import { startMemcached, type TestMemcached } from "../support/memcached.js";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.js";
 import { freePort } from "../support/supervised.js";
@@ -96,50 +97,6 @@ const tenantQuerier = () =>
     };
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "success", data }));
   });
-
-interface Answer {
-  status: number;
-  cache: string | null;
-  body: any;
-  ms: number;
-}
-
-const identityOf = (tenant: string) => ({
-  subject: "s",
-  tenants: [tenant],
-  actorPath: `${tenant}|users|alice`,
-  scopes: [],
-});
-
-async function ask(
-  frontend: Frontend,
-  form: Record<string, string>,
-  opts: { tenant?: string; headers?: Record<string, string>; path?: string } = {},
-): Promise<Answer> {
-  const t0 = performance.now();
-  const res = await frontend.app.fetch(
-    new Request(`http://frontend${opts.path ?? "/api/v1/query_range"}`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", ...opts.headers },
-      body: new URLSearchParams(form).toString(),
-    }),
-    { identity: identityOf(opts.tenant ?? "team-a") },
-  );
-  const text = await res.text();
-  return {
-    status: res.status,
-    cache: res.headers.get("x-fairgate-cache"),
-    body: JSON.parse(text),
-    ms: performance.now() - t0,
-  };
-}
-
-/** One sample of the frontend's /metrics (0 when absent). */
-async function metricValue(frontend: Frontend, name: string, labels = ""): Promise<number> {
-  const text = await (await frontend.admin.fetch(new Request("http://admin/metrics"))).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ""} `));
-  return line ? Number(line.split(" ").pop()) : 0;
-}
 
 const range = (start: number, end: number, query = QUERY, step = 300) => ({
   query,
@@ -500,9 +457,14 @@ describe("results cache with a real memcached and a real Prometheus", () => {
       // Never waits on the dead cache for long: at most about one deadline (150 ms) over an uncached query.
       expect(Math.max(...outage.map((a) => a.ms))).toBeLessThan(cold.ms + 1000);
       expect(log).toHaveLength(1);
-      expect(log[0]).toMatch(/memcached is failing/);
-      expect(await metricValue(f, "fairgate_cache_bypassed")).toBe(1);
-      expect(await metricValue(f, "fairgate_cache_errors_total", 'op="get"')).toBeGreaterThanOrEqual(3);
+      expect(log[0]).toContain(`memcached ${down.address} is failing`);
+      const server = `server="${down.address}"`;
+      expect(await metricValue(f, "fairgate_cache_bypassed", server)).toBe(1);
+      // The breaker opened after 3 failed operations: gets, or sets of the queries in flight.
+      const errors = await Promise.all(
+        ["get", "set"].map((op) => metricValue(f, "fairgate_cache_errors_total", `op="${op}",${server}`)),
+      );
+      expect(errors[0]! + errors[1]!).toBeGreaterThanOrEqual(3);
 
       await down.start();
       await new Promise((r) => setTimeout(r, 1200)); // the breaker's cool-down
@@ -510,13 +472,14 @@ describe("results cache with a real memcached and a real Prometheus", () => {
       expect([refill.status, refill.body]).toEqual([200, expected]);
       const back = await ask(f, form);
       expect([back.cache, back.body]).toEqual(["hit", expected]);
-      expect(log.filter((l) => /memcached is back/.test(l))).toHaveLength(1);
-      expect(await metricValue(f, "fairgate_cache_bypassed")).toBe(0);
+      expect(log.filter((l) => l.includes(`memcached ${down.address} is back`))).toHaveLength(1);
+      expect(await metricValue(f, "fairgate_cache_bypassed", server)).toBe(0);
     });
 
     it("answers uncached when memcached is never reachable", async () => {
       const log: string[] = [];
-      const f = frontend({ servers: [`127.0.0.1:${await freePort()}`], log: (line) => log.push(line) });
+      const nowhere = `127.0.0.1:${await freePort()}`;
+      const f = frontend({ servers: [nowhere], log: (line) => log.push(line) });
       const form = range(S, E);
       const expected = (await direct(form)).body;
       for (let i = 0; i < 3; i++) {
@@ -526,7 +489,7 @@ describe("results cache with a real memcached and a real Prometheus", () => {
         expect(r.value.ms).toBeLessThan(5000);
       }
       expect(log).toHaveLength(1);
-      expect(log[0]).toMatch(/memcached is failing/);
+      expect(log[0]).toContain(`memcached ${nowhere} is failing`);
     });
   });
 });
@@ -551,7 +514,7 @@ describe("MemcachedCache against a real memcached", () => {
     const events: Events = { errors: [], states: [], skipped: [] };
     const c = new MemcachedCache(
       {
-        servers: [small.address],
+        server: small.address,
         timeoutMs: 500,
         maxItemBytes: 1024 * 1024,
         breakerFailures: 3,

@@ -317,7 +317,7 @@ describe("MemcachedCache breaker", () => {
   ) =>
     new MemcachedCache(
       {
-        servers: [`127.0.0.1:${port}`],
+        server: `127.0.0.1:${port}`,
         timeoutMs: 100,
         maxItemBytes: 1024,
         breakerFailures: 3,

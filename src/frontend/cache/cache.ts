@@ -7,11 +7,12 @@ export interface Cache {
   close(): Promise<void>;
 }
 
+/** What a cache server reports; `server` names it ("host:port"). */
 export interface CacheEvents {
   /** A backend operation failed or timed out. */
-  error?(op: string, error: unknown): void;
-  /** The backend is bypassed (breaker open) or back. */
-  state?(open: boolean): void;
+  error?(op: string, error: unknown, server: string): void;
+  /** The server is bypassed (breaker open) or back. */
+  state?(open: boolean, server: string): void;
   /** A value was not stored because it is too large. */
-  skipped?(bytes: number): void;
+  skipped?(bytes: number, server: string): void;
 }

@@ -2,7 +2,8 @@ import memjs from "memjs";
 import type { Cache, CacheEvents } from "./cache.js";
 
 export interface MemcachedOptions {
-  servers: string[];
+  /** One memcached, "host:port": several make a ring (ring.ts), each with its own deadline and breaker. */
+  server: string;
   /** Our own deadline per operation: a slow cache must never slow a query down much. */
   timeoutMs: number;
   /** Values larger than this are not sent (memcached's default item size is 1 MiB). */
@@ -17,7 +18,7 @@ class Timeout extends Error {}
 const TOO_LARGE = /too large/i;
 
 /**
- * Memcached through memjs, with what memjs lacks: a deadline per operation, and a circuit breaker
+ * One memcached through memjs, with what memjs lacks: a deadline per operation, and a circuit breaker
  * that bypasses a failing memcached for a cool-down so queries never wait on it (the cache fails
  * open). memjs logs to the console by default; its messages go to our events instead.
  */
@@ -30,7 +31,7 @@ export class MemcachedCache implements Cache {
     readonly opts: MemcachedOptions,
     readonly events: CacheEvents = {},
   ) {
-    this.#client = memjs.Client.create(opts.servers.join(","), {
+    this.#client = memjs.Client.create(opts.server, {
       // memjs' own timeouts fail every request in flight on that socket; ours are per operation.
       timeout: Math.max(0.05, (opts.timeoutMs * 2) / 1000),
       conntimeout: Math.max(0.1, (opts.timeoutMs * 4) / 1000),
@@ -54,7 +55,7 @@ export class MemcachedCache implements Cache {
 
   async set(key: string, value: Uint8Array, ttlSeconds: number): Promise<boolean> {
     if (value.byteLength > this.opts.maxItemBytes) {
-      this.events.skipped?.(value.byteLength);
+      this.events.skipped?.(value.byteLength, this.opts.server);
       return false;
     }
     // memcached reads an expiry over 30 days as an absolute Unix time.
@@ -90,19 +91,19 @@ export class MemcachedCache implements Cache {
             )),
         ),
       ]);
-      if (this.#failures >= this.opts.breakerFailures) this.events.state?.(false);
+      if (this.#failures >= this.opts.breakerFailures) this.events.state?.(false, this.opts.server);
       this.#failures = 0;
       return result;
     } catch (e) {
       // memcached refusing one value (larger than its -I) is an answer, not a failure of the backend.
       if (refusal?.test(String(e))) {
-        this.events.skipped?.(0);
+        this.events.skipped?.(0, this.opts.server);
         return undefined;
       }
-      this.events.error?.(name, e);
+      this.events.error?.(name, e, this.opts.server);
       if (++this.#failures === this.opts.breakerFailures) {
         this.#openUntil = Date.now() + this.opts.breakerCooldownMs;
-        this.events.state?.(true);
+        this.events.state?.(true, this.opts.server);
       } else if (this.#failures > this.opts.breakerFailures) {
         // Still failing after the cool-down: stay open for another one.
         this.#openUntil = Date.now() + this.opts.breakerCooldownMs;
