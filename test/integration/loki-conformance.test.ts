@@ -696,10 +696,11 @@ describe.skipIf(!LOKI)("fairgate answers as the real Loki 3.4.6 does, cold, warm
       const now = diff.length ? await direct(c, params) : want;
       if (diff.length && differences(c, now, got).length === 0) return void unstable.push(`${what}: ${diff[0]}`);
       // Index stats and volumes are Loki's estimates from chunk sizes, which move by a byte or two as its
-      // ingester cuts and flushes chunks: a piece cached a minute ago may hold the earlier figure (as in Loki's own
-      // results cache). Cold answers must match exactly; cached ones within 2 of every number.
-      if (diff.length && state !== "cold" && c.route.startsWith("index/") && nearlyEqual(body(now), body(got), 2))
-        return void unstable.push(`${what} (a cached estimate): ${diff[0]}`);
+      // ingester cuts and flushes chunks between Loki's answer and fairgate's pieces (seen once even cold, on a
+      // busy machine), and a piece cached a minute ago may hold the earlier figure (as in Loki's own results
+      // cache). They must match within 2 of every number, and each such case is reported; everything else exactly.
+      if (diff.length && c.route.startsWith("index/") && nearlyEqual(body(now), body(got), 2))
+        return void unstable.push(`${what} (an estimate from chunk sizes): ${diff[0]}`);
       for (const d of diff) found.push(`${what}: ${d}`);
     };
 
