@@ -144,6 +144,9 @@ export class Membership {
       }
     }
     this.#connected = true;
+    // The others first, then this replica's own heartbeat: once they can route tenants here, this replica
+    // already knows them, and takes only its share of the queriers' slots, not all of them.
+    await this.#load(this.#kv).catch((e: unknown) => this.log(`membership: reading ${name}: ${(e as Error).message}`));
     await this.#heartbeat();
     while (!this.#closed) {
       try {
@@ -156,6 +159,13 @@ export class Membership {
         if (!this.#closed) this.log(`membership: watching ${name} stopped: ${(e as Error).message}; watching again`);
       }
       await new Promise((r) => setTimeout(r, this.config.heartbeat));
+    }
+  }
+
+  async #load(kv: KV): Promise<void> {
+    for await (const key of await kv.keys()) {
+      const e = await kv.get(key);
+      if (e) this.#saw({ ...e, isUpdate: false });
     }
   }
 
