@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 import { ApiError } from "../../http/errors.js";
+import { REPLICA_AUTH_HEADER } from "../../http/forward.js";
 
-/** The header carrying a replica's signed call. The edge never forwards it, and only the internal route reads it. */
-export const REPLICA_AUTH_HEADER = "x-fairgate-replica-auth";
+// The edge strips clients' copies of the header, and only the internal route reads it.
+export { REPLICA_AUTH_HEADER };
 const ISSUER = "fairgate-replica";
 /** Short: a call is signed just before it is sent. */
 const TTL_SECONDS = 10;
