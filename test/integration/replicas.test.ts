@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,14 +7,14 @@ import { type Identity, identitySigner } from "../../src/identity/identity.js";
 import { type CountingProxy, startCountingProxy } from "../support/counting-proxy.js";
 import { startNats, type TestNats } from "../support/nats.js";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.js";
-import { freePort, type Supervised, startSupervised } from "../support/supervised.js";
+import { allSee, liveOf, type Replica, replicaStatus, startReplica, until } from "../support/replica.js";
+import { freePort } from "../support/supervised.js";
 
 // Three (then four) `fairgate frontend` processes sharing one nats-server for membership, in front of a real
 // Prometheus behind a counting proxy. Frontend mode with identities signed as the edge signs them: the edge
 // changes nothing in what travels between replicas, and three edges more would only slow the test down.
 // Each replica is its own process, so that one can be SIGKILLed mid-flood.
 
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const SECRET = "r".repeat(32);
 const MAX_CONCURRENT = 4;
 const IDLE_ACTOR_SLOTS = 2;
@@ -22,27 +22,12 @@ const HEARTBEAT_MS = 250;
 const TIMEOUT_MS = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(ok: () => boolean | Promise<boolean>, timeoutMs: number, explain: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms:\n${explain()}`);
-    await sleep(25);
-  }
-}
-
 const person = (tenant: string, user: string): Identity => ({
   subject: `${user}-hash`,
   tenants: [tenant],
   actorPath: `users|${user}`,
   scopes: [],
 });
-
-interface Replica {
-  id: string;
-  url: string;
-  admin: string;
-  proc: Supervised;
-}
 
 describe("several frontend replicas: one fair queue per tenant, one querier budget", () => {
   let nats: TestNats;
@@ -53,14 +38,16 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
   const scratch = mkdtempSync(join(tmpdir(), "fairgate-replicas-"));
   const prefix = `rep${process.pid}`;
 
-  /** A `fairgate frontend` replica named `id`; `natsUrl` overrides the shared NATS (one it cannot reach). */
+  /** A replica named `id`; `natsUrl` overrides the shared NATS (one it cannot reach). */
   async function start(id: string, natsUrl = nats.url): Promise<Replica> {
-    const [port, adminPort] = [await freePort(), await freePort()];
-    const url = `http://127.0.0.1:${port}`;
-    const config = {
-      server: { listen: `127.0.0.1:${port}`, admin_listen: `127.0.0.1:${adminPort}` },
-      identity: { secret: SECRET },
-      log: { level: "warn" },
+    const r = await startReplica({
+      id,
+      natsUrl,
+      prefix,
+      identitySecret: SECRET,
+      heartbeatMs: HEARTBEAT_MS,
+      timeoutMs: TIMEOUT_MS,
+      scratch,
       frontend: {
         queriers: [
           {
@@ -72,44 +59,13 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
         ],
         health_check: { interval: "10s" },
         limits: { split_metric_queries_by_interval: "6h" },
-        membership: {
-          nats: { servers: [natsUrl], prefix, timeout: "1s" },
-          replica_id: id,
-          advertise_url: url,
-          heartbeat: `${HEARTBEAT_MS}ms`,
-          timeout: `${TIMEOUT_MS}ms`,
-          secret: "m".repeat(24),
-        },
       },
-    };
-    const file = join(scratch, `${id}.yaml`);
-    writeFileSync(file, JSON.stringify(config)); // YAML is a superset of JSON
-    const proc = startSupervised({
-      command: process.execPath,
-      args: ["--import", "tsx", MAIN, "frontend", "--config", file],
-      scratch: join(scratch, `run-${id}`),
     });
-    await until(() => proc.output().includes(`listening on ${url}`), 30_000, proc.output);
-    const r = { id, url, admin: `http://127.0.0.1:${adminPort}`, proc };
     replicas.set(id, r);
     return r;
   }
-
-  const status = async (r: Replica) =>
-    (await (await fetch(`${r.admin}/debug/status`)).json()) as {
-      cluster: { live: { id: string }[] } | null;
-      queriers: { maxConcurrent: number }[];
-    };
-  const liveOf = async (r: Replica) => ((await status(r)).cluster?.live ?? []).map((m) => m.id);
-  const allSee = (ids: string[]) =>
-    until(
-      async () => {
-        for (const id of ids) if ((await liveOf(replicas.get(id)!)).join() !== ids.join()) return false;
-        return true;
-      },
-      15_000,
-      () => ids.map((id) => replicas.get(id)!.proc.output()).join("\n"),
-    );
+  const status = replicaStatus;
+  const see = (ids: string[]) => allSee(ids.map((id) => replicas.get(id)!));
 
   const range = (query: string) => ({
     query,
@@ -138,7 +94,7 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
     ]);
     proxy = await startCountingProxy(prom.url);
     await Promise.all(["r-a", "r-b", "r-c"].map((id) => start(id)));
-    await allSee(["r-a", "r-b", "r-c"]);
+    await see(["r-a", "r-b", "r-c"]);
   }, 180_000);
   afterAll(async () => {
     await Promise.all([...replicas.values()].map((r) => r.proc.close()));
@@ -262,13 +218,13 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
         () => "no load",
       );
       steady.push(await settled());
-      changing.push(await peak(async () => allSee([...replicas.keys(), (await start("r-d")).id].sort())));
+      changing.push(await peak(async () => see([...replicas.keys(), (await start("r-d")).id].sort())));
       steady.push(await settled());
       changing.push(
         await peak(async () => {
           await replicas.get("r-c")!.proc.close(); // leaves, draining the sub-queries it has
           replicas.delete("r-c");
-          await allSee(["r-a", "r-b", "r-d"]);
+          await see(["r-a", "r-b", "r-d"]);
         }),
       );
       steady.push(await settled());
@@ -303,7 +259,7 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
       const killedAt = Date.now();
       process.kill(-replicas.get(owner)!.proc.pid, "SIGKILL");
       replicas.delete(owner);
-      await allSee(others);
+      await see(others);
       const movedMs = Date.now() - killedAt;
       const answers = await Promise.all(flood);
       expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));

@@ -145,28 +145,35 @@ export class Membership {
     }
     this.#connected = true;
     // The others first, then this replica's own heartbeat: once they can route tenants here, this replica
-    // already knows them, and takes only its share of the queriers' slots, not all of them.
-    await this.#load(this.#kv).catch((e: unknown) => this.log(`membership: reading ${name}: ${(e as Error).message}`));
+    // already knows them, and takes only its share of the queriers' slots, not all of them. (An empty bucket
+    // sends nothing: a heartbeat's wait at most.)
+    await Promise.race([this.#watch(this.#kv, name), new Promise((r) => setTimeout(r, this.config.heartbeat))]);
     await this.#heartbeat();
-    while (!this.#closed) {
-      try {
-        const watcher = await this.#kv.watch({ key: ">" });
-        for await (const e of watcher) {
-          if (this.#closed) watcher.stop();
-          else this.#saw(e);
-        }
-      } catch (e) {
-        if (!this.#closed) this.log(`membership: watching ${name} stopped: ${(e as Error).message}; watching again`);
-      }
-      await new Promise((r) => setTimeout(r, this.config.heartbeat));
-    }
   }
 
-  async #load(kv: KV): Promise<void> {
-    for await (const key of await kv.keys()) {
-      const e = await kv.get(key);
-      if (e) this.#saw({ ...e, isUpdate: false });
-    }
+  /** Watches the bucket for ever (again after a failure); settles once the values already there are seen. */
+  #watch(kv: KV, name: string): Promise<void> {
+    let seenAll!: () => void;
+    const initial = new Promise<void>((r) => {
+      seenAll = r;
+    });
+    void (async () => {
+      while (!this.#closed) {
+        try {
+          const watcher = await kv.watch({ key: ">" });
+          for await (const e of watcher) {
+            if (this.#closed) watcher.stop();
+            else this.#saw(e);
+            if (e.isUpdate || e.delta === 0) seenAll();
+          }
+        } catch (e) {
+          if (!this.#closed) this.log(`membership: watching ${name} stopped: ${(e as Error).message}; watching again`);
+        }
+        seenAll();
+        await new Promise((r) => setTimeout(r, this.config.heartbeat));
+      }
+    })();
+    return initial;
   }
 
   /** Back after an outage: everyone gets a full timeout to be heard of again, instead of leaving at once. */
