@@ -241,6 +241,34 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
     }
   });
 
+  it("an owner that stops answering mid-flood (SIGSTOP): its tenant moves, every query answers 200", async () => {
+    const ids = [...replicas.keys()].sort();
+    const owner = ownerOf("team-s", ids)!;
+    const others = ids.filter((id) => id !== owner);
+    const arrived = proxy.arrivals.length;
+    proxy.delayMs = 100;
+    const pid = replicas.get(owner)!.proc.pid;
+    try {
+      const heavy = person("team-s", "heavy");
+      const queries = Array.from({ length: 6 }, (_, i) => range(`sum(rate(http_requests_total[5m])) / ${i + 1}`));
+      const flood = queries.map((q, i) => ask(replicas.get(others[i % others.length]!)!, q, heavy));
+      await until(
+        () => proxy.arrivals.length - arrived >= 3,
+        10_000,
+        () => "the flood did not start",
+      );
+      process.kill(-pid, "SIGSTOP"); // its connections stay open: no reset tells the callers anything
+      await see(others);
+      const answers = await Promise.all(flood);
+      expect(answers.map((a) => a.status)).toEqual(Array(6).fill(200));
+      for (const [i, q] of queries.entries()) expect(answers[i], q.query).toEqual(await direct(q));
+    } finally {
+      process.kill(-pid, "SIGCONT");
+      proxy.delayMs = 0;
+    }
+    await see(ids);
+  });
+
   it("SIGKILL of the flood's owner mid-flood: every query answers 200 with Prometheus's answer", async () => {
     const ids = [...replicas.keys()].sort();
     const owner = ownerOf("team-k", ids)!;

@@ -7,7 +7,7 @@ import { ownerOf } from "./rendezvous.js";
 import { DRAINING_HEADER, SUBQUERY_PATH } from "./subquery-route.js";
 
 export interface DispatcherDeps {
-  membership: Pick<Membership, "self" | "live" | "member" | "waitFor" | "config">;
+  membership: Pick<Membership, "self" | "live" | "member" | "waitFor" | "onChanged" | "config">;
   /** Runs a sub-query here (the querier pool): for the tenants this replica owns. */
   local: Handler;
   sign: (audience: string, body: string) => Promise<string>;
@@ -63,15 +63,25 @@ export function clusterDispatcher(deps: DispatcherDeps): Handler & { tenants(): 
   async function call(owner: Member, req: QueryRequest, ctx: QueryContext): Promise<QueryResponse> {
     const body = encodeCall(req, ctx.identity, ctx.forwardHeaders, Math.max(1, ctx.deadline - Date.now()));
     const headers = { "content-type": "application/json", [REPLICA_AUTH_HEADER]: await deps.sign(owner.id, body) };
+    // An owner that stops answering without closing the connection (hung, or its host gone) is given up
+    // when the membership drops it, as one that closed it.
+    const left = new AbortController();
+    const stop = membership.onChanged((live) => {
+      if (!live.some((m) => m.id === owner.id)) left.abort(new OwnerAway("left the membership mid-call"));
+    });
+    const signal = AbortSignal.any([ctx.signal, left.signal]);
     let res: Response;
     let text: string;
     try {
-      res = await fetcher(new URL(SUBQUERY_PATH, owner.url), { method: "POST", headers, body, signal: ctx.signal });
+      res = await fetcher(new URL(SUBQUERY_PATH, owner.url), { method: "POST", headers, body, signal });
       text = await res.text();
     } catch (e) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (left.signal.aborted) throw left.signal.reason;
       const cause = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
       throw new OwnerAway(`is unreachable (${cause})`);
+    } finally {
+      stop();
     }
     if (res.status === 503 && res.headers.has(DRAINING_HEADER)) throw new OwnerAway("is draining");
     if (res.status !== 200)

@@ -74,9 +74,13 @@ export class Membership {
     return id === this.self.id ? this.self : this.#members.get(id)?.member;
   }
 
-  /** Told the sorted live list whenever it changes. */
-  onChanged(listener: (live: Member[]) => void): void {
+  /** Told the sorted live list whenever it changes; returns a function that stops telling it. */
+  onChanged(listener: (live: Member[]) => void): () => void {
     this.#listeners.push(listener);
+    return () => {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
   }
 
   /** Resolves once `ok()` holds after a change, or after `ms`, or when `signal` aborts. */
@@ -85,17 +89,15 @@ export class Membership {
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener("abort", done);
-        const i = this.#listeners.indexOf(check);
-        if (i >= 0) this.#listeners.splice(i, 1);
+        stop();
         resolve();
       };
-      const check = () => {
+      const stop = this.onChanged(() => {
         if (ok()) done();
-      };
+      });
       const timer = setTimeout(done, ms);
       signal.addEventListener("abort", done, { once: true });
-      this.#listeners.push(check);
-      check();
+      if (ok()) done();
     });
   }
 
