@@ -105,9 +105,12 @@ export class Membership {
   async leave(): Promise<void> {
     if (this.#left) return;
     this.#left = true;
-    await this.#kv
-      ?.delete(this.self.id)
+    // Without NATS, or past `timeout`, there is no point: the others drop this replica by then anyway.
+    if (!this.#kv || !this.#connected) return;
+    const deleted = this.#kv
+      .delete(this.self.id)
       .catch((e: unknown) => this.log(`membership: leaving: ${(e as Error).message}`));
+    await Promise.race([deleted, new Promise((r) => setTimeout(r, this.config.timeout).unref?.())]);
   }
 
   async close(): Promise<void> {
