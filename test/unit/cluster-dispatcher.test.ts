@@ -79,7 +79,7 @@ function setup(fetcher: typeof fetch) {
 }
 
 describe("the cluster dispatcher", () => {
-  it("runs its own tenants' sub-queries here; the others go to their owner, signed, and bring their costs", async () => {
+  it("runs its own tenants here; the others go to their owner, signed, and bring back their costs", async () => {
     const calls: { url: string; auth: string | null; tenant: string }[] = [];
     const { local, dispatch } = setup(async (input, init) => {
       const body = String(init?.body);
