@@ -36,6 +36,7 @@ export class Membership {
   #closed = false;
   #left = false;
   #lastLive = "";
+  #lastTick = Date.now();
 
   constructor(
     readonly config: MembershipConfig,
@@ -206,8 +207,13 @@ export class Membership {
   }
 
   #expire(): void {
+    const now = Date.now();
+    const paused = now - this.#lastTick > this.config.timeout / 2;
+    this.#lastTick = now;
+    // This process stood still (stopped, or its event loop blocked): the heartbeats it missed meanwhile are still
+    // in its socket. Everyone gets a full timeout again rather than being dropped before they are read.
+    if (paused) for (const m of this.#members.values()) m.seenAt = now;
     if (this.#connected) {
-      const now = Date.now();
       // Long gone: forgotten (the live list already left them out after `timeout`).
       for (const [id, m] of this.#members) if (now - m.seenAt > 10 * this.config.timeout) this.#members.delete(id);
     }
