@@ -281,8 +281,8 @@ const memcachedServer = z.preprocess(
     .strict(),
 );
 
-// The NATS JetStream holding asynchronous queries when async.store is nats.
-const asyncNats = z
+// A NATS server (JetStream on): asynchronous queries when async.store is nats, and replica membership.
+const natsConnection = z
   .object({
     servers: z.array(z.string().min(1)).min(1),
     // One way to authenticate, or none: a token, a user and password, or a .creds file (JWT and nkey seed).
@@ -308,6 +308,37 @@ const asyncNats = z
   .superRefine((n, ctx) => {
     const ways = [n.token, n.user, n.credentials].filter((w) => w !== undefined).length;
     if (ways > 1) ctx.addIssue({ code: "custom", message: "use one of token, user/password or credentials" });
+  });
+
+/**
+ * Several frontend replicas: each tenant's fair queue lives on one owner replica, and each querier's slots are
+ * shared out among the live replicas. Absent: one replica, on its own.
+ */
+const membership = z
+  .object({
+    nats: natsConnection,
+    // Unique among the replicas; by default hostname-pid-random (a restarted replica is a new member).
+    replica_id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only (it is a NATS key)")
+      .optional(),
+    // How the other replicas reach this replica's listener (the internal sub-query route is served there).
+    advertise_url: url(),
+    heartbeat: duration().default(1_000),
+    // A replica silent for this long has left: its tenants move to the others.
+    timeout: duration().default(3_000),
+    // The KV bucket of live replicas; by default PREFIX_members (PREFIX: nats.prefix).
+    bucket: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+      .optional(),
+    // Authenticates the calls replicas make to each other: the same on every replica.
+    secret: z.string().min(16, "use a secret of at least 16 characters (e.g. openssl rand -hex 32)"),
+  })
+  .strict()
+  .refine((m) => m.timeout > 2 * m.heartbeat, {
+    message: "timeout: must be more than 2 heartbeats (one lost heartbeat must not drop a live replica)",
+    path: ["timeout"],
   });
 
 const frontend = z
@@ -442,7 +473,7 @@ const frontend = z
         // memory: records and answers in this process (one replica). nats: in NATS JetStream, shared
         // by every replica, and a job whose replica dies is run again by another.
         store: z.enum(["memory", "nats"]).default("memory"),
-        nats: asyncNats.optional(),
+        nats: natsConnection.optional(),
       })
       .strict()
       .superRefine((a, ctx) => {
@@ -452,6 +483,7 @@ const frontend = z
       .prefault({}),
     limits: limitsOverride.default({}),
     tenant_limits: z.record(z.string(), limitsOverride).default({}),
+    membership: membership.optional(),
   })
   .strict();
 
@@ -515,3 +547,5 @@ export type TenantCondition = z.infer<typeof condition>;
 export type ActorConfig = z.infer<typeof actor>;
 export type SignedIdentityConfig = z.infer<typeof signedIdentity>;
 export type FrontendConfig = z.infer<typeof frontend>;
+export type NatsConnectionConfig = z.infer<typeof natsConnection>;
+export type MembershipConfig = z.infer<typeof membership>;

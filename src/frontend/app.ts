@@ -12,7 +12,9 @@ import { buildCache } from "./cache/build.js";
 import type { Cache } from "./cache/cache.js";
 import { cacheReports } from "./cache/reports.js";
 import { StoredValues } from "./cache/stored.js";
+import { Cluster } from "./cluster/cluster.js";
 import { type Job, QuerierPool } from "./dispatch/pool.js";
+import { routesSchema } from "../config/routes.js";
 import { type FrontendEnv, type IdentityVerifier, requireIdentity } from "./identity.js";
 import { limitsFor } from "./limits.js";
 import { answerCached } from "./pipeline/answer-cache.js";
@@ -53,8 +55,12 @@ export interface Frontend {
   cache: Cache;
   queue: RequestQueue<Job>;
   metrics: FrontendMetrics;
+  /** This replica among several (frontend.membership); undefined when it runs alone. */
+  cluster?: Cluster;
   /** Routes for operators (metrics, queue snapshot, the status page's data), served on the admin listener. */
   admin: Hono;
+  /** Draining begins: with several replicas, this one leaves the membership and takes no new sub-queries. */
+  drain(): Promise<void>;
   /** Stops the pool; hands running async jobs back and closes the stores (at most a few seconds). */
   close(): Promise<void>;
 }
@@ -72,7 +78,15 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const log = deps.log ?? ((line: string) => console.error(line));
   const cache = deps.cache ?? configuredCache(config, metrics, log);
   const store = new StoredValues(cache, maxItemBytes(config));
-  const pipeline = queryPipeline(config, store, pool.dispatch, {
+  const routes = deps.routes ?? routesSchema.parse(undefined);
+  // A sub-query's parameters come from a client's body: twice the read limit leaves room for the rest of a call.
+  const cluster = config.membership
+    ? new Cluster({ ...config, membership: config.membership }, pool, {
+        log,
+        maxBodyBytes: 2 * routes.read.max_body_bytes + 65_536,
+      })
+    : undefined;
+  const pipeline = queryPipeline(config, store, cluster?.dispatch ?? pool.dispatch, {
     ...deps,
     heldPieces: (delta) => void (metrics.heldPieces += delta),
   });
@@ -88,7 +102,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     },
     deps.now,
   );
-  metrics.sources = sources(inner, pool, jobs);
+  metrics.sources = { ...sources(inner, pool, jobs), cluster: cluster && (() => cluster.view()) };
 
   const app = new Hono<FrontendEnv>();
   app.get("/healthz", (c) => c.text("ok\n"));
@@ -96,6 +110,9 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     const reason = pool.notReady();
     return reason ? c.text(`not ready: ${reason}\n`, 503) : c.text("ready\n");
   });
+  // Replicas' calls to each other: outside the route policy (no client route leads here), and authenticated by
+  // their own signature instead of an identity.
+  if (cluster) app.route("/", cluster.routes);
   app.use("*", routeGuard(deps.routes));
   app.use("*", requireIdentity(deps.verifyIdentity));
   asyncRoutes(app, jobs);
@@ -121,7 +138,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     // A store that cannot be reached (NATS down) must not hold the process: its jobs are re-run elsewhere.
     const bounded = (p: Promise<unknown>) =>
       Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, CLOSE_MS).unref?.())]);
-    await Promise.all([bounded(jobs.close()), bounded(cache.close())]);
+    await Promise.all([bounded(jobs.close()), bounded(cache.close()), bounded(cluster?.close() ?? Promise.resolve())]);
   };
   return {
     app,
@@ -130,6 +147,8 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     cache,
     queue,
     metrics,
+    cluster,
+    drain: async () => cluster?.drain(),
     admin: frontendAdmin(metrics, { maxQueryParallelism: limitsFor(config, []).max_query_parallelism }),
     close,
   };

@@ -60,7 +60,13 @@ const serve = (deps: QueryDeps, api: Api, prefix: RegExp) => async (c: Context<F
 /** A query context's parts that depend on the request, not on how it runs. */
 type NewContext = (signal: AbortSignal, deadline: number) => QueryContext;
 
-function queryContext(identity: Identity, headers: Headers, limits: Limits, signal: AbortSignal, deadline: number) {
+export function queryContext(
+  identity: Identity,
+  headers: Headers,
+  limits: Limits,
+  signal: AbortSignal,
+  deadline: number,
+) {
   const stats = { splits: 0, queueWaitMs: 0, querierMs: 0, retries: 0, cache: emptyCacheStats() };
   return { identity, forwardHeaders: new Headers(headers), signal, deadline, limits, stats };
 }

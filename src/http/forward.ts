@@ -1,6 +1,9 @@
 import { ApiError } from "./errors.js";
 import { IDENTITY_HEADER } from "../identity/identity.js";
 
+/** A replica's signed call to another (frontend.membership); never a client's to send on. */
+export const REPLICA_AUTH_HEADER = "x-fairgate-replica-auth";
+
 /** Headers a client could use to claim an identity or a tenant; only the edge sets these. */
 export const SPOOFABLE_HEADERS = [
   "authorization",
@@ -12,6 +15,7 @@ export const SPOOFABLE_HEADERS = [
   "x-grafana-id",
   "x-grafana-user",
   IDENTITY_HEADER,
+  REPLICA_AUTH_HEADER,
 ];
 // RFC 9110 §7.6.1, plus the ones a proxy must not pass on (host and length are the new request's own).
 const HOP_BY_HOP = [

@@ -112,6 +112,8 @@ export async function run(
       }
     };
   } else {
+    // The replicas' internal route, ahead of the edge (whose route policy knows no such route).
+    if (frontend?.cluster) top.route("/", frontend.cluster.routes);
     const { app, edge } = createEdgeApp(
       config.edge!,
       {
@@ -195,6 +197,8 @@ export async function run(
     // In-flight requests drain first; the admin listener stays up meanwhile, so the drain can be watched.
     close: async (graceMs) => {
       draining = true;
+      // Tenants move to the other replicas first; the sub-queries already here are still answered.
+      await frontend?.drain();
       for (const client of wss.clients) client.terminate();
       history.close();
       await listener.close(graceMs);

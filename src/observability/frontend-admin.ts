@@ -110,6 +110,7 @@ export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = D
     }),
     cache: { hits: metrics.cacheTally.hit, partial: metrics.cacheTally.partial, misses: metrics.cacheTally.miss },
     async: asyncJobs(sources),
+    cluster: sources.cluster?.() ?? null,
   };
 }
 

@@ -12,6 +12,8 @@ export interface FrontendSources {
   queueSnapshot(): unknown;
   queriers(): QuerierView[];
   asyncJobs(): AsyncJobView[];
+  /** With several replicas: the live ones and who owns which tenant. */
+  cluster?(): unknown;
 }
 
 export interface QuerierView {
@@ -102,6 +104,17 @@ export class FrontendMetrics {
     ["querier"],
     (g) => {
       for (const q of this.sources?.queriers() ?? []) g.set({ querier: q.id }, q.healthy ? 1 : 0);
+    },
+  );
+  readonly querierShare = this.#gauge(
+    "fairgate_querier_share_slots",
+    "This replica's share of each querier's slots (all of them without membership), by kind of slot.",
+    ["querier", "kind"],
+    (g) => {
+      for (const q of this.sources?.queriers() ?? []) {
+        g.set({ querier: q.id, kind: "regular" }, q.maxConcurrent);
+        g.set({ querier: q.id, kind: "idle_actor" }, q.idleActorSlots);
+      }
     },
   );
   readonly querierTime = new Counter({

@@ -158,6 +158,17 @@ const TABLES = `
     </table>
   </div>
 </section>
+<section class="wide" id="replicas" aria-labelledby="replicas-title" hidden>
+  <h2 id="replicas-title">Replicas</h2>
+  <p class="summary">Live: <strong id="replicas-live"></strong>. The querier slots above are this replica's share.</p>
+  <div class="scroll">
+    <table id="replicas-table">
+      <caption>Tenants this replica served, and the replica whose fair queue runs their sub-queries now.</caption>
+      ${head(["Tenant"], ["Owner"])}
+      <tbody id="replicas-body"></tbody>
+    </table>
+  </div>
+</section>
 <section aria-labelledby="cache-title">
   <h2 id="cache-title">Results cache</h2>
   <p class="summary">Hit ratio since start-up: <strong id="cache-ratio">no lookups yet</strong>.</p>

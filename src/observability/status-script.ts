@@ -357,6 +357,19 @@ export const STATUS_SCRIPT = String.raw`
     $("queriers-body").replaceChildren(...rows);
   }
 
+  function renderCluster(c) {
+    show("replicas", Boolean(c));
+    if (!c) return;
+    const named = (id) => (id === c.self ? id + " (this one)" : id);
+    $("replicas-live").textContent = c.live.map((r) => named(r.id)).join(", ");
+    const rows = c.tenants.map((t) => {
+      const tr = el("tr");
+      tr.append(rowHead(t.tenant, "", "tenant"), el("td", named(t.owner)));
+      return tr;
+    });
+    $("replicas-body").replaceChildren(...rows);
+  }
+
   function renderCache(cache) {
     const total = cache.hits + cache.partial + cache.misses;
     $("cache-ratio").textContent = total ? percent(cache.hits, total) : "no lookups yet";
@@ -439,6 +452,7 @@ export const STATUS_SCRIPT = String.raw`
         renderActors(s.actors, s.windowMs);
         renderTenants(s.tenants);
         renderQueriers(s.queriers);
+        renderCluster(s.cluster);
         renderCache(s.cache);
         renderAsync(s.async);
         updateTenantChoice();

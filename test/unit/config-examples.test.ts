@@ -6,6 +6,8 @@ const dir = new URL("../../config/examples/", import.meta.url);
 const env = {
   FAIRGATE_ACTOR_SECRET: "0123456789abcdef0123456789abcdef",
   FAIRGATE_IDENTITY_SECRET: "0123456789abcdef0123456789abcdef",
+  FAIRGATE_ADVERTISE_URL: "http://10.0.0.5:8080",
+  FAIRGATE_MEMBERSHIP_SECRET: "0123456789abcdef0123456789abcdef",
 };
 
 describe("config examples", () => {
@@ -16,6 +18,7 @@ describe("config examples", () => {
       "loki.yaml",
       "memcached.yaml",
       "mimir.yaml",
+      "replicas.yaml",
       "several-queriers.yaml",
     ]);
   });

@@ -104,6 +104,8 @@ describe("decideRoute", () => {
     ["POST", "/api/v1/admin/tsdb/delete_series", "admin:group"],
     ["GET", "/api/v1/admin/tsdb/snapshot", 405],
     ["GET", "/loki/api/v1/rules/a/b/c", 404],
+    // The replicas' internal route is no client route, whatever is turned on.
+    ["POST", "/fairgate/internal/v1/subquery", 404],
   ])("%s %s with every group on: %s", (method, path, expected) => {
     expect(outcome(method, path, allOn)).toBe(expected);
   });

@@ -1,10 +1,8 @@
-import { readFileSync } from "node:fs";
 import {
   AckPolicy,
   type Consumer,
   type JetStreamClient,
   JetStreamApiError,
-  type JetStreamManager,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
@@ -12,17 +10,10 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
-import {
-  connect,
-  credsAuthenticator,
-  type NatsConnection,
-  type NodeConnectionOptions,
-  nanos,
-} from "@nats-io/transport-node";
-import type { FrontendConfig } from "../../config/schema.js";
+import { type NatsConnection, nanos } from "@nats-io/transport-node";
+import type { NatsConnectionConfig } from "../../config/schema.js";
+import { connectNats, keepFor } from "../nats/connect.js";
 import { Conflict, type Delivery, type JobStore, type Versioned } from "./store.js";
-
-type NatsOptions = NonNullable<FrontendConfig["async"]["nats"]>;
 
 /** The server's code for a compare-and-set lost ("wrong last sequence"). */
 const WRONG_LAST_SEQUENCE = 10071;
@@ -48,7 +39,7 @@ export class NatsJobStore implements JobStore {
   #closed = false;
 
   constructor(
-    readonly opts: NatsOptions,
+    readonly opts: NatsConnectionConfig,
     readonly maxAgeMs: number,
     /** How long a replica may stay silent about a job before another replica takes it. */
     readonly ackWaitMs: number,
@@ -151,11 +142,7 @@ export class NatsJobStore implements JobStore {
 
   /** Connects (retrying for ever, so a replica started before NATS works once NATS is up) and declares the parts. */
   async #setUp(): Promise<Parts> {
-    const nc = await connect(this.#connectOptions());
-    void (async () => {
-      for await (const s of nc.status())
-        if (s.type === "disconnect" || s.type === "reconnect") this.log(`async store: NATS ${s.type}ed (${s.server})`);
-    })();
+    const nc = await connectNats(this.opts, "async store", this.log);
     const js = jetstream(nc, { timeout: this.opts.timeout });
     const jsm = await jetstreamManager(nc, { timeout: this.opts.timeout });
     const { prefix, replicas } = this.opts;
@@ -188,24 +175,4 @@ export class NatsJobStore implements JobStore {
     });
     return { nc, js, records, answers, workers: await js.consumers.get(stream, "workers") };
   }
-
-  #connectOptions(): NodeConnectionOptions {
-    const o = this.opts;
-    return {
-      servers: o.servers,
-      name: "fairgate",
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      ...(o.token ? { token: o.token } : {}),
-      ...(o.user ? { user: o.user, pass: o.password } : {}),
-      ...(o.credentials ? { authenticator: credsAuthenticator(readFileSync(o.credentials)) } : {}),
-      ...(o.tls ? { tls: { caFile: o.tls.ca_file, certFile: o.tls.cert_file, keyFile: o.tls.key_file } } : {}),
-    };
-  }
-}
-
-async function keepFor(jsm: JetStreamManager, stream: string, ms: number): Promise<void> {
-  const info = await jsm.streams.info(stream);
-  if (info.config.max_age !== nanos(ms)) await jsm.streams.update(stream, { ...info.config, max_age: nanos(ms) });
 }

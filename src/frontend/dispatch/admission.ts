@@ -31,6 +31,9 @@ export interface AdmissionQueue<J> {
   dequeue(querierId: string, idleActorsOnly?: boolean): J | undefined;
 }
 
+// A querier whose share here is no regular slot (several replicas) counts as full, not as NaN.
+const load = (q: Slots) => q.inflight / Math.max(1, q.maxConcurrent);
+
 const regularRoom = (q: Slots) => q.inflight - q.extraInflight < q.maxConcurrent;
 
 /** Room on `q` for a sub-query of an actor that is busy (a regular slot) or idle (either kind). */
@@ -62,9 +65,7 @@ export function admit<J extends Admissible>(
   let started = 0;
   for (const idleActor of [false, true])
     for (;;) {
-      const free = queriers
-        .filter((q) => hasRoom(q, idleActor))
-        .sort((a, b) => a.inflight / a.maxConcurrent - b.inflight / b.maxConcurrent);
+      const free = queriers.filter((q) => hasRoom(q, idleActor)).sort((a, b) => load(a) - load(b));
       let round = 0;
       for (const q of free) {
         if (!hasRoom(q, idleActor)) continue;

@@ -66,6 +66,19 @@ export class QuerierPool {
     clearInterval(this.#timer);
   }
 
+  /**
+   * This replica's share of each querier's slots (in config order), when several replicas share the queriers.
+   * A grown share starts queued work at once; a shrunk one takes no new work until enough running work ends.
+   */
+  share(slots: { maxConcurrent: number; idleActorSlots: number }[]): void {
+    slots.forEach((s, i) => {
+      const q = this.queriers[i]!;
+      q.maxConcurrent = s.maxConcurrent;
+      q.idleActorSlots = s.idleActorSlots;
+    });
+    this.#pump();
+  }
+
   /** Undefined when at least one querier is healthy; otherwise why none is. */
   notReady(): string | undefined {
     if (this.queriers.some((q) => q.healthy)) return undefined;

@@ -1,0 +1,91 @@
+import type { Hono } from "hono";
+import type { FrontendConfig, MembershipConfig } from "../../config/schema.js";
+import type { QuerierPool } from "../dispatch/pool.js";
+import type { Handler } from "../types.js";
+import { shareOf } from "./budget.js";
+import { clusterDispatcher } from "./dispatcher.js";
+import { Membership } from "./membership.js";
+import { replicaSigner, replicaVerifier } from "./replica-auth.js";
+import { subqueryRoute } from "./subquery-route.js";
+
+/** The cluster as operators see it (the status data). */
+export interface ClusterView {
+  self: string;
+  live: { id: string; url: string; started: string }[];
+  /** Tenants this replica has served, and the replica that owns each now. */
+  tenants: { tenant: string; owner: string }[];
+}
+
+/**
+ * This replica among several: the membership, the querier budget it keeps in step with the live set, the
+ * dispatcher that sends each sub-query to its tenant's owner, and the route where the others send theirs.
+ */
+export class Cluster {
+  readonly membership: Membership;
+  readonly dispatch: Handler;
+  /** The internal sub-query route; mounted before any route policy and identity check. */
+  readonly routes: Hono;
+  readonly #dispatcher: ReturnType<typeof clusterDispatcher>;
+  #draining = false;
+
+  constructor(config: FrontendConfig & { membership: MembershipConfig }, pool: QuerierPool, opts: ClusterOptions) {
+    const m = config.membership;
+    this.membership = new Membership(m, opts.log);
+    const self = this.membership.self.id;
+    const signer = replicaSigner(m.secret);
+    const verifier = replicaVerifier(m.secret, self);
+    this.#dispatcher = clusterDispatcher({
+      membership: this.membership,
+      local: pool.dispatch,
+      sign: async (audience, body) => (await signer)(audience, body),
+      log: opts.log,
+    });
+    this.dispatch = this.#dispatcher;
+    this.routes = subqueryRoute({
+      config,
+      verify: async (token, body) => (await verifier)(token, body),
+      run: pool.dispatch,
+      draining: () => this.#draining,
+      maxBodyBytes: opts.maxBodyBytes,
+    });
+    // Each querier's slots shared out among the live replicas; a shrinking share drains as sub-queries end.
+    const slots = config.queriers.map((q) => ({ maxConcurrent: q.max_concurrent, idleActorSlots: q.idle_actor_slots }));
+    this.membership.onChanged((live) => {
+      const share = shareOf(
+        slots,
+        live.map((r) => r.id),
+        self,
+      );
+      pool.share(share);
+      const total = share.reduce((n, s) => n + s.maxConcurrent, 0);
+      opts.log(
+        `cluster: ${live.length} live replica(s) (${live.map((r) => r.id).join(", ")}); this one's share: ` +
+          `${total} querier slot(s)${total === 0 ? " — none: raise max_concurrent to at least one per replica" : ""}`,
+      );
+    });
+  }
+
+  /** Draining (SIGTERM): leave the membership first, so tenants move at once; new sub-queries are turned away. */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    await this.membership.leave();
+  }
+
+  close(): Promise<void> {
+    return this.membership.close();
+  }
+
+  view(): ClusterView {
+    return {
+      self: this.membership.self.id,
+      live: this.membership.live().map((r) => ({ id: r.id, url: r.url, started: new Date(r.started).toISOString() })),
+      tenants: [...this.#dispatcher.tenants()].map(([tenant, owner]) => ({ tenant, owner })),
+    };
+  }
+}
+
+export interface ClusterOptions {
+  log: (line: string) => void;
+  /** The largest sub-query call the internal route reads. */
+  maxBodyBytes: number;
+}
