@@ -3,7 +3,7 @@
 // throughput through a ring of three real memcached servers against one (medians of 5 rounds).
 import { performance } from "node:perf_hooks";
 import { MemcachedCache } from "../../src/frontend/cache/memcached.js";
-import { hash32, Rendezvous } from "../../src/frontend/cache/rendezvous.js";
+import { hash32, Rendezvous } from "../../src/frontend/rendezvous.js";
 import { RingCache } from "../../src/frontend/cache/ring.js";
 import { hashKey } from "../../src/frontend/cache/stored.js";
 import { median } from "./loki.js";

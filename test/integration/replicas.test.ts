@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ownerOf } from "../../src/frontend/cluster/rendezvous.js";
+import { ownerOf } from "../../src/frontend/cluster/owner.js";
 import { type Identity, identitySigner } from "../../src/identity/identity.js";
 import { type CountingProxy, startCountingProxy } from "../support/counting-proxy.js";
 import { startNats, type TestNats } from "../support/nats.js";

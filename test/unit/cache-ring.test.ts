@@ -4,7 +4,7 @@ import { buildCache } from "../../src/frontend/cache/build.js";
 import type { Cache } from "../../src/frontend/cache/cache.js";
 import { MemcachedCache } from "../../src/frontend/cache/memcached.js";
 import { MemoryCache } from "../../src/frontend/cache/memory.js";
-import { hash32, Rendezvous } from "../../src/frontend/cache/rendezvous.js";
+import { hash32, Rendezvous } from "../../src/frontend/rendezvous.js";
 import { RingCache } from "../../src/frontend/cache/ring.js";
 import { hashKey } from "../../src/frontend/cache/stored.js";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { clusterDispatcher } from "../../src/frontend/cluster/dispatcher.js";
 import { decodeCall, encodeAnswer } from "../../src/frontend/cluster/envelope.js";
 import type { Member } from "../../src/frontend/cluster/membership.js";
-import { ownerOf } from "../../src/frontend/cluster/rendezvous.js";
+import { ownerOf } from "../../src/frontend/cluster/owner.js";
 import { DRAINING_HEADER } from "../../src/frontend/cluster/subquery-route.js";
 import { emptyCacheStats, type QueryContext, type QueryRequest } from "../../src/frontend/types.js";
 

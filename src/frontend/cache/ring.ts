@@ -1,5 +1,5 @@
 import type { Cache } from "./cache.js";
-import { Rendezvous, type RendezvousNode } from "./rendezvous.js";
+import { Rendezvous, type RendezvousNode } from "../rendezvous.js";
 
 export interface RingServer extends RendezvousNode {
   /** The server's own cache, with its own deadline and breaker (a MemcachedCache). */

@@ -3,7 +3,7 @@ import type { Handler, QueryContext, QueryRequest, QueryResponse } from "../type
 import { decodeAnswer, encodeCall } from "./envelope.js";
 import type { Member, Membership } from "./membership.js";
 import { REPLICA_AUTH_HEADER } from "./replica-auth.js";
-import { ownerOf } from "./rendezvous.js";
+import { ownerOf } from "./owner.js";
 import { DRAINING_HEADER, SUBQUERY_PATH } from "./subquery-route.js";
 
 export interface DispatcherDeps {
