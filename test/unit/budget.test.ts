@@ -44,4 +44,36 @@ describe("querier budget shared out among replicas", () => {
     const live = ["a", "b", "c"];
     expect(live.map((id) => shareOf([q(2)], live, id)[0]!.maxConcurrent)).toEqual([1, 1, 0]);
   });
+
+  describe("lending: replicas with nothing to run lend their regular slots to the busy ones", () => {
+    const seats = (busy: string) => ["a", "b", "c"].map((id) => ({ id, busy: busy.includes(id) }));
+
+    it("one busy replica alone uses every regular slot; idle-actor slots stay each replica's own", () => {
+      expect(shareOf([q(4, 2)], seats("a"), "a", true)).toEqual([q(4, 1)]);
+      // The lenders keep their own share: work that arrives there starts at once.
+      expect(shareOf([q(4, 2)], seats("a"), "b")).toEqual([q(1, 1)]);
+      expect(shareOf([q(4, 2)], seats("a"), "c")).toEqual([q(1, 0)]);
+    });
+
+    it("two busy replicas split what the idle one lends; all busy: nothing is lent", () => {
+      const shares = ["a", "b"].map((id) => shareOf([q(4), q(3)], seats("ab"), id, true));
+      expect(shares[0]![0]!.maxConcurrent + shares[1]![0]!.maxConcurrent).toBe(4);
+      expect(shares[0]![1]!.maxConcurrent + shares[1]![1]!.maxConcurrent).toBe(3);
+      for (const id of ["a", "b", "c"])
+        expect(shareOf([q(4), q(3)], seats("abc"), id, true)).toEqual(shareOf([q(4), q(3)], seats("abc"), id));
+    });
+
+    it("between them, the busy replicas hold exactly each querier's configured regular slots", () => {
+      const queriers = [q(5, 2), q(1, 1), q(7, 0)];
+      for (const busy of ["a", "ab", "bc", "abc", "c"])
+        queriers.forEach((cfg, i) => {
+          const held = [...busy].reduce((n, id) => n + shareOf(queriers, seats(busy), id, true)[i]!.maxConcurrent, 0);
+          expect(held, `busy ${busy}, querier ${i}`).toBe(cfg.maxConcurrent);
+        });
+    });
+
+    it("a busy replica that may not borrow yet (the others have not heard) keeps to its own share", () => {
+      expect(shareOf([q(4, 2)], seats("a"), "a", false)).toEqual(shareOf([q(4, 2)], ["a", "b", "c"], "a"));
+    });
+  });
 });

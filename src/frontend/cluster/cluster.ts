@@ -34,9 +34,15 @@ export class Cluster {
     const self = this.membership.self.id;
     const signer = replicaSigner(m.secret);
     const verifier = replicaVerifier(m.secret, self);
+    // The sub-queries this replica's own queue runs (its tenants'): they make it busy, which keeps its share.
+    const run: Handler = (req, ctx) => {
+      this.membership.working();
+      return pool.dispatch(req, ctx);
+    };
+    this.membership.trackWork(() => pool.queue.length > 0 || pool.queriers.some((q) => q.inflight > 0));
     this.#dispatcher = clusterDispatcher({
       membership: this.membership,
-      local: pool.dispatch,
+      local: run,
       sign: async (audience, body) => (await signer)(audience, body),
       log: opts.log,
     });
@@ -44,19 +50,20 @@ export class Cluster {
     this.routes = subqueryRoute({
       config,
       verify: async (token, body) => (await verifier)(token, body),
-      run: pool.dispatch,
+      run,
       draining: () => this.#draining,
       maxBodyBytes: opts.maxBodyBytes,
     });
     // Each querier's slots shared out among the live replicas; a shrinking share drains as sub-queries end.
     const slots = config.queriers.map((q) => ({ maxConcurrent: q.max_concurrent, idleActorSlots: q.idle_actor_slots }));
+    let members = "";
     this.membership.onChanged((live) => {
-      const share = shareOf(
-        slots,
-        live.map((r) => r.id),
-        self,
-      );
-      pool.share(share);
+      const seats = live.map((r) => ({ id: r.id, busy: r.busy !== false }));
+      pool.share(shareOf(slots, seats, self, this.membership.mayBorrow));
+      // Logged when replicas come and go, not when shares are lent and taken back.
+      if (live.map((r) => r.id).join() === members) return;
+      members = live.map((r) => r.id).join();
+      const share = shareOf(slots, seats, self);
       const total = share.reduce((n, s) => n + s.maxConcurrent, 0);
       opts.log(
         `cluster: ${live.length} live replica(s) (${live.map((r) => r.id).join(", ")}); this one's share: ` +

@@ -13,6 +13,13 @@ export interface Member {
   url: string;
   /** When it started (ms since the epoch). */
   started: number;
+  /**
+   * Whether it has sub-queries of its own tenants to run (or had since its last heartbeat). A replica that is not
+   * busy lends its share of the queriers' regular slots to the busy ones (budget.ts). Unknown counts as busy.
+   */
+  busy?: boolean;
+  /** Its heartbeats, counted: tells this replica's own news from an older echo. */
+  beat?: number;
 }
 
 const defaultReplicaId = () =>
@@ -37,13 +44,20 @@ export class Membership {
   #left = false;
   #lastLive = "";
   #lastTick = Date.now();
+  #beat = 0;
+  /** Busy since the heartbeat numbered so; the others have heard it once that heartbeat came back. */
+  #busySince = 0;
+  #busyHeard = false;
+  #heardAt = 0;
+  #lastWorkAt = 0;
+  #hasWork: () => boolean = () => false;
 
   constructor(
     readonly config: MembershipConfig,
     readonly log: (line: string) => void,
     now: () => number = Date.now,
   ) {
-    this.self = { id: config.replica_id ?? defaultReplicaId(), url: config.advertise_url, started: now() };
+    this.self = { id: config.replica_id ?? defaultReplicaId(), url: config.advertise_url, started: now(), busy: false };
     this.#lastLive = this.self.id;
     // Heartbeats; and a member that fell silent is dropped within a quarter heartbeat of its timeout.
     this.#timers = [
@@ -60,6 +74,31 @@ export class Membership {
     for (const t of this.#timers) t.unref?.();
     this.#nc = connectNats(config.nats, "membership", log);
     void this.#run();
+  }
+
+  /** Told how to see whether this replica's queue has sub-queries queued or running. */
+  trackWork(hasWork: () => boolean): void {
+    this.#hasWork = hasWork;
+  }
+
+  /** A sub-query arrived for this replica's querier pool: busy from now on, and the others are told at once. */
+  working(): void {
+    this.#lastWorkAt = Date.now();
+    if (this.self.busy) return;
+    this.self.busy = true;
+    this.#busyHeard = false;
+    this.#busySince = this.#beat + 1;
+    void this.#heartbeat(false);
+  }
+
+  /**
+   * Busy, the others have heard so (its heartbeat saying so came back through the bucket, after whatever they had
+   * put before), and a heartbeat has passed since: it may borrow the shares of replicas that are not busy, and
+   * they know to take theirs back. The heartbeat's wait lets replicas woken by the same burst of queries say so
+   * before anyone borrows their shares.
+   */
+  get mayBorrow(): boolean {
+    return this.self.busy === true && this.#busyHeard && Date.now() - this.#heardAt >= this.config.heartbeat;
   }
 
   /** The live members, sorted by ID; this replica among them. */
@@ -191,7 +230,23 @@ export class Membership {
   }
 
   #saw(e: KvWatchEntry): void {
-    if (e.key === this.self.id) return;
+    if (e.key === this.self.id) {
+      if (e.operation === "PUT" && this.self.busy && !this.#busyHeard) {
+        const echo = (() => {
+          try {
+            return e.json<Member>();
+          } catch {
+            return undefined;
+          }
+        })();
+        if (echo?.busy && (echo.beat ?? 0) >= this.#busySince) {
+          this.#busyHeard = true;
+          this.#heardAt = Date.now();
+          this.#announce();
+        }
+      }
+      return;
+    }
     if (e.operation !== "PUT") this.#members.delete(e.key);
     else {
       try {
@@ -220,8 +275,22 @@ export class Membership {
     this.#announce();
   }
 
-  async #heartbeat(): Promise<void> {
+  /**
+   * `regular`: the timer's heartbeat, which also notices that this replica has had no work for a whole `timeout`:
+   * only then does it lend its share. Gaps between a tenant's queries are shorter than that, and every lent share
+   * taken back costs a moment above the budget, so a replica under steady load never lends.
+   */
+  async #heartbeat(regular = true): Promise<void> {
+    if (regular) {
+      if (this.#hasWork()) this.#lastWorkAt = Date.now();
+      if (this.self.busy && Date.now() - this.#lastWorkAt > this.config.timeout) {
+        this.self.busy = false;
+        this.#busyHeard = false;
+        this.#announce();
+      }
+    }
     if (this.#left || !this.#kv || !this.#connected) return;
+    this.self.beat = ++this.#beat;
     await this.#kv
       .put(this.self.id, JSON.stringify(this.self))
       .catch((e: unknown) => this.log(`membership: heartbeat failed: ${(e as Error).message}`));
@@ -229,7 +298,7 @@ export class Membership {
 
   #announce(): void {
     const live = this.live();
-    const key = live.map((m) => m.id).join(",");
+    const key = `${live.map((m) => `${m.id}${m.busy === false ? "" : "*"}`).join(",")} ${this.mayBorrow}`;
     if (key === this.#lastLive) return;
     this.#lastLive = key;
     for (const l of [...this.#listeners]) l(live);
