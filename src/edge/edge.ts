@@ -5,12 +5,25 @@ import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/iden
 import { ActorPaths } from "./actor.js";
 import { bearerToken } from "./auth/bearer.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
-import { cleanRequestHeaders, upstreamUrl } from "../http/forward.js";
+import { cleanHeaderMap, upstreamUrl } from "../http/forward.js";
+import type { HeaderMap, HeaderReader } from "../http/header-map.js";
 import { checkRequest, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
 import { RateLimit } from "./rate-limit.js";
 import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
 import { scopeReadRequest } from "./label-scope.js";
-import { grantFor, readPolicies, resolveTenants } from "./tenant.js";
+import { grantFor, readPolicies, resolveTenants, type TenantGrant } from "./tenant.js";
+
+/**
+ * What admission reads of a request. A Web Request is one (Workers, upgrades); the Node server builds a lighter one
+ * from node:http's request, whose body only becomes a stream when label policies read it.
+ */
+export interface EdgeRequest {
+  method: string;
+  /** Absolute; only its scheme, path and query matter. */
+  url: string;
+  headers: HeaderReader;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
 
 /** A request that passed every check: where it goes, with which headers, on whose behalf. */
 export interface Admitted {
@@ -23,7 +36,7 @@ export interface Admitted {
   identity: Identity;
   /** Undefined for reads when the frontend runs in this process. */
   target?: URL;
-  headers: Headers;
+  headers: HeaderMap;
   /** The query string sent on (with its "?"): the client's, or rewritten under label policies. */
   search: string;
   /** The form body sent on instead of the client's, when label policies rewrote it. */
@@ -60,7 +73,7 @@ export class Edge {
   }
 
   /** Throws ApiError for anything that must not reach an upstream. */
-  async admit(req: Request, clientIp?: string): Promise<Admitted> {
+  async admit(req: EdgeRequest, clientIp?: string): Promise<Admitted> {
     const { route, path } = checkRequest(req, this.routes);
     const url = new URL(req.url);
     const limits = this.routes[route.group];
@@ -72,7 +85,7 @@ export class Edge {
     requireScopes(route.group, user.scopes, this.routes);
     // Deleting logs, changing rules and administering the TSDB change a tenant: they need its write access.
     const access = route.group === "write" || (route.group !== "read" && req.method !== "GET") ? "write" : "read";
-    const grant = grantFor(user.claims, this.config.tenants);
+    const grant = this.#grantOf(user);
     const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grant, access);
     const identity: Identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
     this.#rateLimit?.check(identity.actorPath, tenants);
@@ -85,7 +98,7 @@ export class Edge {
     const scoped = policies && (await scopeReadRequest(req, path, policies, limits.max_body_bytes));
     const search = scoped ? scoped.search : url.search;
 
-    const headers = cleanRequestHeaders(req.headers, {
+    const headers = cleanHeaderMap(req.headers, {
       clientIp,
       proto: url.protocol.replace(":", ""),
       keepAuthorization: this.config.upstream.forward_authorization,
@@ -111,6 +124,17 @@ export class Edge {
       this.#actors.set(user, derived);
     }
     return derived;
+  }
+
+  // Like the hashes, what the tenant rules grant depends only on the verified user's claims.
+  readonly #grants = new WeakMap<VerifiedUser, TenantGrant>();
+  #grantOf(user: VerifiedUser): TenantGrant {
+    let grant = this.#grants.get(user);
+    if (!grant) {
+      grant = grantFor(user.claims, this.config.tenants);
+      this.#grants.set(user, grant);
+    }
+    return grant;
   }
 
   #target(route: Route, path: string, search: string): URL | undefined {

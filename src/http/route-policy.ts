@@ -1,6 +1,7 @@
 import type { RouteGroupName, RoutesConfig } from "../config/routes.js";
 import { canonicalPath } from "./canonical-path.js";
 import { ApiError, printable } from "./errors.js";
+import type { HeaderReader } from "./header-map.js";
 import { requireDeclaredLength, requireHeaderSize } from "./request-limits.js";
 
 /** Where a route's requests go: the read path (frontend), the distributor, the live tail, or its group's own URL. */
@@ -112,7 +113,10 @@ export function decideRoute(method: string, rawPath: string, config: RoutesConfi
  * What both doors (the edge, and the frontend reached directly) check before anything else: the headers' size,
  * the route on the canonical path, a live tail only as a WebSocket upgrade, and the body's declared length.
  */
-export function checkRequest(req: Request, config: RoutesConfig): RouteDecision {
+export function checkRequest(
+  req: { method: string; url: string; headers: HeaderReader },
+  config: RoutesConfig,
+): RouteDecision {
   requireHeaderSize(req.headers, config.max_header_bytes);
   const decision = decideRoute(req.method, new URL(req.url).pathname, config);
   const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";

@@ -22,6 +22,7 @@ import { StatusHistory } from "../observability/status-history.js";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type pino from "pino";
 import { upstreamFetch } from "./upstream-fetch.js";
+import { edgeServer, type EdgeServer } from "./edge-server.js";
 import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
 
 export type Mode = "all" | "edge" | "frontend";
@@ -89,6 +90,9 @@ export async function run(
         })
       : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
+  // The edge alone is served by node:http and undici directly (src/node/edge-server.ts); co-deployed with the
+  // frontend, or with the demo's routes, by the Hono app. Both shells take their decisions from the same Edge.
+  let edgeShell: EdgeServer | undefined;
 
   if (mode === "frontend") {
     top.route("/", frontend!.app);
@@ -125,6 +129,8 @@ export async function run(
       config.routes,
     );
     top.route("/", app);
+    if (mode === "edge" && !config.demo.enabled)
+      edgeShell = edgeServer({ edge, config: config.edge!, requests, scheme: tls ? "https" : "http" });
     onUpgrade = async (req, socket, head) => {
       const path = req.url ?? "/";
       try {
@@ -140,7 +146,7 @@ export async function run(
     };
   }
 
-  const listener = await listen(top.fetch, config.server.listen, onUpgrade, {
+  const listener = await listen(edgeShell ? { node: edgeShell.listener } : top.fetch, config.server.listen, onUpgrade, {
     tls: tlsOptions,
     maxHeaderBytes: config.routes.max_header_bytes,
   });
@@ -198,6 +204,7 @@ export async function run(
       for (const client of wss.clients) client.terminate();
       history.close();
       await listener.close(graceMs);
+      await edgeShell?.close();
       await frontend?.close();
       await admin?.close(1000);
     },
