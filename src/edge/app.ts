@@ -21,6 +21,8 @@ export interface EdgeRuntime {
   fetch?: typeof fetch;
   /** Told who a request was admitted as, or why it was refused (for logs and metrics). */
   observe?: (fields: Record<string, unknown>) => void;
+  /** SHA-256 in hex, where the runtime has a faster one than the pure-JS default (Node). */
+  tokenDigest?: (text: string) => string;
 }
 
 export interface EdgeApp {
@@ -34,7 +36,7 @@ export function createEdgeApp(
   signedIdentity?: SignedIdentityConfig,
   routes?: RoutesConfig,
 ): EdgeApp {
-  const edge = new Edge(config, { signedIdentity, routes });
+  const edge = new Edge(config, { signedIdentity, routes, tokenDigest: runtime.tokenDigest });
   const app = new Hono();
 
   app.get("/healthz", (c) => c.text("ok\n"));

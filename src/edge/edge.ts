@@ -48,6 +48,8 @@ export interface EdgeOptions {
   signedIdentity?: SignedIdentityConfig;
   /** The route policy (the config's top-level routes section); defaults when omitted. */
   routes?: RoutesConfig;
+  /** SHA-256 in hex, for the verified-token cache's keys (TokenVerifier's pure-JS one when omitted). */
+  tokenDigest?: (text: string) => string;
 }
 
 /**
@@ -65,7 +67,7 @@ export class Edge {
     readonly config: EdgeConfig,
     opts: EdgeOptions = {},
   ) {
-    this.verifier = new TokenVerifier(config);
+    this.verifier = new TokenVerifier(config, opts.tokenDigest);
     this.actors = new ActorPaths(config.actor);
     if (opts.signedIdentity) this.#sign = identitySigner(opts.signedIdentity);
     this.routes = opts.routes ?? routesSchema.parse(undefined);
@@ -74,8 +76,8 @@ export class Edge {
 
   /** Throws ApiError for anything that must not reach an upstream. */
   async admit(req: EdgeRequest, clientIp?: string): Promise<Admitted> {
-    const { route, path } = checkRequest(req, this.routes);
     const url = new URL(req.url);
+    const { route, path } = checkRequest(req, this.routes, url);
     const limits = this.routes[route.group];
 
     const user = await this.verifier.verify(
@@ -87,7 +89,7 @@ export class Edge {
     const access = route.group === "write" || (route.group !== "read" && req.method !== "GET") ? "write" : "read";
     const grant = this.#grantOf(user);
     const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grant, access);
-    const identity: Identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
+    const identity = await this.#identityOf(user, tenants);
     this.#rateLimit?.check(identity.actorPath, tenants);
 
     // Under label policies every read is rewritten before it goes anywhere; other groups' reads
@@ -115,6 +117,20 @@ export class Edge {
 
   // Hashes depend only on the verified user, which the token cache keeps: compute them once per token.
   readonly #actors = new WeakMap<VerifiedUser, Promise<{ subject: string; actorPath: string }>>();
+  // One Identity object per user and tenants: the signer signs it once per half its lifetime.
+  readonly #identities = new WeakMap<VerifiedUser, Map<string, Identity>>();
+  async #identityOf(user: VerifiedUser, tenants: string[]): Promise<Identity> {
+    let byTenants = this.#identities.get(user);
+    if (!byTenants) this.#identities.set(user, (byTenants = new Map()));
+    const key = tenants.join("|");
+    let identity = byTenants.get(key);
+    if (!identity) {
+      identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
+      byTenants.set(key, identity);
+    }
+    return identity;
+  }
+
   #actorOf(user: VerifiedUser): Promise<{ subject: string; actorPath: string }> {
     let derived = this.#actors.get(user);
     if (!derived) {

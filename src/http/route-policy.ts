@@ -97,6 +97,23 @@ const matches = (pattern: readonly string[], segments: string[]) =>
  * that is no route (or whose group is off), 405 for a method the route does not take.
  */
 export function decideRoute(method: string, rawPath: string, config: RoutesConfig): RouteDecision {
+  // A decision depends only on these three: a busy gateway sees the same few paths again and again.
+  let decided = decisions.get(config);
+  if (!decided) decisions.set(config, (decided = new Map()));
+  const key = `${method} ${rawPath}`;
+  const known = decided.get(key);
+  if (known) return known;
+  const decision = decide(method, rawPath, config);
+  // Bounded: paths with a name in them (label/*/values) are many. Refusals are not kept; they throw anyway.
+  if (decided.size >= MAX_DECISIONS) decided.clear();
+  decided.set(key, decision);
+  return decision;
+}
+
+const MAX_DECISIONS = 4096;
+const decisions = new WeakMap<RoutesConfig, Map<string, RouteDecision>>();
+
+function decide(method: string, rawPath: string, config: RoutesConfig): RouteDecision {
   const path = canonicalPath(rawPath);
   const segments = path.slice(1).split("/");
   const found = ROUTES.filter((r) => matches(r.pattern, segments) && isOn(r.group, config));
@@ -116,9 +133,10 @@ export function decideRoute(method: string, rawPath: string, config: RoutesConfi
 export function checkRequest(
   req: { method: string; url: string; headers: HeaderReader },
   config: RoutesConfig,
+  url = new URL(req.url),
 ): RouteDecision {
   requireHeaderSize(req.headers, config.max_header_bytes);
-  const decision = decideRoute(req.method, new URL(req.url).pathname, config);
+  const decision = decideRoute(req.method, url.pathname, config);
   const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
   if (decision.route.target === "tail" && !upgrade) throw new ApiError("bad_data", TAIL_NEEDS_UPGRADE);
   const group = decision.route.group;

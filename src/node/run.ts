@@ -20,6 +20,7 @@ import { statusPage } from "../observability/status-page.js";
 import { packageVersion, statusAssets } from "../observability/status-assets.js";
 import { StatusHistory } from "../observability/status-history.js";
 import cluster from "node:cluster";
+import { createHash } from "node:crypto";
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type pino from "pino";
 import { upstreamFetch } from "./upstream-fetch.js";
@@ -131,6 +132,7 @@ export async function run(
         bodiesDecoded: false, // upstreamFetch hands bodies on as the upstream encoded them
         fetch: upstreamFetch,
         observe: requests.observe,
+        tokenDigest: (text) => createHash("sha256").update(text).digest("hex"),
         inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.app.fetch(req, { identity })) : undefined,
       },
       mode === "edge" ? config.identity : undefined,
