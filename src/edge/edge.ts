@@ -25,6 +25,8 @@ export interface EdgeRequest {
   readonly body: ReadableStream<Uint8Array> | null;
 }
 
+const MAX_ACTORS = 10_000;
+
 /** A request that passed every check: where it goes, with which headers, on whose behalf. */
 export interface Admitted {
   kind: RouteTarget;
@@ -131,14 +133,21 @@ export class Edge {
     return identity;
   }
 
+  // A user's next token (a refresh) has the same hashes: kept by what they are computed from, a bounded number.
+  readonly #actorsByUser = new Map<string, Promise<{ subject: string; actorPath: string }>>();
   #actorOf(user: VerifiedUser): Promise<{ subject: string; actorPath: string }> {
     let derived = this.#actors.get(user);
+    if (derived) return derived;
+    const key = JSON.stringify([user.service, user.issuer, user.subject, user.clientId ?? null]);
+    derived = this.#actorsByUser.get(key);
     if (!derived) {
       derived = Promise.all([this.actors.subjectHash(user), this.actors.pathFor(user)]).then(
         ([subject, actorPath]) => ({ subject, actorPath }),
       );
-      this.#actors.set(user, derived);
+      if (this.#actorsByUser.size >= MAX_ACTORS) this.#actorsByUser.clear();
+      this.#actorsByUser.set(key, derived);
     }
+    this.#actors.set(user, derived);
     return derived;
   }
 
