@@ -119,22 +119,10 @@ export class RequestLog {
     return child;
   }
 
-  // Route labels by path (bounded): the same few paths come again and again.
-  readonly #routes = new Map<string, string>();
-  #routeOf(path: string): string {
-    let route = this.#routes.get(path);
-    if (route === undefined) {
-      route = routeLabel(path);
-      if (this.#routes.size >= 10_000) this.#routes.clear();
-      this.#routes.set(path, route);
-    }
-    return route;
-  }
-
   /** The log line and metrics of one answered request (the middleware's, or a server's that is not Hono). */
   record(req: AnsweredRequest, fields: RequestFields): void {
     const { status, ms, path } = req;
-    const route = this.#routeOf(path);
+    const route = routeLabel(path);
     const metrics = this.#metricsFor(route, status, fields.tenant ?? "");
     metrics.count();
     metrics.time(ms / 1000);

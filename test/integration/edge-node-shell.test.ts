@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { run, type Running } from "../../src/node/run.js";
+import { jwksEdgeConfig } from "../support/edge-config.js";
 import { startJwksServer, type JwksServer } from "../support/jwks-server.js";
 import { rawHttp, statusOf } from "../support/net.js";
 
@@ -104,17 +105,7 @@ describe("the edge's HTTP shell on Node", () => {
         });
       },
     });
-    const config = parseConfig({
-      server: { listen: "127.0.0.1:0" },
-      log: { level: "warn" },
-      identity: { secret: "identity-secret-for-tests-0123456789" },
-      edge: {
-        issuers: [{ issuer: jwks.issuer, jwks_uri: jwks.url, audiences: ["fairgate"] }],
-        tenants: { rules: [{ claim: "tenants", read: ["$value"], write: ["$value"] }] },
-        actor: { secret: "actor-secret-for-tests" },
-        upstream: { read_url: upstream.url, write_url: upstream.url },
-      },
-    });
+    const config = parseConfig(jwksEdgeConfig(jwks, upstream.url));
     edge = await run(config, "edge");
     token = await jwks.sign({ tenants: ["team-a"] });
   });
@@ -207,17 +198,7 @@ describe("the edge's HTTP shell on Node", () => {
   });
 
   it("answers 502 in the API's format when the upstream cannot be reached", async () => {
-    const config = parseConfig({
-      server: { listen: "127.0.0.1:0" },
-      log: { level: "silent" },
-      identity: { secret: "identity-secret-for-tests-0123456789" },
-      edge: {
-        issuers: [{ issuer: jwks.issuer, jwks_uri: jwks.url, audiences: ["fairgate"] }],
-        tenants: { rules: [{ claim: "tenants", read: ["$value"] }] },
-        actor: { secret: "actor-secret-for-tests" },
-        upstream: { read_url: "http://127.0.0.1:9" },
-      },
-    });
+    const config = parseConfig({ ...jwksEdgeConfig(jwks, "http://127.0.0.1:9"), log: { level: "silent" } });
     const unreachable = await run(config, "edge");
     try {
       const res = await fetch(`${unreachable.url}/api/v1/query?query=up`, { headers: auth() });

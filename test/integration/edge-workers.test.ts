@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { run } from "../../src/node/run.js";
+import { jwksEdgeConfig } from "../support/edge-config.js";
 import { startJwksServer, type JwksServer } from "../support/jwks-server.js";
 import { freePort } from "../support/supervised.js";
 
@@ -58,17 +59,9 @@ describe("fairgate edge with server.workers: 2", { timeout: 120_000 }, () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     [url, admin] = [`http://127.0.0.1:${port}`, `http://127.0.0.1:${adminPort}`];
     scratch = mkdtempSync(join(tmpdir(), "fairgate-workers-"));
-    const config = {
-      server: { listen: `127.0.0.1:${port}`, admin_listen: `127.0.0.1:${adminPort}`, workers: 2 },
-      log: { level: "warn" },
-      identity: { secret: "identity-secret-for-tests-0123456789" },
-      edge: {
-        issuers: [{ issuer: jwks.issuer, jwks_uri: jwks.url, audiences: ["fairgate"] }],
-        tenants: { rules: [{ claim: "tenants", read: ["$value"] }] },
-        actor: { secret: "actor-secret-for-tests" },
-        upstream: { read_url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` },
-      },
-    };
+    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const config = jwksEdgeConfig(jwks, upstreamUrl);
+    config.server = { listen: `127.0.0.1:${port}`, admin_listen: `127.0.0.1:${adminPort}`, workers: 2 };
     writeFileSync(join(scratch, "edge.yaml"), JSON.stringify(config));
     fairgate = spawn(process.execPath, ["--import", "tsx", MAIN, "edge", "--config", join(scratch, "edge.yaml")], {
       detached: true,
