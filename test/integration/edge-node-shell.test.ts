@@ -1,7 +1,12 @@
 // What the edge's own HTTP shell on Node (node:http in, undici out) does that the Hono app on Workers leaves to
 // the runtime: streaming and backpressure, the answer's headers, odd request targets, broken upstreams.
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generate } from "selfsigned";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
@@ -95,6 +100,10 @@ describe("the edge's HTTP shell on Node", () => {
         res.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
         res.write('{"partial":');
         setTimeout(() => res.destroy(), 50);
+      },
+      // What the edge sent, as the upstream saw it.
+      "/format_query": (req, res) => {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(req.headers));
       },
       "/push": (req, res) => {
         const chunks: Buffer[] = [];
@@ -208,6 +217,37 @@ describe("the edge's HTTP shell on Node", () => {
       expect(body.error).toMatch(/^upstream 127\.0\.0\.1:9 is unreachable: .*ECONNREFUSED/);
     } finally {
       await unreachable.close(100);
+    }
+  });
+
+  it("serves over TLS, and tells the upstream the request came over https", async () => {
+    const pems = await generate([{ name: "commonName", value: "edge" }], {
+      keyType: "ec",
+      algorithm: "sha256",
+      extensions: [{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }],
+    });
+    const dir = mkdtempSync(join(tmpdir(), "fairgate-edge-tls-"));
+    writeFileSync(join(dir, "tls.crt"), pems.cert);
+    writeFileSync(join(dir, "tls.key"), pems.private);
+    const config = jwksEdgeConfig(jwks, upstream.url);
+    config.server = { listen: "127.0.0.1:0", tls: { cert_file: join(dir, "tls.crt"), key_file: join(dir, "tls.key") } };
+    const secure = await run(parseConfig(config), "edge");
+    try {
+      expect(secure.url).toMatch(/^https:/);
+      const seen = await new Promise<Record<string, string>>((resolve, reject) => {
+        const req = httpsRequest(`${secure.url}/loki/api/v1/format_query?query=x`, { ca: pems.cert, headers: auth() });
+        req.on("response", (res) => {
+          let body = "";
+          res.setEncoding("utf8").on("data", (d: string) => (body += d));
+          res.on("end", () => resolve(JSON.parse(body) as Record<string, string>));
+        });
+        req.on("error", reject).end();
+      });
+      expect(seen["x-forwarded-proto"]).toBe("https");
+      expect(seen["x-scope-orgid"]).toBe("team-a");
+    } finally {
+      await secure.close(100);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
