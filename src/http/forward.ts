@@ -29,6 +29,8 @@ export const HOP_BY_HOP = [
   "content-length",
   "forwarded",
   "x-real-ip",
+  // Answered by the edge's own server (100 Continue); the body then streams on like any other.
+  "expect",
 ];
 
 function dropHopByHop(h: MutableHeaders): void {

@@ -97,12 +97,15 @@ export function edgeServer(opts: EdgeServerOptions): EdgeServer {
         return;
       }
       const request = new NodeEdgeRequest(req, `${opts.scheme}://edge${target}`, HeaderMap.fromRaw(req.rawHeaders));
-      edge.admit(request, req.socket.remoteAddress).then((admitted) => {
-        fields.tenant = admitted.identity.tenants.join("|");
-        fields.actor = admitted.identity.actorPath;
-        if (!admitted.target) throw new ApiError("unavailable", "no upstream is configured for this route");
-        proxy(agent, req, res, admitted, admitted.target, timeoutMs, record, fail);
-      }, fail);
+      edge
+        .admit(request, req.socket.remoteAddress)
+        .then((admitted) => {
+          fields.tenant = admitted.identity.tenants.join("|");
+          fields.actor = admitted.identity.actorPath;
+          if (!admitted.target) throw new ApiError("unavailable", "no upstream is configured for this route");
+          proxy(agent, req, res, admitted, admitted.target, timeoutMs, record, fail);
+        })
+        .catch(fail);
     } catch (e) {
       fail(e);
     }

@@ -184,6 +184,20 @@ describe("the edge's HTTP shell on Node", () => {
     expect(receivedBody).toBe("first,second,third");
   });
 
+  it("answers Expect: 100-continue itself, and streams the body on without the header", async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${edge.url}/loki/api/v1/push`, {
+        method: "POST",
+        headers: { ...auth(), "content-type": "application/json", expect: "100-continue" },
+      });
+      req.on("continue", () => req.end("after-continue"));
+      req.on("response", (res) => resolve(res.resume().statusCode!));
+      req.on("error", reject);
+    });
+    expect(status).toBe(204);
+    expect(receivedBody).toBe("after-continue");
+  });
+
   it("decides an absolute-form target on its path, and refuses a target that is no path", async () => {
     const absolute = await rawHttp(
       edge.url,
