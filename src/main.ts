@@ -7,6 +7,8 @@ import { type Mode, run } from "./node/run.js";
 import { ListenError } from "./node/server.js";
 import { packageVersion as version } from "./observability/status-assets.js";
 import { stopOnSignals } from "./node/signals.js";
+import cluster from "node:cluster";
+import { runPrimary, runWorker, WorkerStartError } from "./node/cluster.js";
 
 const HELP = `fairgate — fair queueing and tenant enforcement in front of Loki and Mimir
 
@@ -98,6 +100,15 @@ async function actorHash(values: Options): Promise<void> {
 
 async function serve(mode: Mode, values: Options): Promise<void> {
   const config = loadConfig(required(values, "config"));
+  if (config.server.workers > 1) {
+    if (cluster.isWorker) return runWorker(config, mode);
+    const primary = await runPrimary(config, mode);
+    const admin = primary.adminUrl ? `, admin on ${primary.adminUrl} (/metrics of all workers)` : "";
+    process.stdout.write(
+      `fairgate ${version()} (${mode}) listening on ${primary.url} with ${primary.workers} workers${admin}\n`,
+    );
+    return;
+  }
   const running = await run(config, mode);
   // Signal handlers first: whoever reads "listening" may stop us at once, and must get a drain.
   stopOnSignals(running);
@@ -122,6 +133,7 @@ The status page is on the admin listener: /status. README.md, "See it work", sho
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof WorkerStartError) process.exit(e.code); // the worker said why
   if (e instanceof ConfigError || e instanceof ListenError) fail(e.message);
   fail(e instanceof Error ? (e.stack ?? e.message) : String(e));
 });

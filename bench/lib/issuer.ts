@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 
 export const BENCH_AUDIENCE = "fairgate-bench";
 
@@ -8,6 +8,10 @@ export interface BenchIssuer {
   issuer: string;
   /** A bearer token for a user in group team-a, valid for an hour. */
   token: string;
+  /** The signing key's public half, PEM (SPKI): what HAProxy's jwt_verify reads. */
+  publicKeyPem: string;
+  /** `count` more tokens like `token`, each one new (its own jti): a verification cache never knows them. */
+  mint(count: number): Promise<string[]>;
   /** How often the edge fetched discovery or the JWKS: should stay at 1 each, or the bench measures the IdP. */
   hits: { discovery: number; jwks: number };
   close(): Promise<void>;
@@ -36,18 +40,28 @@ export async function startIssuer(alg: "ES256" | "RS256" = "ES256"): Promise<Ben
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const token = await new SignJWT({ groups: ["team-a"], scope: "openid logs:read" })
-    .setProtectedHeader({ alg, kid: jwk.kid, typ: "at+jwt" })
-    .setIssuer(issuer)
-    .setSubject("bench-user")
-    .setAudience(BENCH_AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .sign(privateKey);
+  const sign = (jti?: string) => {
+    const claims = { groups: ["team-a"], scope: "openid logs:read", ...(jti ? { jti } : {}) };
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg, kid: jwk.kid, typ: "at+jwt" })
+      .setIssuer(issuer)
+      .setSubject("bench-user")
+      .setAudience(BENCH_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(privateKey);
+  };
+  const token = await sign();
 
   return {
     issuer,
     token,
+    publicKeyPem: await exportSPKI(publicKey),
+    mint: async (count) => {
+      const tokens: string[] = [];
+      for (let i = 0; i < count; i++) tokens.push(await sign(`cold-${i}`));
+      return tokens;
+    },
     hits,
     close: () =>
       new Promise<void>((resolve) => {

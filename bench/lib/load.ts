@@ -13,6 +13,8 @@ export interface LoadOptions {
   /** wrk threads; the Node generator always uses one event loop. */
   threads: number;
   headers: Record<string, string>;
+  /** wrk only: each request carries the next of these bearer tokens (in place of headers.authorization). */
+  tokens?: readonly string[];
 }
 
 export interface LoadResult {
@@ -46,12 +48,31 @@ done = function(summary, latency, requests)
 end
 `;
 
+// Each request with the next token from a file, one per line, round and round.
+const WRK_TOKENS = (file: string) => `
+local tokens = {}
+for line in io.lines("${file}") do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  wrk.headers["Authorization"] = "Bearer " .. tokens[i]
+  return wrk.format()
+end
+`;
+
 async function wrk(wrkPath: string, url: string, seconds: number, o: LoadOptions): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), "fairgate-bench-wrk-"));
   try {
     const script = join(dir, "report.lua");
-    writeFileSync(script, WRK_REPORT);
-    const headerArgs = Object.entries(o.headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
+    let lua = WRK_REPORT;
+    let headers = o.headers;
+    if (o.tokens) {
+      writeFileSync(join(dir, "tokens"), `${o.tokens.join("\n")}\n`);
+      lua += WRK_TOKENS(join(dir, "tokens"));
+      headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+    }
+    writeFileSync(script, lua);
+    const headerArgs = Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
     const { stdout } = await run(
       wrkPath,
       [
@@ -99,6 +120,7 @@ export type LoadTool = { name: "wrk"; path: string } | { name: "node" };
 
 /** Warm up (discarded), then measure, against one URL. */
 export async function measure(tool: LoadTool, url: string, o: LoadOptions): Promise<LoadResult> {
+  if (o.tokens && tool.name !== "wrk") throw new Error("a new token per request needs wrk");
   const once = (seconds: number) => (tool.name === "wrk" ? wrk(tool.path, url, seconds, o) : nodeLoad(url, seconds, o));
   if (o.warmupSeconds > 0) await once(o.warmupSeconds);
   return once(o.seconds);

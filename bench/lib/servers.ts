@@ -42,8 +42,14 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, child: ChildProcess, name: string, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 5_000;
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  name: string,
+  stderr: () => string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr()}`);
     const up = await new Promise<boolean>((resolve) => {
@@ -53,15 +59,16 @@ async function waitForPort(port: number, child: ChildProcess, name: string, stde
     if (up) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`${name} did not listen on 127.0.0.1:${port} within 5s: ${stderr()}`);
+  throw new Error(`${name} did not listen on 127.0.0.1:${port} within ${timeoutMs / 1000}s: ${stderr()}`);
 }
 
-async function spawnServer(
+export async function spawnServer(
   name: string,
   cmd: string,
   args: string[],
   port: number,
   cleanup = () => {},
+  startMs = 5_000,
 ): Promise<Server> {
   const child = track(spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] }), cleanup);
   let stderr = "";
@@ -77,7 +84,7 @@ async function spawnServer(
     cleanup();
   };
   try {
-    await waitForPort(port, child, name, () => stderr.trim());
+    await waitForPort(port, child, name, () => stderr.trim(), startMs);
   } catch (e) {
     await close();
     throw e;
@@ -96,7 +103,9 @@ export async function startNginx(nginx: string, role: NginxRole, workers: number
   const port = await freePort();
   const location =
     "serve" in role
-      ? `default_type application/json;\n      return 200 '${role.serve}';`
+      ? // The tenant and actor path it was sent come back as headers: the bench checks every proxy set them.
+        `default_type application/json;\n      add_header x-seen-tenant $http_x_scope_orgid;\n      ` +
+        `add_header x-seen-actor $http_x_loki_actor_path;\n      return 200 '${role.serve}';`
       : `proxy_pass http://backend;\n      proxy_http_version 1.1;\n      proxy_set_header Connection "";`;
   const backend = "proxyTo" in role ? `upstream backend { server ${new URL(role.proxyTo).host}; keepalive 64; }` : "";
   const conf = `

@@ -501,6 +501,9 @@ export const configSchema = z
           .object({ cert_file: z.string().min(1), key_file: z.string().min(1) })
           .strict()
           .optional(),
+        // Processes serving `listen` (node:cluster), for the edge alone: one per core it may use. The admin
+        // listener stays one, in the primary process, with every worker's metrics added up.
+        workers: z.number().int().min(1).max(256).default(1),
       })
       .strict()
       .prefault({}),

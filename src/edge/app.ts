@@ -7,6 +7,7 @@ import { Edge, type Admitted } from "./edge.js";
 import { forward } from "../http/forward.js";
 import { limitBody, rebuilt } from "../http/request-limits.js";
 import { TAIL_NEEDS_UPGRADE } from "../http/route-policy.js";
+import { refusal } from "./refusal.js";
 
 /** What differs between Workers and Node. */
 export interface EdgeRuntime {
@@ -20,6 +21,8 @@ export interface EdgeRuntime {
   fetch?: typeof fetch;
   /** Told who a request was admitted as, or why it was refused (for logs and metrics). */
   observe?: (fields: Record<string, unknown>) => void;
+  /** SHA-256 in hex, where the runtime has a faster one than the pure-JS default (Node). */
+  tokenDigest?: (text: string) => string;
 }
 
 export interface EdgeApp {
@@ -33,7 +36,7 @@ export function createEdgeApp(
   signedIdentity?: SignedIdentityConfig,
   routes?: RoutesConfig,
 ): EdgeApp {
-  const edge = new Edge(config, { signedIdentity, routes });
+  const edge = new Edge(config, { signedIdentity, routes, tokenDigest: runtime.tokenDigest });
   const app = new Hono();
 
   app.get("/healthz", (c) => c.text("ok\n"));
@@ -66,7 +69,7 @@ export function createEdgeApp(
       const url = new URL(req.url);
       url.pathname = admitted.path;
       url.search = admitted.search;
-      return runtime.inProcessRead(rebuilt(req, url, limited.body, admitted.headers), admitted.identity);
+      return runtime.inProcessRead(rebuilt(req, url, limited.body, admitted.headers.toHeaders()), admitted.identity);
     }
     return forward(req, admitted.target, admitted.headers, {
       timeoutMs: config.upstream.timeout,
@@ -77,14 +80,6 @@ export function createEdgeApp(
     });
   });
 
-  app.onError((err, c) => {
-    // A refused credential (a malformed Bearer header is a 400 with a challenge) or a refused tenant.
-    const challenged = err instanceof ApiError && "www-authenticate" in err.headers;
-    if (err instanceof ApiError && (challenged || err.status === 401 || err.status === 403 || err.status === 503))
-      runtime.observe?.({ auth_failure: err.message });
-    if (err instanceof ApiError) return errorResponse(err, c.req.path);
-    console.error("edge: unexpected error", err);
-    return errorResponse(new ApiError("internal", "internal error in the gateway"), c.req.path);
-  });
+  app.onError((err, c) => errorResponse(refusal(err, runtime.observe), c.req.path));
   return { app, edge };
 }

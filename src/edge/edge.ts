@@ -5,12 +5,27 @@ import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/iden
 import { ActorPaths } from "./actor.js";
 import { bearerToken } from "./auth/bearer.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
-import { cleanRequestHeaders, upstreamUrl } from "../http/forward.js";
+import { cleanHeaderMap, upstreamUrl } from "../http/forward.js";
+import type { HeaderMap, HeaderReader } from "../http/header-map.js";
 import { checkRequest, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
 import { RateLimit } from "./rate-limit.js";
 import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
 import { scopeReadRequest } from "./label-scope.js";
-import { grantFor, readPolicies, resolveTenants } from "./tenant.js";
+import { grantFor, readPolicies, resolveTenants, type TenantGrant } from "./tenant.js";
+
+/**
+ * What admission reads of a request. A Web Request is one (Workers, upgrades); the Node server builds a lighter one
+ * from node:http's request, whose body only becomes a stream when label policies read it.
+ */
+export interface EdgeRequest {
+  method: string;
+  /** Absolute; only its scheme, path and query matter. */
+  url: string;
+  headers: HeaderReader;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
+const MAX_ACTORS = 10_000;
 
 /** A request that passed every check: where it goes, with which headers, on whose behalf. */
 export interface Admitted {
@@ -23,7 +38,7 @@ export interface Admitted {
   identity: Identity;
   /** Undefined for reads when the frontend runs in this process. */
   target?: URL;
-  headers: Headers;
+  headers: HeaderMap;
   /** The query string sent on (with its "?"): the client's, or rewritten under label policies. */
   search: string;
   /** The form body sent on instead of the client's, when label policies rewrote it. */
@@ -35,6 +50,8 @@ export interface EdgeOptions {
   signedIdentity?: SignedIdentityConfig;
   /** The route policy (the config's top-level routes section); defaults when omitted. */
   routes?: RoutesConfig;
+  /** SHA-256 in hex, for the verified-token cache's keys (TokenVerifier's pure-JS one when omitted). */
+  tokenDigest?: (text: string) => string;
 }
 
 /**
@@ -52,7 +69,7 @@ export class Edge {
     readonly config: EdgeConfig,
     opts: EdgeOptions = {},
   ) {
-    this.verifier = new TokenVerifier(config);
+    this.verifier = new TokenVerifier(config, opts.tokenDigest);
     this.actors = new ActorPaths(config.actor);
     if (opts.signedIdentity) this.#sign = identitySigner(opts.signedIdentity);
     this.routes = opts.routes ?? routesSchema.parse(undefined);
@@ -60,9 +77,9 @@ export class Edge {
   }
 
   /** Throws ApiError for anything that must not reach an upstream. */
-  async admit(req: Request, clientIp?: string): Promise<Admitted> {
-    const { route, path } = checkRequest(req, this.routes);
+  async admit(req: EdgeRequest, clientIp?: string): Promise<Admitted> {
     const url = new URL(req.url);
+    const { route, path } = checkRequest(req, this.routes, url);
     const limits = this.routes[route.group];
 
     const user = await this.verifier.verify(
@@ -72,9 +89,9 @@ export class Edge {
     requireScopes(route.group, user.scopes, this.routes);
     // Deleting logs, changing rules and administering the TSDB change a tenant: they need its write access.
     const access = route.group === "write" || (route.group !== "read" && req.method !== "GET") ? "write" : "read";
-    const grant = grantFor(user.claims, this.config.tenants);
+    const grant = this.#grantOf(user);
     const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grant, access);
-    const identity: Identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
+    const identity = await this.#identityOf(user, tenants);
     this.#rateLimit?.check(identity.actorPath, tenants);
 
     // Under label policies every read is rewritten before it goes anywhere; other groups' reads
@@ -85,7 +102,7 @@ export class Edge {
     const scoped = policies && (await scopeReadRequest(req, path, policies, limits.max_body_bytes));
     const search = scoped ? scoped.search : url.search;
 
-    const headers = cleanRequestHeaders(req.headers, {
+    const headers = cleanHeaderMap(req.headers, {
       clientIp,
       proto: url.protocol.replace(":", ""),
       keepAuthorization: this.config.upstream.forward_authorization,
@@ -102,15 +119,47 @@ export class Edge {
 
   // Hashes depend only on the verified user, which the token cache keeps: compute them once per token.
   readonly #actors = new WeakMap<VerifiedUser, Promise<{ subject: string; actorPath: string }>>();
+  // One Identity object per user and tenants: the signer signs it once per half its lifetime.
+  readonly #identities = new WeakMap<VerifiedUser, Map<string, Identity>>();
+  async #identityOf(user: VerifiedUser, tenants: string[]): Promise<Identity> {
+    let byTenants = this.#identities.get(user);
+    if (!byTenants) this.#identities.set(user, (byTenants = new Map()));
+    const key = tenants.join("|");
+    let identity = byTenants.get(key);
+    if (!identity) {
+      identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
+      byTenants.set(key, identity);
+    }
+    return identity;
+  }
+
+  // A user's next token (a refresh) has the same hashes: kept by what they are computed from, a bounded number.
+  readonly #actorsByUser = new Map<string, Promise<{ subject: string; actorPath: string }>>();
   #actorOf(user: VerifiedUser): Promise<{ subject: string; actorPath: string }> {
     let derived = this.#actors.get(user);
+    if (derived) return derived;
+    const key = JSON.stringify([user.service, user.issuer, user.subject, user.clientId ?? null]);
+    derived = this.#actorsByUser.get(key);
     if (!derived) {
       derived = Promise.all([this.actors.subjectHash(user), this.actors.pathFor(user)]).then(
         ([subject, actorPath]) => ({ subject, actorPath }),
       );
-      this.#actors.set(user, derived);
+      if (this.#actorsByUser.size >= MAX_ACTORS) this.#actorsByUser.clear();
+      this.#actorsByUser.set(key, derived);
     }
+    this.#actors.set(user, derived);
     return derived;
+  }
+
+  // Like the hashes, what the tenant rules grant depends only on the verified user's claims.
+  readonly #grants = new WeakMap<VerifiedUser, TenantGrant>();
+  #grantOf(user: VerifiedUser): TenantGrant {
+    let grant = this.#grants.get(user);
+    if (!grant) {
+      grant = grantFor(user.claims, this.config.tenants);
+      this.#grants.set(user, grant);
+    }
+    return grant;
   }
 
   #target(route: Route, path: string, search: string): URL | undefined {

@@ -6,6 +6,7 @@ import { ApiError } from "../http/errors.js";
 import { limitBody } from "../http/request-limits.js";
 import type { LabelPolicy } from "../policy/policy.js";
 import { scopeRead } from "../policy/scope.js";
+import type { EdgeRequest } from "./edge.js";
 
 export interface ScopedRead {
   /** The new query string, with its "?" (or empty). */
@@ -17,7 +18,7 @@ export interface ScopedRead {
 const FORM = "application/x-www-form-urlencoded";
 
 export async function scopeReadRequest(
-  req: Request,
+  req: EdgeRequest,
   path: string,
   policies: readonly LabelPolicy[],
   maxBodyBytes: number,

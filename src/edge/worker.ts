@@ -26,7 +26,7 @@ function build(env: Env): { app?: Hono; error?: string } {
         bodiesDecoded: false,
         // Workers pass a WebSocket through when the upstream fetch carries the Upgrade header.
         tail: async (a) => {
-          const headers = new Headers(a.headers);
+          const headers = a.headers.toHeaders();
           headers.set("upgrade", "websocket");
           return fetch(a.target!, { headers });
         },

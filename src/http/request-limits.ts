@@ -1,11 +1,12 @@
 import { ApiError } from "./errors.js";
+import type { HeaderReader } from "./header-map.js";
 
 // A client that sends too much gets its answer at once, and the connection is not kept for the rest of its body.
-const tooLarge = (max: number, what: string) =>
+export const tooLarge = (max: number, what: string) =>
   new ApiError("too_large", `request body over the ${max}-byte limit for ${what}`, { connection: "close" });
 
 /** 431 when all headers together (names, values, ": " and CRLF each) exceed max bytes. */
-export function requireHeaderSize(headers: Headers, max: number): void {
+export function requireHeaderSize(headers: HeaderReader, max: number): void {
   let bytes = 0;
   headers.forEach((value, name) => {
     bytes += name.length + value.length + 4;
@@ -17,7 +18,7 @@ export function requireHeaderSize(headers: Headers, max: number): void {
 }
 
 /** 413 before a byte of the body is read, when its declared length is over the limit. */
-export function requireDeclaredLength(headers: Headers, max: number, what: string): void {
+export function requireDeclaredLength(headers: HeaderReader, max: number, what: string): void {
   const declared = headers.get("content-length");
   if (declared !== null && Number(declared) > max) throw tooLarge(max, what);
 }

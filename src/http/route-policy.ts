@@ -1,6 +1,7 @@
 import type { RouteGroupName, RoutesConfig } from "../config/routes.js";
 import { canonicalPath } from "./canonical-path.js";
 import { ApiError, printable } from "./errors.js";
+import type { HeaderReader } from "./header-map.js";
 import { requireDeclaredLength, requireHeaderSize } from "./request-limits.js";
 
 /** Where a route's requests go: the read path (frontend), the distributor, the live tail, or its group's own URL. */
@@ -96,6 +97,23 @@ const matches = (pattern: readonly string[], segments: string[]) =>
  * that is no route (or whose group is off), 405 for a method the route does not take.
  */
 export function decideRoute(method: string, rawPath: string, config: RoutesConfig): RouteDecision {
+  // A decision depends only on these three: a busy gateway sees the same few paths again and again.
+  let decided = decisions.get(config);
+  if (!decided) decisions.set(config, (decided = new Map()));
+  const key = `${method} ${rawPath}`;
+  const known = decided.get(key);
+  if (known) return known;
+  const decision = decide(method, rawPath, config);
+  // Bounded: paths with a name in them (label/*/values) are many. Refusals are not kept; they throw anyway.
+  if (decided.size >= MAX_DECISIONS) decided.clear();
+  decided.set(key, decision);
+  return decision;
+}
+
+const MAX_DECISIONS = 4096;
+const decisions = new WeakMap<RoutesConfig, Map<string, RouteDecision>>();
+
+function decide(method: string, rawPath: string, config: RoutesConfig): RouteDecision {
   const path = canonicalPath(rawPath);
   const segments = path.slice(1).split("/");
   const found = ROUTES.filter((r) => matches(r.pattern, segments) && isOn(r.group, config));
@@ -112,9 +130,13 @@ export function decideRoute(method: string, rawPath: string, config: RoutesConfi
  * What both doors (the edge, and the frontend reached directly) check before anything else: the headers' size,
  * the route on the canonical path, a live tail only as a WebSocket upgrade, and the body's declared length.
  */
-export function checkRequest(req: Request, config: RoutesConfig): RouteDecision {
+export function checkRequest(
+  req: { method: string; url: string; headers: HeaderReader },
+  config: RoutesConfig,
+  url = new URL(req.url),
+): RouteDecision {
   requireHeaderSize(req.headers, config.max_header_bytes);
-  const decision = decideRoute(req.method, new URL(req.url).pathname, config);
+  const decision = decideRoute(req.method, url.pathname, config);
   const upgrade = (req.headers.get("upgrade") ?? "").toLowerCase() === "websocket";
   if (decision.route.target === "tail" && !upgrade) throw new ApiError("bad_data", TAIL_NEEDS_UPGRADE);
   const group = decision.route.group;

@@ -49,6 +49,8 @@ export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Id
   // A signed identity is reused for half its lifetime, so a busy user costs one signature per
   // ttl/2 instead of one per request; the frontend still sees at least ttl/2 of validity.
   const reuse = new Map<string, { jws: string; until: number }>();
+  // The same Identity object (the edge keeps one per user and tenants) is found without building its key.
+  const reuseSame = new WeakMap<Identity, { jws: string; until: number }>();
   const sign = (id: Identity) =>
     new SignJWT({ ten: id.tenants, act: id.actorPath, scp: id.scopes })
       .setProtectedHeader({ alg })
@@ -59,14 +61,18 @@ export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Id
       .setExpirationTime(`${ttlSeconds}s`)
       .sign(key);
   return async (id) => {
-    const k = JSON.stringify([id.subject, id.tenants, id.actorPath, id.scopes]);
     const now = Date.now();
-    const hit = reuse.get(k);
-    if (hit && hit.until > now) return hit.jws;
-    const jws = await sign(id);
-    if (reuse.size >= 10_000) reuse.clear();
-    reuse.set(k, { jws, until: now + (ttlSeconds * 1000) / 2 });
-    return jws;
+    const same = reuseSame.get(id);
+    if (same && same.until > now) return same.jws;
+    const k = JSON.stringify([id.subject, id.tenants, id.actorPath, id.scopes]);
+    let hit = reuse.get(k);
+    if (!hit || hit.until <= now) {
+      hit = { jws: await sign(id), until: now + (ttlSeconds * 1000) / 2 };
+      if (reuse.size >= 10_000) reuse.clear();
+      reuse.set(k, hit);
+    }
+    reuseSame.set(id, hit);
+    return hit.jws;
   };
 }
 

@@ -19,9 +19,12 @@ import { RequestLog } from "../observability/requests.js";
 import { statusPage } from "../observability/status-page.js";
 import { packageVersion, statusAssets } from "../observability/status-assets.js";
 import { StatusHistory } from "../observability/status-history.js";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import cluster from "node:cluster";
+import { createHash } from "node:crypto";
+import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type pino from "pino";
 import { upstreamFetch } from "./upstream-fetch.js";
+import { edgeServer, type EdgeServer } from "./edge-server.js";
 import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
 
 export type Mode = "all" | "edge" | "frontend";
@@ -33,9 +36,12 @@ export interface Running extends Listener {
   adminUrl?: string;
   /** Reads server.tls's files again for new connections (SIGHUP); a message saying what it did. */
   reloadTls(): string;
+  /** The answer to /healthz or /ready, asked in this process (the admin listener's, and a cluster primary's). */
+  probe(path: "/healthz" | "/ready"): Promise<Response>;
 }
 
-function requireFor(mode: Mode, config: Config): void {
+/** What each mode needs of the config; throws ConfigError listing every problem. */
+export function requireFor(mode: Mode, config: Config): void {
   const problems: string[] = [];
   if (mode !== "frontend" && !config.edge) problems.push(`edge: required to run ${mode}`);
   if (mode !== "edge" && !config.frontend) problems.push(`frontend: required to run ${mode}`);
@@ -45,6 +51,10 @@ function requireFor(mode: Mode, config: Config): void {
     problems.push("identity: required when the edge runs alone, to sign the identity it hands the frontend");
   if (mode === "frontend" && !config.identity)
     problems.push("identity: required when the frontend runs alone, to verify the edge's signed identity");
+  if (config.server.workers > 1 && mode !== "edge")
+    problems.push(
+      `server.workers: above 1 only for \`fairgate edge\` (the frontend's fair queue lives in one process), not ${mode}`,
+    );
   if (problems.length) throw new ConfigError(problems);
 }
 
@@ -89,6 +99,9 @@ export async function run(
         })
       : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
+  // The edge alone is served by node:http and undici directly (src/node/edge-server.ts); co-deployed with the
+  // frontend, or with the demo's routes, by the Hono app. Both shells take their decisions from the same Edge.
+  let edgeShell: EdgeServer | undefined;
 
   if (mode === "frontend") {
     top.route("/", frontend!.app);
@@ -121,12 +134,15 @@ export async function run(
         bodiesDecoded: false, // upstreamFetch hands bodies on as the upstream encoded them
         fetch: upstreamFetch,
         observe: requests.observe,
+        tokenDigest: (text) => createHash("sha256").update(text).digest("hex"),
         inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.app.fetch(req, { identity })) : undefined,
       },
       mode === "edge" ? config.identity : undefined,
       config.routes,
     );
     top.route("/", app);
+    if (mode === "edge" && !config.demo.enabled)
+      edgeShell = edgeServer({ edge, config: config.edge!, requests, scheme: tls ? "https" : "http" });
     onUpgrade = async (req, socket, head) => {
       const path = req.url ?? "/";
       try {
@@ -142,7 +158,7 @@ export async function run(
     };
   }
 
-  const listener = await listen(top.fetch, config.server.listen, onUpgrade, {
+  const listener = await listen(edgeShell ? { node: edgeShell.listener } : top.fetch, config.server.listen, onUpgrade, {
     tls: tlsOptions,
     maxHeaderBytes: config.routes.max_header_bytes,
   });
@@ -151,15 +167,30 @@ export async function run(
   const adminApp = new Hono();
   const processMetrics = new Registry();
   collectDefaultMetrics({ register: processMetrics }); // memory, CPU, event-loop lag, handles, GC
+  const registries = [processMetrics, requests.registry, ...(frontend ? [frontend.metrics.registry] : [])];
+  // A cluster worker's metrics are read by the primary, which serves them all on its admin listener.
+  // (prom-client answers the primary's requests once an AggregatorRegistry exists in the worker.)
+  if (cluster.isWorker) {
+    const workers = new Gauge({
+      name: "fairgate_workers",
+      help: "Worker processes serving the listener (server.workers); the primary's /metrics adds them up.",
+      registers: [processMetrics],
+    });
+    workers.set(1);
+    AggregatorRegistry.setRegistries(registries);
+    new AggregatorRegistry();
+  }
   adminApp.get("/metrics", async (c) => {
-    const all = Registry.merge([processMetrics, requests.registry, ...(frontend ? [frontend.metrics.registry] : [])]);
+    const all = Registry.merge(registries);
     return c.body(await all.metrics(), 200, { "content-type": all.contentType });
   });
   // The same answers as on the main listener (asked in-process); not ready while draining.
-  adminApp.get("/healthz", () => top.fetch(new Request(`${base}/healthz`)));
-  adminApp.get("/ready", (c) =>
-    draining ? c.text("not ready: shutting down\n", 503) : top.fetch(new Request(`${base}/ready`)),
-  );
+  const probe = async (path: "/healthz" | "/ready") =>
+    path === "/ready" && draining
+      ? new Response("not ready: shutting down\n", { status: 503 })
+      : top.fetch(new Request(`${base}${path}`));
+  adminApp.get("/healthz", () => probe("/healthz"));
+  adminApp.get("/ready", () => probe("/ready"));
   // The status page polls the frontend's /debug/status and everyone's /debug/history; without a frontend it says so.
   const history = new StatusHistory(
     { windowMs: config.status.charts, intervalMs: config.status.sample_every },
@@ -189,6 +220,7 @@ export async function run(
     ...listener,
     mode,
     adminUrl: admin?.url,
+    probe,
     reloadTls: () => {
       if (!tls) return "no server.tls to reload";
       listener.setSecureContext!(readTls(tls));
@@ -202,6 +234,7 @@ export async function run(
       for (const client of wss.clients) client.terminate();
       history.close();
       await listener.close(graceMs);
+      await edgeShell?.close();
       await frontend?.close();
       await admin?.close(1000);
     },

@@ -1,11 +1,13 @@
 import { createAdaptorServer } from "@hono/node-server";
-import type { IncomingMessage, Server } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { SecureContextOptions, Server as TlsServer } from "node:tls";
 
 type FetchHandler = (req: Request, env: { incoming: IncomingMessage }) => Response | Promise<Response>;
+/** A Web fetch handler (through Hono's Node adapter), or node:http's own request listener. */
+export type Handler = FetchHandler | { node: RequestListener };
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
 
 export interface Listener {
@@ -25,7 +27,7 @@ const REQUEST_LINE_ROOM = 64 * 1024;
 
 /** Listens on `address` ("host:port"), with TLS when given a certificate and key. */
 export async function listen(
-  fetch: FetchHandler,
+  handler: Handler,
   address: string,
   onUpgrade?: UpgradeHandler,
   options: { tls?: SecureContextOptions; maxHeaderBytes?: number } = {},
@@ -36,9 +38,13 @@ export async function listen(
   const { tls, maxHeaderBytes = 32 * 1024 } = options;
   const serverOptions = { ...tls, maxHeaderSize: maxHeaderBytes + REQUEST_LINE_ROOM };
   const server = (
-    tls
-      ? createAdaptorServer({ fetch: fetch as never, createServer: createHttpsServer, serverOptions })
-      : createAdaptorServer({ fetch: fetch as never, serverOptions })
+    typeof handler !== "function"
+      ? tls
+        ? createHttpsServer(serverOptions, handler.node)
+        : createHttpServer(serverOptions, handler.node)
+      : tls
+        ? createAdaptorServer({ fetch: handler as never, createServer: createHttpsServer, serverOptions })
+        : createAdaptorServer({ fetch: handler as never, serverOptions })
   ) as Server;
   // More headers than this, or more bytes than maxHeaderSize, get 431 from Node itself, before any of our code runs.
   server.maxHeadersCount = 200;

@@ -10,7 +10,7 @@ const DRAIN_MS = 10_000;
 const SAME_SIGNAL_MS = 1000;
 
 /** SIGTERM or SIGINT: drain, then exit 0. Another one later: exit at once. */
-export function stopOnSignals(running: Running): void {
+export function stopOnSignals(running: Pick<Running, "close" | "reloadTls">): void {
   let firstAt: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
     if (firstAt === undefined) {

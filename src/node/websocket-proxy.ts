@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import WebSocket, { type WebSocketServer } from "ws";
 import { ApiError, errorResponse } from "../http/errors.js";
+import type { HeaderReader } from "../http/header-map.js";
 
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad Request",
@@ -46,7 +47,7 @@ export function proxyWebSocket(
   socket: Duplex,
   head: Buffer,
   target: URL,
-  headers: Headers,
+  headers: HeaderReader,
 ): void {
   const upstreamUrl = new URL(target);
   upstreamUrl.protocol = upstreamUrl.protocol === "https:" ? "wss:" : "ws:";

@@ -100,35 +100,63 @@ export class RequestLog {
       const fields: RequestFields = {};
       const started = performance.now();
       await this.#als.run(fields, next);
-      const ms = performance.now() - started;
-      const route = routeLabel(c.req.path);
-      const status = c.res.status;
-      const tenant = fields.tenant ?? "";
-      this.#requests.inc({ route, status: String(status), tenant });
-      this.#duration.observe({ route }, ms / 1000);
-      if (fields.auth_failure) this.#authFailures.inc({ reason: authReason(fields.auth_failure) });
-      const line = {
-        request_id: c.req.header("x-request-id")?.slice(0, 64) ?? randomBytes(8).toString("hex"),
-        method: c.req.method,
-        route,
-        status,
-        duration_ms: Math.round(ms),
-        ...fields,
-      };
-      // Probes and the demo's own traffic would drown the lines people read.
-      const routine =
-        route === "healthz" || route === "ready" || c.req.path === "/-/ready" || c.req.path.startsWith("/demo/");
-      if (!routine) {
-        const cls = `${Math.floor(status / 100)}xx`;
-        this.byStatusClass.set(cls, (this.byStatusClass.get(cls) ?? 0) + 1);
-      }
-      if (status >= 500) this.logger.error(line, "request");
-      else if (routine) this.logger.debug(line, "request");
-      else this.logger.info(line, "request");
-      if (ms >= this.opts.slowQueryMs && route !== "other")
-        this.logger.warn({ ...line, slow_query_threshold_ms: this.opts.slowQueryMs }, "slow query");
+      const answered = { method: c.req.method, path: c.req.path, status: c.res.status };
+      this.record({ ...answered, ms: performance.now() - started, requestId: c.req.header("x-request-id") }, fields);
     };
   }
+
+  // Metric children by label values: prom-client hashes a label object on every call otherwise.
+  readonly #children = new Map<string, { count: () => void; time: (seconds: number) => void }>();
+  #metricsFor(route: string, status: number, tenant: string) {
+    const key = `${route}\n${status}\n${tenant}`;
+    let child = this.#children.get(key);
+    if (!child) {
+      const counter = this.#requests.labels(route, String(status), tenant);
+      const histogram = this.#duration.labels(route);
+      child = { count: () => counter.inc(), time: (seconds) => histogram.observe(seconds) };
+      if (this.#children.size < 10_000) this.#children.set(key, child);
+    }
+    return child;
+  }
+
+  /** The log line and metrics of one answered request (the middleware's, or a server's that is not Hono). */
+  record(req: AnsweredRequest, fields: RequestFields): void {
+    const { status, ms, path } = req;
+    const route = routeLabel(path);
+    const metrics = this.#metricsFor(route, status, fields.tenant ?? "");
+    metrics.count();
+    metrics.time(ms / 1000);
+    if (fields.auth_failure) this.#authFailures.inc({ reason: authReason(fields.auth_failure) });
+    // Probes and the demo's own traffic would drown the lines people read.
+    const routine = route === "healthz" || route === "ready" || path === "/-/ready" || path.startsWith("/demo/");
+    if (!routine) {
+      const cls = `${Math.floor(status / 100)}xx`;
+      this.byStatusClass.set(cls, (this.byStatusClass.get(cls) ?? 0) + 1);
+    }
+    const level = status >= 500 ? "error" : routine ? "debug" : "info";
+    const slow = ms >= this.opts.slowQueryMs && route !== "other";
+    // The line (and its random request ID) is only built when it is written.
+    if (!this.logger.isLevelEnabled(level) && !(slow && this.logger.isLevelEnabled("warn"))) return;
+    const line = {
+      request_id: req.requestId?.slice(0, 64) ?? randomBytes(8).toString("hex"),
+      method: req.method,
+      route,
+      status,
+      duration_ms: Math.round(ms),
+      ...fields,
+    };
+    this.logger[level](line, "request");
+    if (slow) this.logger.warn({ ...line, slow_query_threshold_ms: this.opts.slowQueryMs }, "slow query");
+  }
+}
+
+export interface AnsweredRequest {
+  method: string;
+  path: string;
+  status: number;
+  ms: number;
+  /** The client's X-Request-ID, if it sent one. */
+  requestId?: string | null;
 }
 
 /** The reason label for an authentication failure, from the edge's error description (bounded set). */

@@ -34,3 +34,21 @@ export function edgeConfig(idp: { issuer: string }, upstreamUrl: string) {
     },
   };
 }
+
+/**
+ * An edge alone on a JWKS server the test controls (no discovery): tenants from the token's `tenants` claim,
+ * to read and write; reads and writes go to `upstream`.
+ */
+export function jwksEdgeConfig(jwks: { issuer: string; url: string }, upstream: string) {
+  return {
+    server: { listen: "127.0.0.1:0" } as Record<string, unknown>,
+    log: { level: "warn" as const },
+    identity: { secret: IDENTITY_SECRET },
+    edge: {
+      issuers: [{ issuer: jwks.issuer, jwks_uri: jwks.url, audiences: ["fairgate"] }],
+      tenants: { rules: [{ claim: "tenants", read: ["$value"], write: ["$value"] }] },
+      actor: { secret: "actor-secret-for-tests" },
+      upstream: { read_url: upstream, write_url: upstream },
+    },
+  };
+}
