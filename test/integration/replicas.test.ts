@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ownerOf } from "../../src/frontend/cluster/owner.js";
 import { type Identity, identitySigner } from "../../src/identity/identity.js";
 import { type CountingProxy, startCountingProxy } from "../support/counting-proxy.js";
+import { startMemcached, type TestMemcached } from "../support/memcached.js";
 import { startNats, type TestNats } from "../support/nats.js";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.js";
 import { allSee, liveOf, type Replica, replicaStatus, startReplica, until } from "../support/replica.js";
@@ -33,6 +34,7 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
   let nats: TestNats;
   let prom: TestPrometheus;
   let proxy: CountingProxy;
+  let memcached: TestMemcached[];
   let sign: (id: Identity) => Promise<string>;
   const replicas = new Map<string, Replica>();
   const scratch = mkdtempSync(join(tmpdir(), "fairgate-replicas-"));
@@ -59,6 +61,8 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
         ],
         health_check: { interval: "10s" },
         limits: { split_metric_queries_by_interval: "6h" },
+        // One results cache for all replicas: a ring over three memcached servers.
+        cache: { backend: "memcached", memcached: { servers: memcached.map((m) => m.address) } },
       },
     });
     replicas.set(id, r);
@@ -87,10 +91,11 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
   const direct = (params: Record<string, string>, path = "query_range") => ask(prom.url, params, person("", ""), path);
 
   beforeAll(async () => {
-    [nats, prom, sign] = await Promise.all([
+    [nats, prom, sign, memcached] = await Promise.all([
       startNats(),
       startPrometheus({ days: 2 }),
       identitySigner({ secret: SECRET, ttl: 60_000 }),
+      Promise.all([startMemcached(), startMemcached(), startMemcached()]),
     ]);
     proxy = await startCountingProxy(prom.url);
     await Promise.all(["r-a", "r-b", "r-c"].map((id) => start(id)));
@@ -98,7 +103,7 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
   }, 180_000);
   afterAll(async () => {
     await Promise.all([...replicas.values()].map((r) => r.proc.close()));
-    await Promise.all([proxy?.close(), nats?.close(), prom?.close()]);
+    await Promise.all([proxy?.close(), nats?.close(), prom?.close(), ...(memcached ?? []).map((m) => m.close())]);
   });
 
   it("shares each querier's slots: 4 regular and 2 idle-actor slots over 3 replicas", async () => {
@@ -149,6 +154,28 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
       () => r.proc.output(),
     );
     expect(answer).toEqual((await direct(params)).body);
+  });
+
+  it("shares one results cache ring: what one replica asked, the others answer without the querier", async () => {
+    const bob = person("team-c", "bob");
+    // Older than max_cache_freshness, so that every piece is cached.
+    const params = { ...range("sum by (job) (rate(http_requests_total[10m]))"), end: String(prom.end - 3600) };
+    const want = await direct(params);
+    expect(await ask(replicas.get("r-a")!, params, bob)).toEqual(want);
+    const before = proxy.arrivals.length;
+    for (const id of ["r-b", "r-c"]) expect(await ask(replicas.get(id)!, params, bob), id).toEqual(want);
+    expect(proxy.arrivals.length - before).toBe(0);
+    // One of the three memcached servers gone: every replica still answers as Prometheus does.
+    await memcached[0]!.stop();
+    try {
+      for (const [i, id] of ["r-a", "r-b", "r-c"].entries()) {
+        expect(await ask(replicas.get(id)!, params, bob), id).toEqual(want);
+        const other = { ...params, query: `sum by (instance) (rate(http_requests_total[10m])) + ${i}` };
+        expect(await ask(replicas.get(id)!, other, bob), id).toEqual(await direct(other));
+      }
+    } finally {
+      await memcached[0]!.start();
+    }
   });
 
   it("is fair across replicas: a light user via C goes before most of a flood entering via A and B", async () => {
