@@ -45,7 +45,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 }
 
 export function parseConfig(value: unknown): Config {
-  const r = configSchema.safeParse(value ?? {});
+  // reportInput: a missing key ("required") and a value of the wrong type get different messages.
+  const r = configSchema.safeParse(value ?? {}, { reportInput: true });
   if (!r.success) throw new ConfigError(formatIssues(r.error.issues));
   return cross(r.data);
 }

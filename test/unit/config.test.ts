@@ -66,6 +66,18 @@ edge:
     );
   });
 
+  it("tells a value of the wrong type from a missing one", () => {
+    const problems = problemsOf(`
+frontend:
+  queriers: [{ url: http://q, max_concurrent: "4" }]
+  cache: { backend: memcached, memcached: { servers: ["m:11211"], breaker_failures: often } }
+`);
+    expect(problems).toEqual([
+      "frontend.queriers[0].max_concurrent: Invalid input: expected number, received string",
+      "frontend.cache.memcached.breaker_failures: Invalid input: expected number, received string",
+    ]);
+  });
+
   it("reports a missing environment variable with its line, together with schema problems", () => {
     const problems = problemsOf(MINIMAL);
     expect(problems[0]).toBe("line 8: environment variable SECRET is not set");
