@@ -2,8 +2,8 @@
 // small valid matrix after `delay_ms` (a request parameter the frontend forwards unchanged to every
 // sub-query), and logs when each sub-query ran and for which actor (X-Loki-Actor-Path).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { rng } from "../../test/support/rng.js";
+import { listenOnLoopback } from "../../test/support/loopback.js";
 
 export interface Served {
   actor: string;
@@ -82,16 +82,11 @@ export async function startDelayQuerier(opts: { jitter?: number; seed?: number }
     req.on("end", () => handle(req, res, body));
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     log,
     inflight: () => inflight,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: listening.close,
   };
 }

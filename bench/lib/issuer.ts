@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { listenOnLoopback } from "../../test/support/loopback.js";
 
 export const BENCH_AUDIENCE = "fairgate-bench";
 
@@ -37,8 +37,8 @@ export async function startIssuer(alg: "ES256" | "RS256" = "ES256"): Promise<Ben
     }
     res.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = await listenOnLoopback(server);
+  issuer = listening.url;
 
   const sign = (jti?: string) => {
     const claims = { groups: ["team-a"], scope: "openid logs:read", ...(jti ? { jti } : {}) };
@@ -63,10 +63,6 @@ export async function startIssuer(alg: "ES256" | "RS256" = "ES256"): Promise<Ben
       return tokens;
     },
     hits,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }

@@ -1,6 +1,5 @@
-import { once } from "node:events";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback.js";
 
 /** A sub-query as the querier stand-in saw it arrive. */
 export interface Arrival {
@@ -76,13 +75,8 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
       res.writeHead(502).end(String(e));
     }
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  p.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  p.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  const listening = await listenOnLoopback(server);
+  p.url = listening.url;
+  p.close = listening.close;
   return p;
 }

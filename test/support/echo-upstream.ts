@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { WebSocketServer } from "ws";
+import { listenOnLoopback } from "./loopback.js";
 
 export interface Recorded {
   method: string;
@@ -75,10 +75,9 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       ws.on("message", (data) => ws.send(`echo:${data.toString()}`));
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     requests,
     aborted,
     upgrades,
@@ -89,11 +88,9 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       aborted.length = 0;
       upgrades.length = 0;
     },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate();
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: () => {
+      for (const c of wss.clients) c.terminate();
+      return listening.close();
+    },
   };
 }

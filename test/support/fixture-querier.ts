@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback.js";
 
 export const FIXTURES = new URL("./fixtures/loki/", import.meta.url);
 
@@ -90,12 +90,8 @@ export async function startFixtureQuerier(): Promise<FixtureQuerier> {
     if (q.delay > 0) setTimeout(answer, q.delay);
     else answer();
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  q.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  q.close = () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    });
+  const listening = await listenOnLoopback(server);
+  q.url = listening.url;
+  q.close = listening.close;
   return q;
 }

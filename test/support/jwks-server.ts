@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from "jose";
+import { listenOnLoopback } from "./loopback.js";
 
 /**
  * A JWKS endpoint the test controls: it counts fetches, can answer slowly or not at all, and signs
@@ -52,8 +52,8 @@ export async function startJwksServer(opts: { issuer?: string; audience?: string
     setTimeout(() => res.writeHead(200, { "content-type": "application/jwk-set+json" }).end(body), mode.delayMs);
   });
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+  const listening = await listenOnLoopback(server);
+  const url = `${listening.url}/jwks`;
   const issuer = opts.issuer ?? "https://issuer.test";
   const now = () => Math.floor(Date.now() / 1000);
 
@@ -78,8 +78,7 @@ export async function startJwksServer(opts: { issuer?: string; audience?: string
         .sign(keys[0]!.priv),
     close: async () => {
       for (const res of hanging) res.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await listening.close();
     },
   };
 }

@@ -1,6 +1,5 @@
-import { once } from "node:events";
 import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback.js";
 
 /** A Prometheus/Loki range querier with a latency the test sets; it answers `series` series, a point per step. */
 export interface TestQuerier {
@@ -59,12 +58,8 @@ export async function startTestQuerier(delayMs: TestQuerier["delayMs"]): Promise
     const delay = typeof q.delayMs === "function" ? q.delayMs(start) : q.delayMs;
     answerAfter(res, body, delay, () => q.aborted++);
   });
-  await once(server.listen(0, "127.0.0.1"), "listening");
-  q.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  q.close = async () => {
-    const closed = once(server.close(), "close");
-    server.closeAllConnections();
-    await closed;
-  };
+  const listening = await listenOnLoopback(server);
+  q.url = listening.url;
+  q.close = listening.close;
   return q;
 }
