@@ -1,4 +1,5 @@
 import type { ActorConfig } from "../config/schema.js";
+import { hmacKey } from "../identity/identity.js";
 import type { VerifiedUser } from "./auth/verifier.js";
 
 /**
@@ -10,13 +11,7 @@ export class ActorPaths {
   readonly #key: Promise<CryptoKey>;
 
   constructor(readonly config: ActorConfig) {
-    this.#key = crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(config.secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
+    this.#key = hmacKey(config.secret, "sign");
   }
 
   /** 32 hex characters; the label keeps the hashes of different things apart. */

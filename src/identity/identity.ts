@@ -22,19 +22,15 @@ interface KeyMaterial {
   key: Key;
 }
 
+/**
+ * An HS256 key from a shared secret, imported once: handing jose raw bytes would re-import the key on every
+ * request.
+ */
+export const hmacKey = (secret: string, use: "sign" | "verify"): Promise<CryptoKey> =>
+  crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [use]);
+
 async function keyFor(cfg: SignedIdentityConfig, use: "sign" | "verify"): Promise<KeyMaterial> {
-  // Imported once: handing jose raw bytes would re-import the key on every request.
-  if (cfg.secret)
-    return {
-      alg: "HS256",
-      key: await crypto.subtle.importKey(
-        "raw",
-        new TextEncoder().encode(cfg.secret),
-        { name: "HMAC", hash: "SHA-256" },
-        false,
-        [use],
-      ),
-    };
+  if (cfg.secret) return { alg: "HS256", key: await hmacKey(cfg.secret, use) };
   const jwk = use === "sign" ? cfg.private_jwk : (cfg.public_jwk ?? cfg.private_jwk);
   if (!jwk)
     throw new Error(`identity: ${use === "sign" ? "private_jwk" : "public_jwk"} is required to ${use} identities`);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 import { ApiError } from "../../http/errors.js";
 import { REPLICA_AUTH_HEADER } from "../../http/forward.js";
+import { hmacKey } from "../../identity/identity.js";
 
 // The edge strips clients' copies of the header, and only the internal route reads it.
 export { REPLICA_AUTH_HEADER };
@@ -10,8 +11,6 @@ const ISSUER = "fairgate-replica";
 const TTL_SECONDS = 10;
 
 const bodyHash = (body: string) => createHash("sha256").update(body).digest("base64url");
-const hmacKey = (secret: string, use: "sign" | "verify") =>
-  crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [use]);
 
 /**
  * Signs a call to replica `audience` (HS256 with membership.secret), bound to the hash of its body: a token seen
