@@ -47,8 +47,8 @@ export class Membership {
   #beat = 0;
   /** Busy since the heartbeat numbered so; the others have heard it once that heartbeat came back. */
   #busySince = 0;
-  #busyHeard = false;
-  #heardAt = 0;
+  /** When this replica's busy heartbeat came back (undefined: not yet, or not busy). */
+  #heardAt?: number;
   #lastWorkAt = 0;
   #hasWork: () => boolean = () => false;
 
@@ -86,7 +86,7 @@ export class Membership {
     this.#lastWorkAt = Date.now();
     if (this.self.busy) return;
     this.self.busy = true;
-    this.#busyHeard = false;
+    this.#heardAt = undefined;
     this.#busySince = this.#beat + 1;
     void this.#heartbeat(false);
   }
@@ -98,7 +98,9 @@ export class Membership {
    * before anyone borrows their shares.
    */
   get mayBorrow(): boolean {
-    return this.self.busy === true && this.#busyHeard && Date.now() - this.#heardAt >= this.config.heartbeat;
+    return (
+      this.self.busy === true && this.#heardAt !== undefined && Date.now() - this.#heardAt >= this.config.heartbeat
+    );
   }
 
   /** The live members, sorted by ID; this replica among them. */
@@ -230,34 +232,30 @@ export class Membership {
   }
 
   #saw(e: KvWatchEntry): void {
-    if (e.key === this.self.id) {
-      if (e.operation === "PUT" && this.self.busy && !this.#busyHeard) {
-        const echo = (() => {
-          try {
-            return e.json<Member>();
-          } catch {
-            return undefined;
-          }
-        })();
-        if (echo?.busy && (echo.beat ?? 0) >= this.#busySince) {
-          this.#busyHeard = true;
-          this.#heardAt = Date.now();
-          this.#announce();
-        }
-      }
-      return;
-    }
-    if (e.operation !== "PUT") this.#members.delete(e.key);
-    else {
+    const own = e.key === this.self.id;
+    let member: Member | undefined;
+    if (e.operation === "PUT") {
       try {
-        const member = e.json<Member>();
-        // What was there before the watch began is as old as the server says; news is as old as now.
-        const seenAt = e.isUpdate ? Date.now() : Math.min(Date.now(), e.created.getTime());
-        if (typeof member.url === "string") this.#members.set(e.key, { member: { ...member, id: e.key }, seenAt });
+        member = e.json<Member>();
       } catch {
-        this.log(`membership: ignoring a malformed entry under ${e.key}`);
+        if (!own) this.log(`membership: ignoring a malformed entry under ${e.key}`);
+        return;
       }
     }
+    if (own) return this.#sawOwn(member);
+    if (!member) this.#members.delete(e.key);
+    else if (typeof member.url === "string") {
+      // What was there before the watch began is as old as the server says; news is as old as now.
+      const seenAt = e.isUpdate ? Date.now() : Math.min(Date.now(), e.created.getTime());
+      this.#members.set(e.key, { member: { ...member, id: e.key }, seenAt });
+    }
+    this.#announce();
+  }
+
+  /** This replica's own heartbeat came back: once it is the one saying busy, the others have heard so. */
+  #sawOwn(echo: Member | undefined): void {
+    if (!this.self.busy || this.#heardAt !== undefined || !echo?.busy || (echo.beat ?? 0) < this.#busySince) return;
+    this.#heardAt = Date.now();
     this.#announce();
   }
 
@@ -285,7 +283,7 @@ export class Membership {
       if (this.#hasWork()) this.#lastWorkAt = Date.now();
       if (this.self.busy && Date.now() - this.#lastWorkAt > this.config.timeout) {
         this.self.busy = false;
-        this.#busyHeard = false;
+        this.#heardAt = undefined;
         this.#announce();
       }
     }
