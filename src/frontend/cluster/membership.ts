@@ -242,8 +242,8 @@ export class Membership {
         return;
       }
     }
-    if (own) return this.#sawOwn(member);
-    if (!member) this.#members.delete(e.key);
+    if (own) this.#sawOwn(member);
+    else if (!member) this.#members.delete(e.key);
     else if (typeof member.url === "string") {
       // What was there before the watch began is as old as the server says; news is as old as now.
       const seenAt = e.isUpdate ? Date.now() : Math.min(Date.now(), e.created.getTime());
@@ -256,7 +256,6 @@ export class Membership {
   #sawOwn(echo: Member | undefined): void {
     if (!this.self.busy || this.#heardAt !== undefined || !echo?.busy || (echo.beat ?? 0) < this.#busySince) return;
     this.#heardAt = Date.now();
-    this.#announce();
   }
 
   #expire(): void {
