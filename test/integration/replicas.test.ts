@@ -293,27 +293,39 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
     }
   });
 
+  /**
+   * A heavy user's flood of `tenant` entering through the replicas that do not own it; returns once the querier has
+   * some of it.
+   */
+  async function floodPastOwner(tenant: string, queries: Record<string, string>[]) {
+    const others = [...replicas.keys()].sort().filter((id) => id !== ownerOf(tenant, [...replicas.keys()]));
+    const arrived = proxy.arrivals.length;
+    const heavy = person(tenant, "heavy");
+    const answers = Promise.all(queries.map((q, i) => ask(replicas.get(others[i % others.length]!)!, q, heavy)));
+    await until(
+      () => proxy.arrivals.length - arrived >= 3,
+      10_000,
+      () => "the flood did not start",
+    );
+    return { others, answers };
+  }
+
+  /** Every query of the flood answered 200, with Prometheus's own answer. */
+  async function expectPrometheusAnswers(answers: { status: number }[], queries: Record<string, string>[]) {
+    expect(answers.map((a) => a.status)).toEqual(Array(queries.length).fill(200));
+    for (const [i, q] of queries.entries()) expect(answers[i], q.query).toEqual(await direct(q));
+  }
+
   it("an owner that stops answering mid-flood (SIGSTOP): its tenant moves, every query answers 200", async () => {
     const ids = [...replicas.keys()].sort();
-    const owner = ownerOf("team-s", ids)!;
-    const others = ids.filter((id) => id !== owner);
-    const arrived = proxy.arrivals.length;
     proxy.delayMs = 100;
-    const pid = replicas.get(owner)!.proc.pid;
+    const pid = replicas.get(ownerOf("team-s", ids)!)!.proc.pid;
     try {
-      const heavy = person("team-s", "heavy");
       const queries = Array.from({ length: 6 }, (_, i) => range(`sum(rate(http_requests_total[5m])) / ${i + 1}`));
-      const flood = queries.map((q, i) => ask(replicas.get(others[i % others.length]!)!, q, heavy));
-      await until(
-        () => proxy.arrivals.length - arrived >= 3,
-        10_000,
-        () => "the flood did not start",
-      );
+      const flood = await floodPastOwner("team-s", queries);
       process.kill(-pid, "SIGSTOP"); // its connections stay open: no reset tells the callers anything
-      await see(others);
-      const answers = await Promise.all(flood);
-      expect(answers.map((a) => a.status)).toEqual(Array(6).fill(200));
-      for (const [i, q] of queries.entries()) expect(answers[i], q.query).toEqual(await direct(q));
+      await see(flood.others);
+      await expectPrometheusAnswers(await flood.answers, queries);
     } finally {
       process.kill(-pid, "SIGCONT");
       proxy.delayMs = 0;
@@ -322,28 +334,17 @@ describe("several frontend replicas: one fair queue per tenant, one querier budg
   });
 
   it("SIGKILL of the flood's owner mid-flood: every query answers 200 with Prometheus's answer", async () => {
-    const ids = [...replicas.keys()].sort();
-    const owner = ownerOf("team-k", ids)!;
-    const others = ids.filter((id) => id !== owner);
-    const arrived = proxy.arrivals.length;
+    const owner = ownerOf("team-k", [...replicas.keys()])!;
     proxy.delayMs = 100;
     try {
-      const heavy = person("team-k", "heavy");
       const queries = Array.from({ length: 8 }, (_, i) => range(`sum(rate(http_requests_total[5m])) - ${i}`));
-      const flood = queries.map((q, i) => ask(replicas.get(others[i % others.length]!)!, q, heavy));
-      await until(
-        () => proxy.arrivals.length - arrived >= 3,
-        10_000,
-        () => "the flood did not start",
-      );
+      const flood = await floodPastOwner("team-k", queries);
       const killedAt = Date.now();
       process.kill(-replicas.get(owner)!.proc.pid, "SIGKILL");
       replicas.delete(owner);
-      await see(others);
+      await see(flood.others);
       const movedMs = Date.now() - killedAt;
-      const answers = await Promise.all(flood);
-      expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
-      for (const [i, q] of queries.entries()) expect(answers[i], q.query).toEqual(await direct(q));
+      await expectPrometheusAnswers(await flood.answers, queries);
       // Within one membership timeout, and a few heartbeats of slack for a loaded machine.
       expect(movedMs).toBeLessThan(TIMEOUT_MS + 8 * HEARTBEAT_MS);
     } finally {
