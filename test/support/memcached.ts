@@ -2,7 +2,7 @@ import { mkdtemp } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startSupervised, type ExitStatus, type Supervised } from "./supervised.js";
+import { freePort, startRetryingPort, startSupervised, type ExitStatus, type Supervised } from "./supervised.js";
 
 /**
  * A real memcached (the Debian `memcached` binary) for cache tests, supervised so that nothing
@@ -113,7 +113,11 @@ export async function startMemcached(opts: StartMemcachedOptions = {}): Promise<
     });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (exited) return false;
+      if (exited) {
+        await p.close();
+        proc = undefined;
+        return false;
+      }
       if (await accepts(port)) return true;
       await sleep(20);
     }
@@ -121,19 +125,15 @@ export async function startMemcached(opts: StartMemcachedOptions = {}): Promise<
     throw new Error(`memcached did not accept connections on port ${port} within ${timeoutMs} ms\n${log}`);
   };
 
-  const start = async (fixedPort: boolean) => {
-    for (let attempt = 1; ; attempt++) {
-      if (await launch()) return;
-      await proc?.close();
-      proc = undefined;
-      const taken = /address already in use|failed to listen/i.test(log);
-      if (!taken || attempt >= (fixedPort ? 50 : 5))
-        throw new Error(`memcached exited (${exited?.signal ?? exited?.code}) before accepting connections\n${log}`);
-      // Our own port just freed (restart): wait a little. Someone else's port at first start: take another.
-      if (fixedPort) await sleep(100);
-      else port = await freePort();
-    }
-  };
+  const start = (fixedPort: boolean) =>
+    startRetryingPort({
+      fixedPort,
+      launch,
+      taken: () => /address already in use|failed to listen/i.test(log),
+      usePort: (p) => (port = p),
+      failure: () =>
+        new Error(`memcached exited (${exited?.signal ?? exited?.code}) before accepting connections\n${log}`),
+    });
 
   const stop = async () => {
     const p = proc;

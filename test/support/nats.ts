@@ -1,7 +1,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ExitStatus, freePort, type Supervised, startSupervised } from "./supervised.js";
+import { type ExitStatus, freePort, startRetryingPort, type Supervised, startSupervised } from "./supervised.js";
 
 /**
  * A real nats-server with JetStream (the Debian `nats-server` binary) on a free loopback port, its
@@ -53,16 +53,14 @@ export async function startNats(opts: { timeoutMs?: number } = {}): Promise<Test
     throw new Error(`nats-server was not ready on port ${port} within ${timeoutMs} ms\n${log}`);
   };
 
-  const start = async (fixedPort: boolean) => {
-    for (let attempt = 1; ; attempt++) {
-      if (await launch()) return;
-      const taken = /address already in use/i.test(log);
-      if (!taken || attempt >= (fixedPort ? 50 : 5))
-        throw new Error(`nats-server exited (${exited?.signal ?? exited?.code}) before it was ready\n${log}`);
-      if (fixedPort) await sleep(100);
-      else port = await freePort();
-    }
-  };
+  const start = (fixedPort: boolean) =>
+    startRetryingPort({
+      fixedPort,
+      launch,
+      taken: () => /address already in use/i.test(log),
+      usePort: (p) => (port = p),
+      failure: () => new Error(`nats-server exited (${exited?.signal ?? exited?.code}) before it was ready\n${log}`),
+    });
 
   await start(false);
   return {

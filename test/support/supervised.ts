@@ -229,3 +229,30 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+export interface PortRetry {
+  /** A restart on the port it had (just freed by our own server: wait a little), or a first start. */
+  fixedPort: boolean;
+  /** Starts the server; resolves true once it is ready, false when it exited first. */
+  launch(): Promise<boolean>;
+  /** Whether the server that exited said its port was taken. */
+  taken(): boolean;
+  /** At first start, the port to try next. */
+  usePort(port: number): void;
+  /** Why it failed for good. */
+  failure(): Error;
+}
+
+/**
+ * Starts a server that listens on a port chosen before it runs, which somebody may take in between: at first start
+ * it tries another free port (up to 5 times); on a restart on its own port, which the old process may not have
+ * freed yet, the same port again a little later (up to 50 times).
+ */
+export async function startRetryingPort(o: PortRetry): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    if (await o.launch()) return;
+    if (!o.taken() || attempt >= (o.fixedPort ? 50 : 5)) throw o.failure();
+    if (o.fixedPort) await sleep(100);
+    else o.usePort(await freePort());
+  }
+}
