@@ -27,6 +27,13 @@ export interface EdgeRequest {
 
 const MAX_ACTORS = 10_000;
 
+/** The value kept under `key`, made on first use. */
+function memo<K, V>(map: { get(key: K): V | undefined; set(key: K, value: V): unknown }, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = make()));
+  return value;
+}
+
 /** A request that passed every check: where it goes, with which headers, on whose behalf. */
 export interface Admitted {
   kind: RouteTarget;
@@ -120,46 +127,38 @@ export class Edge {
   // Hashes depend only on the verified user, which the token cache keeps: compute them once per token.
   readonly #actors = new WeakMap<VerifiedUser, Promise<{ subject: string; actorPath: string }>>();
   // One Identity object per user and tenants: the signer signs it once per half its lifetime.
-  readonly #identities = new WeakMap<VerifiedUser, Map<string, Identity>>();
-  async #identityOf(user: VerifiedUser, tenants: string[]): Promise<Identity> {
-    let byTenants = this.#identities.get(user);
-    if (!byTenants) this.#identities.set(user, (byTenants = new Map()));
-    const key = tenants.join("|");
-    let identity = byTenants.get(key);
-    if (!identity) {
-      identity = { ...(await this.#actorOf(user)), tenants, scopes: user.scopes };
-      byTenants.set(key, identity);
-    }
-    return identity;
+  readonly #identities = new WeakMap<VerifiedUser, Map<string, Promise<Identity>>>();
+  #identityOf(user: VerifiedUser, tenants: string[]): Promise<Identity> {
+    return memo(
+      memo(this.#identities, user, () => new Map()),
+      tenants.join("|"),
+      async () => ({
+        ...(await this.#actorOf(user)),
+        tenants,
+        scopes: user.scopes,
+      }),
+    );
   }
 
   // A user's next token (a refresh) has the same hashes: kept by what they are computed from, a bounded number.
   readonly #actorsByUser = new Map<string, Promise<{ subject: string; actorPath: string }>>();
   #actorOf(user: VerifiedUser): Promise<{ subject: string; actorPath: string }> {
-    let derived = this.#actors.get(user);
-    if (derived) return derived;
-    const key = JSON.stringify([user.service, user.issuer, user.subject, user.clientId ?? null]);
-    derived = this.#actorsByUser.get(key);
-    if (!derived) {
-      derived = Promise.all([this.actors.subjectHash(user), this.actors.pathFor(user)]).then(
-        ([subject, actorPath]) => ({ subject, actorPath }),
+    return memo(this.#actors, user, () => {
+      const key = JSON.stringify([user.service, user.issuer, user.subject, user.clientId ?? null]);
+      if (!this.#actorsByUser.has(key) && this.#actorsByUser.size >= MAX_ACTORS) this.#actorsByUser.clear();
+      return memo(this.#actorsByUser, key, () =>
+        Promise.all([this.actors.subjectHash(user), this.actors.pathFor(user)]).then(([subject, actorPath]) => ({
+          subject,
+          actorPath,
+        })),
       );
-      if (this.#actorsByUser.size >= MAX_ACTORS) this.#actorsByUser.clear();
-      this.#actorsByUser.set(key, derived);
-    }
-    this.#actors.set(user, derived);
-    return derived;
+    });
   }
 
   // Like the hashes, what the tenant rules grant depends only on the verified user's claims.
   readonly #grants = new WeakMap<VerifiedUser, TenantGrant>();
   #grantOf(user: VerifiedUser): TenantGrant {
-    let grant = this.#grants.get(user);
-    if (!grant) {
-      grant = grantFor(user.claims, this.config.tenants);
-      this.#grants.set(user, grant);
-    }
-    return grant;
+    return memo(this.#grants, user, () => grantFor(user.claims, this.config.tenants));
   }
 
   #target(route: Route, path: string, search: string): URL | undefined {
