@@ -128,18 +128,10 @@ export async function forward(req: Request, target: URL, headers: HeaderMap, opt
       ...(hasBody ? { duplex: "half" } : {}),
     } as RequestInit);
   } catch (e) {
-    if (timedOut)
-      throw new ApiError(
-        "timeout",
-        `upstream did not answer within ${opts.timeoutMs / 1000}s; try a smaller time range`,
-      );
+    if (timedOut) throw upstreamTimeout(opts.timeoutMs);
     if (opts.signal?.aborted && opts.signal.reason instanceof ApiError) throw opts.signal.reason;
     if (req.signal.aborted) throw new ApiError("canceled", "the client went away");
-    throw new ApiError(
-      "bad_gateway",
-      `upstream ${target.host} is unreachable: ` +
-        `${e instanceof Error ? ((e.cause as Error)?.message ?? e.message) : String(e)}`,
-    );
+    throw upstreamUnreachable(target, e);
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener("abort", cut);
@@ -157,6 +149,18 @@ export async function forward(req: Request, target: URL, headers: HeaderMap, opt
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
   }
 }
+
+/** The upstream sent no answer's headers within `timeoutMs` (504). */
+export const upstreamTimeout = (timeoutMs: number): ApiError =>
+  new ApiError("timeout", `upstream did not answer within ${timeoutMs / 1000}s; try a smaller time range`);
+
+/** The upstream could not be reached, or the call failed before an answer (502). */
+export const upstreamUnreachable = (target: URL, e: unknown): ApiError =>
+  new ApiError(
+    "bad_gateway",
+    `upstream ${target.host} is unreachable: ` +
+      `${e instanceof Error ? ((e.cause as Error)?.message ?? e.message) : String(e)}`,
+  );
 
 /** `base` (which may carry a path prefix, e.g. http://mimir/prometheus) joined with a request's path and query. */
 export function upstreamUrl(base: string, path: string, search = ""): URL {

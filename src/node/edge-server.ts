@@ -9,7 +9,7 @@ import type { EdgeConfig } from "../config/schema.js";
 import type { Admitted, Edge, EdgeRequest } from "../edge/edge.js";
 import { refusal } from "../edge/refusal.js";
 import { ApiError, errorBody } from "../http/errors.js";
-import { HOP_BY_HOP } from "../http/forward.js";
+import { HOP_BY_HOP, upstreamTimeout, upstreamUnreachable } from "../http/forward.js";
 import { HeaderMap } from "../http/header-map.js";
 import { tooLarge } from "../http/request-limits.js";
 import type { RequestFields, RequestLog } from "../observability/requests.js";
@@ -254,11 +254,8 @@ function proxy(
       }
       if (res.headersSent) return void res.destroy(e);
       if (e instanceof ApiError) return fail(e);
-      if ((e as { code?: string }).code === "UND_ERR_HEADERS_TIMEOUT")
-        return fail(
-          new ApiError("timeout", `upstream did not answer within ${timeoutMs / 1000}s; try a smaller time range`),
-        );
-      fail(new ApiError("bad_gateway", `upstream ${target.host} is unreachable: ${e.message}`));
+      if ((e as { code?: string }).code === "UND_ERR_HEADERS_TIMEOUT") return fail(upstreamTimeout(timeoutMs));
+      fail(upstreamUnreachable(target, e));
     },
   };
 
