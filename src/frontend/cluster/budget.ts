@@ -42,8 +42,8 @@ export function shareOf(
     queriers.map((q) => q.idleActorSlots),
     replicas.length,
   );
-  const own = regular[replicas.indexOf(self)]!;
-  const share = queriers.map((_, i) => ({ maxConcurrent: own[i]!, idleActorSlots: idle[replicas.indexOf(self)]![i]! }));
+  const seat = replicas.indexOf(self);
+  const share = queriers.map((_, i) => ({ maxConcurrent: regular[seat]![i]!, idleActorSlots: idle[seat]![i]! }));
   if (!borrow) return share;
   const borrowers = replicas.filter((id) => seats.get(id)!.busy);
   const lent = queriers.map((_, i) =>

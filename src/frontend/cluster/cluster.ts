@@ -61,12 +61,12 @@ export class Cluster {
       const seats = live.map((r) => ({ id: r.id, busy: r.busy !== false }));
       pool.share(shareOf(slots, seats, self, this.membership.mayBorrow));
       // Logged when replicas come and go, not when shares are lent and taken back.
-      if (live.map((r) => r.id).join() === members) return;
-      members = live.map((r) => r.id).join();
-      const share = shareOf(slots, seats, self);
-      const total = share.reduce((n, s) => n + s.maxConcurrent, 0);
+      const ids = live.map((r) => r.id).join(", ");
+      if (ids === members) return;
+      members = ids;
+      const total = shareOf(slots, seats, self).reduce((n, s) => n + s.maxConcurrent, 0);
       opts.log(
-        `cluster: ${live.length} live replica(s) (${live.map((r) => r.id).join(", ")}); this one's share: ` +
+        `cluster: ${live.length} live replica(s) (${ids}); this one's share: ` +
           `${total} querier slot(s)${total === 0 ? " — none: raise max_concurrent to at least one per replica" : ""}`,
       );
     });
