@@ -14,7 +14,13 @@ export class QuerierFailure extends Error {
 }
 
 /**
- * One HTTP call to a querier. 2xx JSON is parsed; 4xx comes back as the querier's answer; 5xx and network errors throw.
+ * Whether a 2xx body is the API's JSON. Loki's own frontend says application/json, but a Loki querier that
+ * serves the query API itself (no frontend or scheduler in front of it) says text/plain with the same JSON.
+ */
+const answersJson = (contentType: string): boolean => /json|^text\/plain\b/i.test(contentType);
+
+/**
+ * One HTTP call to a querier. 2xx JSON (however labelled) is parsed; 4xx comes back as the querier's answer; 5xx and network errors throw.
  */
 export async function callQuerier(
   baseUrl: string,
@@ -44,17 +50,19 @@ export async function callQuerier(
   const raw = new Uint8Array(await res.arrayBuffer());
   const response: QueryResponse = { status: res.status, contentType, raw };
   if (res.status >= 500) throw new QuerierFailure(`querier ${url.host} answered ${res.status}`, response);
-  if (res.status >= 200 && res.status < 300 && contentType.includes("json")) {
+  if (res.status >= 200 && res.status < 300 && answersJson(contentType)) {
     try {
       const cacheControl = res.headers.get("cache-control") ?? undefined;
       return {
         status: res.status,
-        contentType,
+        // A Loki querier serving the API itself labels its JSON text/plain; the answer is JSON either way.
+        contentType: contentType.includes("json") ? contentType : "application/json",
         json: JSON.parse(new TextDecoder().decode(raw)),
         ...(cacheControl ? { cacheControl } : {}),
       };
     } catch {
-      throw new QuerierFailure(`querier ${url.host} answered invalid JSON`, response);
+      // text/plain that is not JSON is some other answer (kept as it came); JSON that does not parse is broken.
+      if (contentType.includes("json")) throw new QuerierFailure(`querier ${url.host} answered invalid JSON`, response);
     }
   }
   return response;
