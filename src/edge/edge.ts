@@ -12,6 +12,7 @@ import { RateLimit } from "./rate-limit.js";
 import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
 import { scopeReadRequest } from "./label-scope.js";
 import { grantFor, readPolicies, resolveTenants, type TenantGrant } from "./tenant.js";
+import { userLimitsFor } from "./user-limits.js";
 
 /**
  * What admission reads of a request. A Web Request is one (Workers, upgrades); the Node server builds a lighter one
@@ -98,7 +99,7 @@ export class Edge {
     const access = route.group === "write" || (route.group !== "read" && req.method !== "GET") ? "write" : "read";
     const grant = this.#grantOf(user);
     const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grant, access);
-    const identity = await this.#identityOf(user, tenants);
+    const identity = await this.#identityOf(user, grant, tenants);
     this.#rateLimit?.check(identity.actorPath, tenants);
 
     // Under label policies every read is rewritten before it goes anywhere; other groups' reads
@@ -128,15 +129,14 @@ export class Edge {
   readonly #actors = new WeakMap<VerifiedUser, Promise<{ subject: string; actorPath: string }>>();
   // One Identity object per user and tenants: the signer signs it once per half its lifetime.
   readonly #identities = new WeakMap<VerifiedUser, Map<string, Promise<Identity>>>();
-  #identityOf(user: VerifiedUser, tenants: string[]): Promise<Identity> {
+  #identityOf(user: VerifiedUser, grant: TenantGrant, tenants: string[]): Promise<Identity> {
     return memo(
       memo(this.#identities, user, () => new Map()),
       tenants.join("|"),
-      async () => ({
-        ...(await this.#actorOf(user)),
-        tenants,
-        scopes: user.scopes,
-      }),
+      async () => {
+        const limits = userLimitsFor(grant, tenants);
+        return { ...(await this.#actorOf(user)), tenants, scopes: user.scopes, ...(limits ? { limits } : {}) };
+      },
     );
   }
 

@@ -42,7 +42,7 @@ const serve = (deps: QueryDeps, api: Api, prefix: RegExp) => async (c: Context<F
       allow: "GET, POST",
     });
   const identity = c.get("identity");
-  const limits = limitsFor(deps.config, identity.tenants);
+  const limits = limitsFor(deps.config, identity.tenants, { api, user: identity.limits });
   const all = await readParams(c.req.raw, deps.maxBodyBytes);
   const params = without(all, "async", "wait");
   const nowNs = BigInt(Date.now()) * 1_000_000n;
@@ -78,7 +78,7 @@ export function queryContext(
 export const runJob =
   (config: FrontendConfig, pipeline: Handler): RunJob =>
   async (spec, signal, progress) => {
-    const limits = limitsFor(config, spec.identity.tenants);
+    const limits = limitsFor(config, spec.identity.tenants, { api: spec.api, user: spec.identity.limits });
     const req = { ...codecs[spec.api].parse(spec.route, spec.params, BigInt(spec.nowNs), limits), path: spec.path };
     const headers = new Headers(spec.headers);
     const ctx = {

@@ -1,5 +1,5 @@
 import { importJWK, jwtVerify, SignJWT, type JWTPayload } from "jose";
-import type { SignedIdentityConfig } from "../config/schema.js";
+import type { SignedIdentityConfig, UserLimits } from "../config/schema.js";
 
 /** The only thing the edge hands the frontend. */
 export interface Identity {
@@ -8,6 +8,8 @@ export interface Identity {
   tenants: string[];
   actorPath: string;
   scopes: string[];
+  /** The user's query limits, from the tenant rules that matched the token's claims (none: the tenants' alone). */
+  limits?: UserLimits;
 }
 
 /** Header carrying the signed identity when edge and frontend run apart. Clients' copies are stripped. */
@@ -48,7 +50,7 @@ export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Id
   // The same Identity object (the edge keeps one per user and tenants) is found without building its key.
   const reuseSame = new WeakMap<Identity, { jws: string; until: number }>();
   const sign = (id: Identity) =>
-    new SignJWT({ ten: id.tenants, act: id.actorPath, scp: id.scopes })
+    new SignJWT({ ten: id.tenants, act: id.actorPath, scp: id.scopes, ...(id.limits ? { lim: id.limits } : {}) })
       .setProtectedHeader({ alg })
       .setSubject(id.subject)
       .setIssuer(ISSUER)
@@ -60,7 +62,7 @@ export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Id
     const now = Date.now();
     const same = reuseSame.get(id);
     if (same && same.until > now) return same.jws;
-    const k = JSON.stringify([id.subject, id.tenants, id.actorPath, id.scopes]);
+    const k = JSON.stringify([id.subject, id.tenants, id.actorPath, id.scopes, id.limits ?? null]);
     let hit = reuse.get(k);
     if (!hit || hit.until <= now) {
       hit = { jws: await sign(id), until: now + (ttlSeconds * 1000) / 2 };
@@ -78,20 +80,28 @@ const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every
 export async function identityVerifier(cfg: SignedIdentityConfig): Promise<(jws: string) => Promise<Identity>> {
   const { alg, key } = await keyFor(cfg, "verify");
   return async (jws) => {
-    const { payload } = await jwtVerify<JWTPayload & { ten?: unknown; act?: unknown; scp?: unknown }>(jws, key, {
-      algorithms: [alg],
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      maxTokenAge: "60s",
-      requiredClaims: ["exp", "iat", "sub"],
-    });
+    const { payload } = await jwtVerify<JWTPayload & { ten?: unknown; act?: unknown; scp?: unknown; lim?: unknown }>(
+      jws,
+      key,
+      {
+        algorithms: [alg],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        maxTokenAge: "60s",
+        requiredClaims: ["exp", "iat", "sub"],
+      },
+    );
     if (
       !isStringArray(payload.ten) ||
       payload.ten.length === 0 ||
       typeof payload.act !== "string" ||
-      !isStringArray(payload.scp)
+      !isStringArray(payload.scp) ||
+      (payload.lim !== undefined && (typeof payload.lim !== "object" || payload.lim === null))
     )
       throw new Error("identity payload is malformed");
-    return { subject: payload.sub!, tenants: payload.ten, actorPath: payload.act, scopes: payload.scp };
+    const id: Identity = { subject: payload.sub!, tenants: payload.ten, actorPath: payload.act, scopes: payload.scp };
+    // Signed by the edge from its own configuration: taken as it is.
+    if (payload.lim !== undefined) id.limits = payload.lim as UserLimits;
+    return id;
   };
 }

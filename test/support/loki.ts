@@ -68,6 +68,10 @@ export interface StartLokiOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
   /** Runs the pattern ingester, which /loki/api/v1/patterns asks (default off, as in Loki). */
   patterns?: boolean;
+  /** querier.per_request_limits_enabled: Loki applies X-Loki-Query-Limits (only where it tightens its own). */
+  perRequestLimits?: boolean;
+  /** More limits_config lines, YAML at two spaces (e.g. "max_query_bytes_read: 1KB"). */
+  limits?: string[];
 }
 
 /**
@@ -120,10 +124,11 @@ limits_config:
   per_stream_rate_limit_burst: 1024MB
   max_query_series: 100000
   volume_enabled: true
-query_range:
+${(opts.limits ?? []).map((l) => `  ${l}\n`).join("")}query_range:
   ${cache}
 querier:
   max_concurrent: ${opts.maxConcurrent ?? 4}
+  per_request_limits_enabled: ${opts.perRequestLimits ?? false}
 pattern_ingester:
   enabled: ${opts.patterns ?? false}
 analytics:
