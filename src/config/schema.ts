@@ -105,7 +105,7 @@ export type BlockedQuery = z.infer<typeof blockedQuery>;
 
 /**
  * The limits that bound what one query may cost: per tenant (frontend.limits, frontend.tenant_limits) and per
- * group of users (a tenant rule's `limits`). The strictest of all that apply wins; 0 means no limit.
+ * group of users (a tenant rule's `limits`). The strictest of all that apply wins; 0 means no limit; lists add up.
  */
 const queryLimitShape = {
   // Longest time range one query may cover; 0 means no limit (Loki's API: 721h unless configured).
@@ -121,6 +121,8 @@ const queryLimitShape = {
   max_query_bytes_read: byteSize(),
   query_timeout: duration(),
   max_query_parallelism: z.number().int().min(1),
+  // Labels every stream selector must match on (Loki enforces it: sent in X-Loki-Query-Limits).
+  required_labels: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a label name")),
   blocked_queries: z.array(blockedQuery),
 };
 
@@ -169,6 +171,7 @@ export const DEFAULT_LIMITS: Limits = {
   query_timeout: 120_000,
   max_cache_freshness: 600_000,
   max_metadata_cache_freshness: 86_400_000,
+  required_labels: [],
   blocked_queries: [],
 };
 

@@ -3,7 +3,7 @@ import type { TenantGrant } from "./tenant.js";
 
 /**
  * The user's limits for a query of `tenants`: those of every matching rule that names one of them (or names no
- * tenant), each limit the strictest given (smallest positive), blocked queries added up. Undefined when no rule
+ * tenant), each limit the strictest given (smallest positive), lists (blocked queries, required labels) added up. Undefined when no rule
  * gives limits: the tenants' alone apply.
  */
 export function userLimitsFor(grant: TenantGrant, tenants: readonly string[]): UserLimits | undefined {
@@ -14,7 +14,7 @@ export function userLimitsFor(grant: TenantGrant, tenants: readonly string[]): U
   const out: UserLimits = {};
   for (const limits of applying)
     for (const [key, value] of Object.entries(limits) as [keyof UserLimits, UserLimits[keyof UserLimits]][]) {
-      if (key === "blocked_queries") out.blocked_queries = [...(out.blocked_queries ?? []), ...(value as [])];
+      if (Array.isArray(value)) (out[key] as unknown[]) = [...((out[key] as unknown[] | undefined) ?? []), ...value];
       else if (typeof value === "number" && value > 0) {
         const before = out[key] as number | undefined;
         (out[key] as number) = before === undefined ? value : Math.min(before, value);

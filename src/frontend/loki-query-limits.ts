@@ -27,12 +27,13 @@ const goDuration = (ms: number): string => {
 
 /** The header's JSON (the field names Loki 3.4 reads), or undefined when no limit is set. */
 export function lokiQueryLimits(l: Limits): string | undefined {
-  const body: Record<string, string | number> = {};
+  const body: Record<string, string | number | string[]> = {};
   if (l.max_query_length > 0) body.maxQueryLength = goDuration(l.max_query_length);
   if (l.max_query_range > 0) body.maxQueryInterval = goDuration(l.max_query_range);
   if (l.max_query_lookback > 0) body.maxQueryLookback = goDuration(l.max_query_lookback);
   if (l.max_entries_limit_per_query > 0) body.maxEntriesLimitPerQuery = l.max_entries_limit_per_query;
   if (l.query_timeout > 0) body.maxQueryTime = goDuration(l.query_timeout);
   if (l.max_query_bytes_read > 0) body.maxQueryBytesRead = `${l.max_query_bytes_read}B`;
+  if (l.required_labels.length) body.requiredLabels = l.required_labels;
   return Object.keys(body).length ? JSON.stringify(body) : undefined;
 }

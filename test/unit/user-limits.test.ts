@@ -120,6 +120,7 @@ describe("X-Loki-Query-Limits", () => {
       max_entries_limit_per_query: 50,
       query_timeout: 90_000,
       max_query_bytes_read: 1024,
+      required_labels: ["env", "cluster"],
     });
     expect(JSON.parse(header!)).toEqual({
       maxQueryLength: "30d1h",
@@ -128,6 +129,7 @@ describe("X-Loki-Query-Limits", () => {
       maxEntriesLimitPerQuery: 50,
       maxQueryTime: "1m30s",
       maxQueryBytesRead: "1024B",
+      requiredLabels: ["env", "cluster"],
     });
     const none = { ...DEFAULT_LIMITS, max_entries_limit_per_query: 0, query_timeout: 0 };
     expect(lokiQueryLimits(none)).toBeUndefined();
