@@ -103,6 +103,38 @@ const blockedQuery = z
 
 export type BlockedQuery = z.infer<typeof blockedQuery>;
 
+const regexText = z.string().superRefine((v, ctx) => {
+  try {
+    new RegExp(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: `not a regex: ${(e as Error).message}` });
+  }
+});
+
+/**
+ * A request a tenant or a group of users may not make (Mimir's blocked_requests): every part given must match.
+ * `path` is the API path (e.g. /api/v1/series); `query_params` each name a parameter whose value (any of its
+ * values) equals `value`, or matches it whole with `is_regexp`.
+ */
+const blockedRequest = z
+  .object({
+    path: z.string().startsWith("/").optional(),
+    method: z
+      .string()
+      .transform((m) => m.toUpperCase())
+      .optional(),
+    query_params: z
+      .record(z.string(), z.object({ value: regexText, is_regexp: z.boolean().default(false) }).strict())
+      .optional(),
+    reason: z.string().min(1).max(200).optional(),
+  })
+  .strict()
+  .refine((b) => b.path !== undefined || b.method !== undefined || b.query_params !== undefined, {
+    message: "give path, method or query_params: which requests to block",
+  });
+
+export type BlockedRequest = z.infer<typeof blockedRequest>;
+
 /**
  * The limits that bound what one query may cost: per tenant (frontend.limits, frontend.tenant_limits) and per
  * group of users (a tenant rule's `limits`). The strictest of all that apply wins; 0 means no limit; lists add up.
@@ -124,6 +156,7 @@ const queryLimitShape = {
   // Labels every stream selector must match on (Loki enforces it: sent in X-Loki-Query-Limits).
   required_labels: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a label name")),
   blocked_queries: z.array(blockedQuery),
+  blocked_requests: z.array(blockedRequest),
 };
 
 /** A group of users' limits (a tenant rule's `limits`): they only ever tighten the tenant's. */
@@ -173,6 +206,7 @@ export const DEFAULT_LIMITS: Limits = {
   max_metadata_cache_freshness: 86_400_000,
   required_labels: [],
   blocked_queries: [],
+  blocked_requests: [],
 };
 
 /** Loki's own default max_query_length (721h): a Loki API query longer than this is refused unless configured. */

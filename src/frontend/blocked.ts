@@ -1,6 +1,6 @@
 import { parser } from "@grafana/lezer-logql";
-import type { BlockedQuery } from "../config/schema.js";
-import type { Api } from "./types.js";
+import type { BlockedQuery, BlockedRequest } from "../config/schema.js";
+import type { Api, Params } from "./types.js";
 
 /** LogQL's query types, as Loki names them in its query log and its blocked_queries: every PromQL query is metric. */
 export type QueryType = "metric" | "filter" | "limited";
@@ -78,4 +78,25 @@ export function firstMatch(rules: readonly BlockedQuery[], facts: QueryFacts): B
   if (rules.length === 0) return undefined;
   const type = queryType(facts.api, facts.query);
   return rules.find((r) => matches(r, facts, type));
+}
+
+export interface RequestFacts {
+  /** The canonical path, e.g. /api/v1/series. */
+  path: string;
+  method: string;
+  params: Params;
+}
+
+/** The first request rule every part of which matches: path, method, and each named parameter (any value). */
+export function blockedRequest(rules: readonly BlockedRequest[], req: RequestFacts): BlockedRequest | undefined {
+  return rules.find(
+    (r) =>
+      (r.path === undefined || r.path === req.path) &&
+      (r.method === undefined || r.method === req.method) &&
+      Object.entries(r.query_params ?? {}).every(([name, want]) => {
+        const got = req.params[name];
+        const values = got === undefined ? [] : Array.isArray(got) ? got : [got];
+        return values.some((v) => (want.is_regexp ? regexOf(`^(?:${want.value})$`).test(v) : v === want.value));
+      }),
+  );
 }

@@ -17,7 +17,7 @@ export interface LimitsScope {
 /**
  * The limits for a query's tenants and user. Each numeric limit is the strictest of the tenants' and the user's
  * (smallest positive; 0 = unlimited loses to any bound), so neither federation nor a user's rule widens a limit;
- * blocked queries and required labels add up.
+ * blocked queries, blocked requests and required labels add up.
  */
 export function limitsFor(config: FrontendConfig, tenants: string[], scope: LimitsScope = {}): Limits {
   const defaults =
@@ -40,6 +40,7 @@ export function limitsFor(config: FrontendConfig, tenants: string[], scope: Limi
     else if (typeof v === "boolean") (out[k] as boolean) = tenantsOnly.every((l) => l[k]);
   }
   out.blocked_queries = per.flatMap((l) => l.blocked_queries ?? []);
+  out.blocked_requests = per.flatMap((l) => l.blocked_requests ?? []);
   out.required_labels = [...new Set(per.flatMap((l) => l.required_labels ?? []))];
   return out;
 }

@@ -35,7 +35,12 @@ const RULES = [
 ];
 const TENANT_LIMITS = {
   logs: { max_query_length: "12h", blocked_queries: [{ source: "grafana", reason: "dashboards are paused" }] },
-  metrics: { blocked_queries: [{ pattern: "count\\(", regex: true, reason: "no counting" }] },
+  metrics: {
+    blocked_queries: [{ pattern: "count\\(", regex: true, reason: "no counting" }],
+    blocked_requests: [
+      { path: "/api/v1/series", query_params: { "match[]": { value: "up.*", is_regexp: true } }, reason: "no up" },
+    ],
+  },
 };
 
 type LogLine = Record<string, unknown>;
@@ -249,6 +254,21 @@ describe("limits and readiness against a real Prometheus", () => {
       json: { status: "error", errorType: "bad_data", error: "query blocked by policy: no counting" },
     });
     expect((await ask("alice", "sum(up)")).status).toBe(200);
+  });
+
+  it("a blocked request (path and parameter) gets its reason", async () => {
+    const series = async (match: string) => {
+      const q = new URLSearchParams({ "match[]": match, start: String(prom.end - 600), end: String(prom.end) });
+      const res = await fetch(`${gw.url}/api/v1/series?${q}`, {
+        headers: { authorization: `Bearer ${tokens.alice}`, "x-scope-orgid": "metrics" },
+      });
+      return { status: res.status, json: await res.json() };
+    };
+    expect(await series("up")).toEqual({
+      status: 400,
+      json: { status: "error", errorType: "bad_data", error: "request blocked by policy: no up" },
+    });
+    expect((await series("queue_depth")).status).toBe(200);
   });
 
   it("a user's max_query_series refuses an answer with more series; the tenant's has no such limit", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import type { BlockedQuery } from "../../src/config/schema.js";
-import { firstMatch, matches, queryHash, querySource, queryType } from "../../src/frontend/blocked.js";
+import { blockedRequest, firstMatch, matches, queryHash, querySource, queryType } from "../../src/frontend/blocked.js";
 
 const rule = (r: Partial<BlockedQuery>): BlockedQuery => ({ regex: false, ...r });
 const loki = (query: string, tags: string | null = null) => ({ api: "loki" as const, query, tags });
@@ -79,5 +79,32 @@ describe("blocked queries: matchers", () => {
     expect(ok.frontend!.limits.blocked_queries).toEqual([
       { types: ["filter", "limited"], regex: false, every: 600_000, reason: "r" },
     ]);
+  });
+
+  it("blocked requests match path, method and each named parameter (any value; a regex matches it whole)", () => {
+    const config = parseConfig({
+      frontend: {
+        queriers: [{ url: "http://q:3100" }],
+        limits: {
+          blocked_requests: [
+            { path: "/api/v1/series", method: "get", query_params: { "match[]": { value: "up.*", is_regexp: true } } },
+            { path: "/api/v1/labels", reason: "no label listing" },
+          ],
+        },
+      },
+    });
+    const rules = config.frontend!.limits.blocked_requests!;
+    const series = (params: Record<string, string | string[]>, method = "GET") =>
+      blockedRequest(rules, { path: "/api/v1/series", method, params });
+    expect(series({ "match[]": ["queue_depth", "up"] })).toBe(rules[0]);
+    expect(series({ "match[]": "queue_depth_up" })).toBeUndefined(); // the regex matches whole values
+    expect(series({ "match[]": "up" }, "POST")).toBeUndefined();
+    expect(series({})).toBeUndefined();
+    expect(blockedRequest(rules, { path: "/api/v1/labels", method: "POST", params: {} })?.reason).toBe(
+      "no label listing",
+    );
+    expect(() =>
+      parseConfig({ frontend: { queriers: [{ url: "http://q:3100" }], limits: { blocked_requests: [{}] } } }),
+    ).toThrow(/give path, method or query_params/);
   });
 });
