@@ -2,6 +2,7 @@ import { routesSchema, type RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError } from "../http/errors.js";
 import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
+import { LOKI_QUERY_LIMITS_HEADER, lokiQueryLimits } from "../http/loki-query-limits.js";
 import { ActorPaths } from "./actor.js";
 import { bearerToken } from "./auth/bearer.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
@@ -120,6 +121,10 @@ export class Edge {
     const policyHeader = policies && labelPolicyHeader(new Map(tenants.map((t) => [t, policies])));
     if (policyHeader && this.config.upstream.label_policy_header) headers.set(LABEL_POLICY_HEADER, policyHeader);
     if (this.#sign) headers.set(IDENTITY_HEADER, await (await this.#sign)(identity));
+    // Straight to Loki (or to a frontend, which sends its own): the user's limits, which Loki only tightens with.
+    const userLimits =
+      identity.limits && route.target !== "tail" && path.startsWith("/loki/") && lokiQueryLimits(identity.limits);
+    if (userLimits) headers.set(LOKI_QUERY_LIMITS_HEADER, userLimits);
     const target = this.#target(route, path, search);
     const maxBodyBytes = limits.max_body_bytes;
     return { kind: route.target, route, path, maxBodyBytes, identity, target, headers, search, body: scoped?.body };

@@ -218,6 +218,44 @@ describe("limits per user and blocked queries against a real Loki", () => {
     ).toBe(200);
     expect((await ask("alice", "query_range", { query: '{app="api"}', limit: "5", ...range(1) })).status).toBe(200);
   });
+
+  it.skipIf(!lokiBin)("the edge alone in front of Loki sends the user's limits in X-Loki-Query-Limits", async () => {
+    const { edge, identity } = edgeConfig(idp, loki.url);
+    const alone = await run(
+      parseConfig({
+        server: { listen: "127.0.0.1:0" },
+        log: { level: "warn" },
+        identity,
+        edge: { ...edge, tenants: { rules: RULES }, upstream: { read_url: loki.url } },
+      }),
+      "edge",
+    );
+    try {
+      const ask = async (user: string, query: string) => {
+        const q = new URLSearchParams({ query, limit: "5", ...range(1) });
+        const res = await fetch(`${alone.url}/loki/api/v1/query_range?${q}`, {
+          headers: { authorization: `Bearer ${tokens[user]}`, "x-scope-orgid": "logs" },
+        });
+        return { status: res.status, text: await res.text() };
+      };
+      expect(await ask("rex", '{app="api"}')).toEqual({
+        status: 400,
+        text: "stream selector is missing required matchers [env], labels present in the query were [app]",
+      });
+      expect((await ask("alice", '{app="api"}')).status).toBe(200);
+      // an intern's 6 hours: Loki refuses them at the interns' 2h
+      const six = new URLSearchParams({ query: '{app="api"}', limit: "5", ...range(6) });
+      const res = await fetch(`${alone.url}/loki/api/v1/query_range?${six}`, {
+        headers: { authorization: `Bearer ${tokens.ivy}`, "x-scope-orgid": "logs" },
+      });
+      expect([res.status, await res.text()]).toEqual([
+        400,
+        "the query time range exceeds the limit (query length: 6h0m0s, limit: 2h)",
+      ]);
+    } finally {
+      await alone.close(100);
+    }
+  });
 });
 
 describe("limits and readiness against a real Prometheus", () => {

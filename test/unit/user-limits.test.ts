@@ -4,7 +4,7 @@ import { DEFAULT_LIMITS, type FrontendConfig, LOKI_MAX_QUERY_LENGTH } from "../.
 import { grantFor } from "../../src/edge/tenant.js";
 import { userLimitsFor } from "../../src/edge/user-limits.js";
 import { limitsFor } from "../../src/frontend/limits.js";
-import { lokiQueryLimits } from "../../src/frontend/loki-query-limits.js";
+import { lokiQueryLimits } from "../../src/http/loki-query-limits.js";
 import { humanBytes, queryGuard, selectorsOf } from "../../src/frontend/pipeline/query-guard.js";
 import { emptyCacheStats, type QueryContext, type QueryRequest, type QueryResponse } from "../../src/frontend/types.js";
 import { identityVerifier, identitySigner } from "../../src/identity/identity.js";

@@ -3,7 +3,7 @@ import type { BlockedQuery, Limits } from "../../config/schema.js";
 import { parseDurationMs } from "../../config/duration.js";
 import { ApiError } from "../../http/errors.js";
 import { firstMatch } from "../blocked.js";
-import { lokiQueryLimits, LOKI_QUERY_LIMITS_HEADER } from "../loki-query-limits.js";
+import { lokiQueryLimits, LOKI_QUERY_LIMITS_HEADER } from "../../http/loki-query-limits.js";
 import type { Handler, Middleware, QueryContext, QueryRequest } from "../types.js";
 import { NS_PER_MS } from "../types.js";
 
