@@ -11,9 +11,9 @@
 // replayed. Run by test/integration/image.test.ts.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
+import { freePort } from "./free-port.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const step = (what) => console.log(`image-check: ${what}`);
@@ -49,15 +49,6 @@ function ignoredBy(patterns, path) {
     return p === x || p.startsWith(`${x}/`);
   });
 }
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.once("error", reject);
-  });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
