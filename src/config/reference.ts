@@ -143,13 +143,22 @@ export function referenceMarkdown(schema: z.ZodType, applied: Record<string, obj
     "[docs/frontend.md](frontend.md#configuration-reference-frontend), and the configs in `config/examples/`.",
     "",
     "Durations are `500ms`, `30s`, `5m`, `1h`, `7d` or seconds as a number; sizes under `routes` are bytes or",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${NAME} syntax, as text
     "`KiB`/`MiB`/`GiB`, `KB`/`MB`/`GB`. `${NAME}` expands from the environment (`${NAME:-default}`). A key marked",
     "required is required when its section is present.",
     "",
-    "| key | type | default | required |",
-    "| --- | --- | --- | --- |",
-    ...rows.map((r) => `| ${cell(r.key)} | ${r.type} | ${cell(r.default)} | ${r.required ? "yes" : ""} |`),
+    ...table([
+      ["key", "type", "default", "required"],
+      ...rows.map((r) => [cell(r.key), r.type, cell(r.default), r.required ? "yes" : ""]),
+    ]),
     "",
   ];
   return lines.join("\n");
+}
+
+/** A Markdown table with its columns padded, as the formatter (biome) lays tables out. */
+function table([head, ...body]: string[][]): string[] {
+  const widths = head!.map((_, i) => Math.max(3, ...[head!, ...body].map((r) => r[i]!.length)));
+  const row = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [row(head!), row(widths.map((w) => "-".repeat(w))), ...body.map(row)];
 }

@@ -11,12 +11,23 @@ describe("configuration reference (docs/configuration.md)", () => {
   });
 
   it("lists keys with their types and the defaults the loader applies", () => {
-    const text = configReference();
-    expect(text).toContain("| `edge.jwks.cooldown` | duration | `30s` |  |");
-    expect(text).toContain("| `edge.actor.secret` | string |  | yes |");
-    expect(text).toContain("| `routes.write.max_body_bytes` | size | `16MiB` |  |");
-    expect(text).toContain("| `frontend.limits.split_log_queries_by_interval` | duration | `1h` |  |");
-    expect(text).toContain("| `server.admin_public` | boolean | `false` |  |");
+    const cells = new Map(
+      configReference()
+        .split("\n")
+        .filter((l) => l.startsWith("| `"))
+        .map((l) =>
+          l
+            .split("|")
+            .slice(1, -1)
+            .map((c) => c.trim()),
+        )
+        .map(([key, ...rest]) => [key!, rest]),
+    );
+    expect(cells.get("`edge.jwks.cooldown`")).toEqual(["duration", "`30s`", ""]);
+    expect(cells.get("`edge.actor.secret`")).toEqual(["string", "", "yes"]);
+    expect(cells.get("`routes.write.max_body_bytes`")).toEqual(["size", "`16MiB`", ""]);
+    expect(cells.get("`frontend.limits.split_log_queries_by_interval`")).toEqual(["duration", "`1h`", ""]);
+    expect(cells.get("`server.admin_public`")).toEqual(["boolean", "`false`", ""]);
   });
 
   it("follows a schema: nested objects, lists of objects, optional keys and defaults", () => {
