@@ -219,6 +219,49 @@ describe("limits per user and blocked queries against a real Loki", () => {
     expect((await ask("alice", "query_range", { query: '{app="api"}', limit: "5", ...range(1) })).status).toBe(200);
   });
 
+  it.skipIf(!lokiBin)("edge and frontend apart: the user's limits travel in the signed identity", async () => {
+    const { edge, identity } = edgeConfig(idp, loki.url);
+    const frontend = await run(
+      parseConfig({
+        server: { listen: "127.0.0.1:0" },
+        log: { level: "warn" },
+        identity,
+        frontend: { queriers: [{ url: loki.url }], tenant_limits: TENANT_LIMITS },
+      }),
+      "frontend",
+    );
+    const alone = await run(
+      parseConfig({
+        server: { listen: "127.0.0.1:0" },
+        log: { level: "warn" },
+        identity,
+        edge: { ...edge, tenants: { rules: RULES }, upstream: { read_url: frontend.url } },
+      }),
+      "edge",
+    );
+    try {
+      const ask = async (user: string, params: Record<string, string>) => {
+        const res = await fetch(`${alone.url}/loki/api/v1/query_range?${new URLSearchParams(params)}`, {
+          headers: { authorization: `Bearer ${tokens[user]}`, "x-scope-orgid": "logs" },
+        });
+        return { status: res.status, text: await res.text() };
+      };
+      const six = { query: '{app="api"}', limit: "5", ...range(6) };
+      expect((await ask("alice", six)).status).toBe(200);
+      expect(await ask("ivy", six)).toEqual({
+        status: 400,
+        text: "the query time range exceeds the limit (query length: 6h, limit: 2h); try a smaller time range",
+      });
+      expect(await ask("ivy", { query: '{app="api"} |= "error"', limit: "5", ...range(1) })).toEqual({
+        status: 400,
+        text: "query blocked by policy: interns may not grep",
+      });
+    } finally {
+      await alone.close(100);
+      await frontend.close(100);
+    }
+  });
+
   it.skipIf(!lokiBin)("the edge alone in front of Loki sends the user's limits in X-Loki-Query-Limits", async () => {
     const { edge, identity } = edgeConfig(idp, loki.url);
     const alone = await run(
