@@ -82,8 +82,8 @@ describe("limits per user and blocked queries against a real Loki", () => {
   const nowMs = Date.now();
   const ns = (ms: number) => `${BigInt(ms) * 1_000_000n}`;
 
-  const ask = async (user: string, path: string, params: Record<string, string>, headers = {}) => {
-    const res = await fetch(`${gw.url}/loki/api/v1/${path}?${new URLSearchParams(params)}`, {
+  const ask = async (user: string, path: string, params: Record<string, string>, headers = {}, via?: string) => {
+    const res = await fetch(`${via ?? gw.url}/loki/api/v1/${path}?${new URLSearchParams(params)}`, {
       headers: { authorization: `Bearer ${tokens[user]}`, "x-scope-orgid": params.tenant ?? "logs", ...headers },
     });
     return { status: res.status, text: await res.text() };
@@ -219,8 +219,19 @@ describe("limits per user and blocked queries against a real Loki", () => {
     expect((await ask("alice", "query_range", { query: '{app="api"}', limit: "5", ...range(1) })).status).toBe(200);
   });
 
+  /** `fairgate edge` alone, with the same rules, reading from `readUrl`; identity signed for a frontend. */
+  const edgeAlone = (readUrl: string) => {
+    const { edge, identity } = edgeConfig(idp, readUrl);
+    const config = { server: { listen: "127.0.0.1:0" }, log: { level: "warn" }, identity };
+    return run(
+      parseConfig({ ...config, edge: { ...edge, tenants: { rules: RULES }, upstream: { read_url: readUrl } } }),
+      "edge",
+    );
+  };
+  const six = { query: '{app="api"}', limit: "5", ...range(6) };
+
   it.skipIf(!lokiBin)("edge and frontend apart: the user's limits travel in the signed identity", async () => {
-    const { edge, identity } = edgeConfig(idp, loki.url);
+    const { identity } = edgeConfig(idp, loki.url);
     const frontend = await run(
       parseConfig({
         server: { listen: "127.0.0.1:0" },
@@ -230,29 +241,15 @@ describe("limits per user and blocked queries against a real Loki", () => {
       }),
       "frontend",
     );
-    const alone = await run(
-      parseConfig({
-        server: { listen: "127.0.0.1:0" },
-        log: { level: "warn" },
-        identity,
-        edge: { ...edge, tenants: { rules: RULES }, upstream: { read_url: frontend.url } },
-      }),
-      "edge",
-    );
+    const alone = await edgeAlone(frontend.url);
     try {
-      const ask = async (user: string, params: Record<string, string>) => {
-        const res = await fetch(`${alone.url}/loki/api/v1/query_range?${new URLSearchParams(params)}`, {
-          headers: { authorization: `Bearer ${tokens[user]}`, "x-scope-orgid": "logs" },
-        });
-        return { status: res.status, text: await res.text() };
-      };
-      const six = { query: '{app="api"}', limit: "5", ...range(6) };
-      expect((await ask("alice", six)).status).toBe(200);
-      expect(await ask("ivy", six)).toEqual({
+      expect((await ask("alice", "query_range", six, {}, alone.url)).status).toBe(200);
+      expect(await ask("ivy", "query_range", six, {}, alone.url)).toEqual({
         status: 400,
         text: "the query time range exceeds the limit (query length: 6h, limit: 2h); try a smaller time range",
       });
-      expect(await ask("ivy", { query: '{app="api"} |= "error"', limit: "5", ...range(1) })).toEqual({
+      const grep = { query: '{app="api"} |= "error"', limit: "5", ...range(1) };
+      expect(await ask("ivy", "query_range", grep, {}, alone.url)).toEqual({
         status: 400,
         text: "query blocked by policy: interns may not grep",
       });
@@ -263,38 +260,19 @@ describe("limits per user and blocked queries against a real Loki", () => {
   });
 
   it.skipIf(!lokiBin)("the edge alone in front of Loki sends the user's limits in X-Loki-Query-Limits", async () => {
-    const { edge, identity } = edgeConfig(idp, loki.url);
-    const alone = await run(
-      parseConfig({
-        server: { listen: "127.0.0.1:0" },
-        log: { level: "warn" },
-        identity,
-        edge: { ...edge, tenants: { rules: RULES }, upstream: { read_url: loki.url } },
-      }),
-      "edge",
-    );
+    const alone = await edgeAlone(loki.url);
     try {
-      const ask = async (user: string, query: string) => {
-        const q = new URLSearchParams({ query, limit: "5", ...range(1) });
-        const res = await fetch(`${alone.url}/loki/api/v1/query_range?${q}`, {
-          headers: { authorization: `Bearer ${tokens[user]}`, "x-scope-orgid": "logs" },
-        });
-        return { status: res.status, text: await res.text() };
-      };
-      expect(await ask("rex", '{app="api"}')).toEqual({
+      const hour = { query: '{app="api"}', limit: "5", ...range(1) };
+      expect(await ask("rex", "query_range", hour, {}, alone.url)).toEqual({
         status: 400,
         text: "stream selector is missing required matchers [env], labels present in the query were [app]",
       });
-      expect((await ask("alice", '{app="api"}')).status).toBe(200);
-      // an intern's 6 hours: Loki refuses them at the interns' 2h
-      const six = new URLSearchParams({ query: '{app="api"}', limit: "5", ...range(6) });
-      const res = await fetch(`${alone.url}/loki/api/v1/query_range?${six}`, {
-        headers: { authorization: `Bearer ${tokens.ivy}`, "x-scope-orgid": "logs" },
+      expect((await ask("alice", "query_range", hour, {}, alone.url)).status).toBe(200);
+      // an intern's 6 hours: Loki itself refuses them at the interns' 2h
+      expect(await ask("ivy", "query_range", six, {}, alone.url)).toEqual({
+        status: 400,
+        text: "the query time range exceeds the limit (query length: 6h0m0s, limit: 2h)",
       });
-      expect([res.status, await res.text()]).toEqual([
-        400,
-        "the query time range exceeds the limit (query length: 6h0m0s, limit: 2h)",
-      ]);
     } finally {
       await alone.close(100);
     }
