@@ -219,6 +219,28 @@ describe("limits per user and blocked queries against a real Loki", () => {
     expect((await ask("alice", "query_range", { query: '{app="api"}', limit: "5", ...range(1) })).status).toBe(200);
   });
 
+  it.skipIf(!lokiBin)("what Loki 3.4.6 itself does with X-Loki-Query-Limits (why fairgate checks bytes)", async () => {
+    const direct = async (params: Record<string, string>, limits: object) => {
+      const res = await fetch(`${loki.url}/loki/api/v1/query_range?${new URLSearchParams(params)}`, {
+        headers: { "x-scope-orgid": "logs", "x-loki-query-limits": JSON.stringify(limits) },
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const metric = { query: 'sum(count_over_time({app="api"}[2h]))', step: "3600", ...range(6) };
+    expect(await direct(metric, { maxQueryLength: "1h" })).toEqual({
+      status: 400,
+      text: "the query time range exceeds the limit (query length: 6h0m0s, limit: 1h)",
+    });
+    // a looser one changes nothing: Loki's own 721h still applies
+    expect((await direct({ ...metric, ...range(800) }, { maxQueryLength: "1000h" })).text).toMatch(/limit: 30d1h\)$/);
+    // ignored by this version: the [2h] range, the bytes this query reads (index/stats says more than 1 KiB)
+    expect((await direct(metric, { maxQueryInterval: "1h" })).status).toBe(200);
+    const stats = new URLSearchParams({ query: '{app="api"}', start: metric.start, end: metric.end });
+    const read = await fetch(`${loki.url}/loki/api/v1/index/stats?${stats}`, { headers: { "x-scope-orgid": "logs" } });
+    expect(((await read.json()) as { bytes: number }).bytes).toBeGreaterThan(1024);
+    expect((await direct(metric, { maxQueryBytesRead: "1KB" })).status).toBe(200);
+  });
+
   /** `fairgate edge` alone, with the same rules, reading from `readUrl`; identity signed for a frontend. */
   const edgeAlone = (readUrl: string) => {
     const { edge, identity } = edgeConfig(idp, readUrl);
