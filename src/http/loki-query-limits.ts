@@ -6,8 +6,8 @@ import type { UserLimits } from "../config/schema.js";
  */
 export const LOKI_QUERY_LIMITS_HEADER = "x-loki-query-limits";
 
-// Go's model.Duration text: whole units, largest first ("1d2h", "30s").
-const goDuration = (ms: number): string => {
+/** Go's model.Duration text, as Loki prints limits: whole units, largest first ("1d2h", "30s"). */
+export const goDuration = (ms: number): string => {
   if (ms % 1000 !== 0) return `${ms}ms`;
   let s = ms / 1000;
   let out = "";

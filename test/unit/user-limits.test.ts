@@ -236,6 +236,14 @@ describe("the query guard", () => {
     expect(asked.map((r) => r.kind)).toEqual(["stats", "stats", "metric"]);
   });
 
+  it("max_query_range refuses a LogQL query whose longest [range] is longer, in Loki's words", async () => {
+    const guard = queryGuard()(async () => ok());
+    const q = 'sum(rate({a="b"}[5m])) / sum(count_over_time({a="b"}[90m]))';
+    const e = await thrownApiError(guard(req({ query: q }), ctx({ max_query_range: 3_600_000 })));
+    expect([e.status, e.message]).toEqual([400, "[interval] value exceeds limit: [1h30m] > [1h]"]);
+    expect((await guard(req({ query: q }), ctx({ max_query_range: 90 * 60_000 }))).status).toBe(200);
+  });
+
   it("max_query_series refuses an answer with more series", async () => {
     const three = ok({ status: "success", data: { resultType: "matrix", result: [{}, {}, {}] } });
     const guard = queryGuard()(async () => three);

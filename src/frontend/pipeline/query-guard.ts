@@ -3,7 +3,7 @@ import type { BlockedQuery, Limits } from "../../config/schema.js";
 import { parseDurationMs } from "../../config/duration.js";
 import { ApiError } from "../../http/errors.js";
 import { firstMatch } from "../blocked.js";
-import { lokiQueryLimits, LOKI_QUERY_LIMITS_HEADER } from "../../http/loki-query-limits.js";
+import { goDuration, lokiQueryLimits, LOKI_QUERY_LIMITS_HEADER } from "../../http/loki-query-limits.js";
 import type { Handler, Middleware, QueryContext, QueryRequest } from "../types.js";
 import { NS_PER_MS } from "../types.js";
 
@@ -26,9 +26,9 @@ const textOf = (req: QueryRequest): string | undefined => {
 
 /**
  * The limits fairgate applies before and after a query runs, outside the caches (a cached answer is refused the
- * same): blocked and limited queries, max_query_lookback, max_query_bytes_read (from Loki's index/stats, asked
- * through the pipeline as Loki's frontend does), max_query_series; and X-Loki-Query-Limits, so that Loki applies
- * the rest (max_query_range) and checks again.
+ * same): blocked and limited queries, max_query_range, max_query_lookback, max_query_bytes_read (from Loki's
+ * index/stats, asked through the pipeline as Loki's frontend does), max_query_series; and X-Loki-Query-Limits, so
+ * that Loki applies the rest (required_labels) and checks again.
  */
 export function queryGuard(opts: GuardOptions = {}): Middleware {
   const now = opts.now ?? Date.now;
@@ -46,6 +46,14 @@ export function queryGuard(opts: GuardOptions = {}): Middleware {
         opts.blocked?.(tenant, reason);
         throw refusal(rule, reason);
       }
+    }
+    if (req.api === "loki" && text !== undefined && QUERIES.has(req.kind) && l.max_query_range > 0) {
+      const { rangeMs } = selectorsOf(text);
+      if (rangeMs > l.max_query_range)
+        throw new ApiError(
+          "bad_data",
+          `[interval] value exceeds limit: [${goDuration(rangeMs)}] > [${goDuration(l.max_query_range)}]`,
+        );
     }
     if (req.api === "loki") {
       const header = lokiQueryLimits(l);
