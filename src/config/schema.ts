@@ -140,6 +140,14 @@ const tenantRule = z
       });
   });
 
+// Who may read and write which tenant, under which label policies: reloadable (runtime_config).
+const tenants = z
+  .object({
+    rules: z.array(tenantRule).min(1, "add at least one rule, or nobody can read anything"),
+    default: tenantId.optional(),
+  })
+  .strict();
+
 const PLACEHOLDERS = ["{hash}", "{client}", "{issuer}"];
 const actorTemplate = z.string().min(1);
 
@@ -197,12 +205,7 @@ const edge = z
       .prefault({}),
     token_cache_size: z.number().int().min(0).default(10_000),
     max_token_bytes: z.number().int().min(512).default(16_384),
-    tenants: z
-      .object({
-        rules: z.array(tenantRule).min(1, "add at least one rule, or nobody can read anything"),
-        default: tenantId.optional(),
-      })
-      .strict(),
+    tenants,
     actor,
     upstream: z
       .object({
@@ -487,6 +490,23 @@ const frontend = z
   })
   .strict();
 
+/**
+ * What a runtime file (runtime_config) may hold: the config's per-tenant sections, each by the config's own schema,
+ * so whatever is added inside them reloads too. A section given replaces the config's; one left out keeps it.
+ */
+export const runtimeSchema = z
+  .object({
+    edge: z.object({ tenants }).partial().strict().optional(),
+    frontend: z
+      .object({ limits: limitsOverride, tenant_limits: z.record(z.string(), limitsOverride) })
+      .partial()
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type RuntimeOverrides = z.infer<typeof runtimeSchema>;
+
 const listen = z.string().regex(/^[^\s:]*:\d{1,5}$/, 'use "host:port", e.g. 127.0.0.1:8080');
 
 export const configSchema = z
@@ -535,6 +555,12 @@ export const configSchema = z
         message: "charts / sample_every: at most 7200 points per series (sample less often or chart less time)",
         path: ["charts"],
       }),
+    // The per-tenant sections (runtimeSchema) read again from `file` on SIGHUP and every `period` (as Loki's).
+    runtime_config: z
+      .object({ file: z.string().min(1), period: duration().default(10_000) })
+      .strict()
+      .refine((r) => r.period === 0 || r.period >= 1000, { message: "period: 0 (SIGHUP only) or at least 1s" })
+      .optional(),
     identity: signedIdentity.optional(),
     routes: routesSchema,
     edge: edge.optional(),

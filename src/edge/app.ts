@@ -23,6 +23,8 @@ export interface EdgeRuntime {
   observe?: (fields: Record<string, unknown>) => void;
   /** SHA-256 in hex, where the runtime has a faster one than the pure-JS default (Node). */
   tokenDigest?: (text: string) => string;
+  /** The config in force, where a runtime file may replace its per-tenant sections (Node: runtime_config). */
+  live?: () => EdgeConfig;
 }
 
 export interface EdgeApp {
@@ -36,7 +38,7 @@ export function createEdgeApp(
   signedIdentity?: SignedIdentityConfig,
   routes?: RoutesConfig,
 ): EdgeApp {
-  const edge = new Edge(config, { signedIdentity, routes, tokenDigest: runtime.tokenDigest });
+  const edge = new Edge(config, { signedIdentity, routes, tokenDigest: runtime.tokenDigest, live: runtime.live });
   const app = new Hono();
 
   app.get("/healthz", (c) => c.text("ok\n"));

@@ -46,6 +46,8 @@ export interface FrontendDeps {
   recentMs?: number;
   /** How queriers are reached; the global fetch by default. */
   querierFetch?: typeof fetch;
+  /** The config in force, whose per-tenant sections a runtime file may replace (runtime_config); `config` if not. */
+  live?: () => FrontendConfig;
 }
 
 export interface Frontend {
@@ -70,6 +72,7 @@ export interface Frontend {
  * APIs in query-routes.ts, the asynchronous API in async/, the operators' data in observability/.
  */
 export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
+  const live = deps.live ?? (() => config);
   const metrics = new FrontendMetrics(deps.recentMs);
   const inner = deps.queue ?? fairQueue(config);
   // The status page watches what passes through the queue; the queue alone decides.
@@ -84,6 +87,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     ? new Cluster({ ...config, membership: config.membership }, pool, {
         log,
         maxBodyBytes: 2 * routes.read.max_body_bytes + 65_536,
+        live,
       })
     : undefined;
   const pipeline = queryPipeline(config, store, cluster?.dispatch ?? pool.dispatch, {
@@ -95,7 +99,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const jobs = new AsyncJobs(
     buildJobStore(config.async, log),
     config.async,
-    runJob(config, pipeline),
+    runJob(config, pipeline, live),
     {
       finished: (state) => metrics.asyncFinished.inc({ state }),
       log,
@@ -118,6 +122,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   asyncRoutes(app, jobs);
   queryRoutes(app, {
     config,
+    live,
     answered,
     jobs,
     metrics,

@@ -17,6 +17,8 @@ import { type Api, emptyCacheStats, type Handler, type QueryContext, type QueryR
 
 export interface QueryDeps {
   config: FrontendConfig;
+  /** The config in force, whose limits a runtime file may replace: each query reads it once, when it comes. */
+  live: () => FrontendConfig;
   /** The pipeline synchronous queries run: the jobs' pipeline, behind the answer cache when there is one. */
   answered: Handler;
   jobs: AsyncJobs;
@@ -42,7 +44,7 @@ const serve = (deps: QueryDeps, api: Api, prefix: RegExp) => async (c: Context<F
       allow: "GET, POST",
     });
   const identity = c.get("identity");
-  const limits = limitsFor(deps.config, identity.tenants);
+  const limits = limitsFor(deps.live(), identity.tenants);
   const all = await readParams(c.req.raw, deps.maxBodyBytes);
   const params = without(all, "async", "wait");
   const nowNs = BigInt(Date.now()) * 1_000_000n;
@@ -76,9 +78,9 @@ export function queryContext(
  * replica stored (same parameters, same "now"), through the pipeline with the job's own deadline.
  */
 export const runJob =
-  (config: FrontendConfig, pipeline: Handler): RunJob =>
+  (config: FrontendConfig, pipeline: Handler, live: () => FrontendConfig = () => config): RunJob =>
   async (spec, signal, progress) => {
-    const limits = limitsFor(config, spec.identity.tenants);
+    const limits = limitsFor(live(), spec.identity.tenants);
     const req = { ...codecs[spec.api].parse(spec.route, spec.params, BigInt(spec.nowNs), limits), path: spec.path };
     const headers = new Headers(spec.headers);
     const ctx = {

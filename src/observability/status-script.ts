@@ -357,6 +357,16 @@ export const STATUS_SCRIPT = String.raw`
     $("queriers-body").replaceChildren(...rows);
   }
 
+  function renderRuntimeConfig(r) {
+    show("runtime-config", Boolean(r));
+    if (!r) return;
+    $("runtime-config").dataset.state = r.lastReloadSuccessful ? "ok" : "error";
+    $("runtime-config").textContent = r.lastReloadSuccessful
+      ? "Runtime config " + r.file + " in force since " + new Date(r.loadedAt).toLocaleTimeString() + "."
+      : "Runtime config " + r.file + " refused: " + r.error + ". The one loaded at " +
+        new Date(r.loadedAt).toLocaleTimeString() + " stays in force.";
+  }
+
   function renderCluster(c) {
     show("replicas", Boolean(c));
     if (!c) return;
@@ -445,6 +455,7 @@ export const STATUS_SCRIPT = String.raw`
       $("uptime").textContent = uptime(h.now - Number(document.body.dataset.started));
       $("chart-window").textContent = duration(h.windowMs);
       $("chart-interval").textContent = duration(h.intervalMs);
+      renderRuntimeConfig(h.runtimeConfig);
       if (document.body.dataset.frontend === "true") {
         const s = await get("debug/status");
         renderGlance(s);
