@@ -20,7 +20,7 @@ Usage:
   fairgate --help | --version
 
 Signals: SIGTERM or SIGINT drains in-flight requests, then exits 0 (another one later: at once);
-SIGHUP reads server.tls's certificate and key again.
+SIGHUP reads server.tls's certificate and key, and runtime_config's file, again.
 Environment: \${NAME} in the config expands from the environment (\${NAME:-default} for a default).
 `;
 
