@@ -487,6 +487,12 @@ const frontend = z
     limits: limitsOverride.default({}),
     tenant_limits: z.record(z.string(), limitsOverride).default({}),
     membership: membership.optional(),
+    // A "query stats" log line (who, what it cost) for each query that took at least this long; 0: every query.
+    // Absent: none.
+    log_queries_longer_than: duration().optional(),
+    // Per-actor counters (fairgate_actor_*): the actors that used the most querier time recently get a series each,
+    // at most this many; the others count under actor="other".
+    top_actors: z.number().int().min(0).max(1000).default(20),
   })
   .strict();
 
@@ -547,6 +553,17 @@ export const configSchema = z
         // Its charts cover this much time, sampled every `sample_every`.
         charts: duration().default(1_800_000),
         sample_every: duration().default(1_000),
+        // Off by default: actor paths are keyed hashes so that nobody reading them learns who is behind one. On, the
+        // edge tells which subject or client id (and `claim`, such as email) each hash stands for, and the admin
+        // listener's status page and /debug/actors show it; never the public listener. Kept in memory, bounded.
+        actor_directory: z
+          .object({
+            enabled: z.boolean().default(false),
+            claim: z.string().min(1).optional(),
+            max_actors: z.number().int().min(1).max(1_000_000).default(10_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({})
@@ -578,3 +595,4 @@ export type SignedIdentityConfig = z.infer<typeof signedIdentity>;
 export type FrontendConfig = z.infer<typeof frontend>;
 export type NatsConnectionConfig = z.infer<typeof natsConnection>;
 export type MembershipConfig = z.infer<typeof membership>;
+export type ActorDirectoryConfig = Config["status"]["actor_directory"];

@@ -1,9 +1,10 @@
 import { routesSchema, type RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError } from "../http/errors.js";
-import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
+import { type ActorName, IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
 import { ActorPaths } from "./actor.js";
 import { bearerToken } from "./auth/bearer.js";
+import { getClaim } from "./auth/claims.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
 import { cleanHeaderMap, upstreamUrl } from "../http/forward.js";
 import type { HeaderMap, HeaderReader } from "../http/header-map.js";
@@ -64,6 +65,8 @@ export interface EdgeOptions {
    * it once. The constructor's config when omitted.
    */
   live?: () => EdgeConfig;
+  /** The actor directory is on (status.actor_directory): identities say who each actor path stands for. */
+  actorDirectory?: { claim?: string };
 }
 
 /**
@@ -77,6 +80,7 @@ export class Edge {
   readonly #sign?: Promise<(id: Identity) => Promise<string>>;
   readonly #rateLimit?: RateLimit;
   readonly #live: () => EdgeConfig;
+  readonly #actorDirectory?: { claim?: string };
 
   constructor(
     readonly config: EdgeConfig,
@@ -88,6 +92,7 @@ export class Edge {
     this.routes = opts.routes ?? routesSchema.parse(undefined);
     if (config.rate_limit) this.#rateLimit = new RateLimit(config.rate_limit);
     this.#live = opts.live ?? (() => config);
+    this.#actorDirectory = opts.actorDirectory;
   }
 
   /** Throws ApiError for anything that must not reach an upstream. */
@@ -145,6 +150,7 @@ export class Edge {
         ...(await this.#actorOf(user)),
         tenants,
         scopes: user.scopes,
+        ...(this.#actorDirectory ? { who: actorName(user, this.#actorDirectory.claim) } : {}),
       }),
     );
   }
@@ -192,4 +198,11 @@ export class Edge {
     }
     return upstreamUrl(base, path, search);
   }
+}
+
+/** Who an actor path stands for, for the actor directory: the client id of a service, else the subject. */
+function actorName(user: VerifiedUser, claim: string | undefined): ActorName {
+  const id = user.service ? (user.clientId ?? user.subject) : user.subject;
+  const value = claim === undefined ? undefined : getClaim(user.claims, claim);
+  return typeof value === "string" || typeof value === "number" ? { id, claim: String(value) } : { id };
 }

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { RoutesConfig } from "../config/routes.js";
 import type { FrontendConfig } from "../config/schema.js";
 import { ApiError, errorResponse } from "../http/errors.js";
+import type { ActorDirectory } from "../observability/actor-directory.js";
 import { frontendAdmin } from "../observability/frontend-admin.js";
 import { FrontendMetrics, type FrontendSources } from "../observability/metrics.js";
 import { codecs } from "./api/codecs.js";
@@ -48,6 +49,10 @@ export interface FrontendDeps {
   querierFetch?: typeof fetch;
   /** The config in force, whose per-tenant sections a runtime file may replace (runtime_config); `config` if not. */
   live?: () => FrontendConfig;
+  /** Writes "query stats" lines (frontend.log_queries_longer_than). */
+  logQueryStats?: (line: Record<string, unknown>) => void;
+  /** The actor directory (status.actor_directory), when on: fed by each query's identity, read on the admin listener. */
+  directory?: ActorDirectory;
 }
 
 export interface Frontend {
@@ -73,7 +78,7 @@ export interface Frontend {
  */
 export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
   const live = deps.live ?? (() => config);
-  const metrics = new FrontendMetrics(deps.recentMs);
+  const metrics = new FrontendMetrics(deps.recentMs, config.top_actors);
   const inner = deps.queue ?? fairQueue(config);
   // The status page watches what passes through the queue; the queue alone decides.
   const queue = new ObservedQueue(inner, metrics.usage);
@@ -128,6 +133,8 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     metrics,
     observe: deps.observe,
     maxBodyBytes: deps.routes?.read.max_body_bytes,
+    logQueryStats: deps.logQueryStats,
+    directory: deps.directory,
   });
   app.all("*", (c) => {
     throw new ApiError("not_found", `no route ${c.req.path}`);
@@ -154,7 +161,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     metrics,
     cluster,
     drain: async () => cluster?.drain(),
-    admin: frontendAdmin(metrics, { maxQueryParallelism: limitsFor(config, []).max_query_parallelism }),
+    admin: frontendAdmin(metrics, { maxQueryParallelism: limitsFor(config, []).max_query_parallelism }, deps.directory),
     close,
   };
 }

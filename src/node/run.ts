@@ -25,6 +25,7 @@ import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from "prom
 import type pino from "pino";
 import { upstreamFetch } from "./upstream-fetch.js";
 import { RuntimeConfig } from "./runtime-config.js";
+import { ActorDirectory } from "../observability/actor-directory.js";
 import { edgeServer, type EdgeServer } from "./edge-server.js";
 import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
 
@@ -91,6 +92,7 @@ export async function run(
   }
 
   const verifyIdentity = mode === "frontend" && config.identity ? await identityVerifier(config.identity) : undefined;
+  const names = config.status.actor_directory;
   const frontend =
     config.frontend && mode !== "edge"
       ? createFrontend(config.frontend, {
@@ -103,6 +105,8 @@ export async function run(
           // and the queries in flight must still reach it.
           querierFetch: config.demo.enabled ? inProcess(`${base}/demo/querier`, top.fetch) : undefined,
           live: runtime && (() => runtime.current.frontend!),
+          logQueryStats: (line) => requests.logger.info(line, "query stats"),
+          directory: names.enabled ? new ActorDirectory(names.max_actors) : undefined,
         })
       : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
@@ -144,6 +148,7 @@ export async function run(
         tokenDigest: (text) => createHash("sha256").update(text).digest("hex"),
         inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.app.fetch(req, { identity })) : undefined,
         live: runtime && (() => runtime.current.edge!),
+        actorDirectory: names.enabled ? { claim: names.claim } : undefined,
       },
       mode === "edge" ? config.identity : undefined,
       config.routes,

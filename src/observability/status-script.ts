@@ -312,7 +312,9 @@ export const STATUS_SCRIPT = String.raw`
   function renderActors(a, windowMs) {
     const rows = a.rows.map((r) => {
       const tr = el("tr");
-      const actor = r.actor === "" ? "(none)" : r.actor.split("|").join(" | ");
+      const path = r.actor === "" ? "(none)" : r.actor.split("|").join(" | ");
+      // With the actor directory on (admin listener only): who the hash stands for.
+      const actor = r.name ? path + " \u2014 " + r.name.id + (r.name.claim ? " (" + r.name.claim + ")" : "") : path;
       tr.append(rowHead(r.tenant, "", "tenant"), cell(actor, "actor", "path"), ...useCells(r));
       return tr;
     });
