@@ -208,7 +208,8 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" },
       log: { level: "error" },
       // Charts get their points sooner; the page itself polls every second.
-      status: { sample_every: "250ms" },
+      // With the actor directory on, the names the edge signs into identities are shown next to the hashes.
+      status: { sample_every: "250ms", actor_directory: { enabled: true } },
       identity: { secret: IDENTITY_SECRET },
       frontend: {
         queriers: [
@@ -239,8 +240,15 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       tenants: ["team-a"],
       actorPath: "users|5f0c2a9e1b7d4c3a8e6f0b1d2c3e4f5a",
       scopes: [],
+      who: { id: "alice", claim: "alice@example.com" },
     };
-    const mallory: Identity = { subject: "s-mallory", tenants: [HOSTILE_TENANT], actorPath: HOSTILE_ACTOR, scopes: [] };
+    const mallory: Identity = {
+      subject: "s-mallory",
+      tenants: [HOSTILE_TENANT],
+      actorPath: HOSTILE_ACTOR,
+      scopes: [],
+      who: { id: HOSTILE_TENANT },
+    };
     // Two whole days a week ago: two one-day pieces, old enough to be cached.
     const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 7 * DAY;
     const query = (who: Identity, extra = "") =>
@@ -336,10 +344,18 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       return a && a.ran >= 4 && a.lastActive !== "running now" ? r : undefined;
     }, "alice to be listed as a recent actor with her sub-queries");
     const aliceRow = actors.find((r) => r.tenant === "team-a")!;
-    expect(aliceRow).toMatchObject({ actor: alice.actorPath.split("|").join(" | "), queued: 0, inflight: 0 });
+    expect(aliceRow).toMatchObject({
+      actor: `${alice.actorPath.split("|").join(" | ")} \u2014 alice (alice@example.com)`,
+      queued: 0,
+      inflight: 0,
+    });
     expect(aliceRow.querierTime).toMatch(/\d (ms|s)$/);
     expect(actors).toContainEqual(
-      expect.objectContaining({ tenant: HOSTILE_TENANT, actor: HOSTILE_ACTOR.split("|").join(" | "), ran: 2 }),
+      expect.objectContaining({
+        tenant: HOSTILE_TENANT,
+        actor: `${HOSTILE_ACTOR.split("|").join(" | ")} \u2014 ${HOSTILE_TENANT}`,
+        ran: 2,
+      }),
     );
     expect((await page.locator("#tenants-body").innerText()).includes(HOSTILE_TENANT)).toBe(true);
 
