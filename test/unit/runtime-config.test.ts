@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../src/config/load.js";
-import { parseRuntimeText, RUNTIME_SECTIONS, withOverrides } from "../../src/config/runtime.js";
+import { appliedSections, parseRuntimeText, RUNTIME_SECTIONS, withOverrides } from "../../src/config/runtime.js";
 import { RuntimeConfig } from "../../src/node/runtime-config.js";
 
 const problemsOf = (fn: () => unknown): string[] => {
@@ -16,6 +16,8 @@ const problemsOf = (fn: () => unknown): string[] => {
   }
   throw new Error("no ConfigError");
 };
+
+const appliedSectionsOf = (text: string) => appliedSections(base(), parseRuntimeText(text, {}));
 
 const base = (runtimeFile = "/nonexistent") =>
   parseConfig({
@@ -78,6 +80,13 @@ describe("a runtime file", () => {
     expect(problemsOf(() => parseRuntimeText("frontend: { limits: { query_timeout: ${NOPE} } }", {}))).toContain(
       "line 1: environment variable NOPE is not set",
     );
+  });
+
+  it("as docs/operating.md shows it is valid", () => {
+    const doc = readFileSync(new URL("../../docs/operating.md", import.meta.url), "utf8");
+    const examples = [...doc.matchAll(/```yaml\n(# runtime file[\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(examples).toHaveLength(1);
+    for (const text of examples) expect(appliedSectionsOf(text)).toEqual(["edge.tenants", "frontend.tenant_limits"]);
   });
 
   it("leaves out sections of a part this process does not run", () => {
