@@ -59,7 +59,9 @@ const serve = (deps: QueryDeps, api: Api, prefix: RegExp) => async (c: Context<F
   const headers = querierHeaders(c.req.raw, identity);
   headers.delete("content-type");
   if (wantsAsync(all, route)) {
-    const spec: JobSpec = { api, route, path, params, nowNs: String(nowNs), identity, headers: [...headers] };
+    // A job is stored (in NATS with several replicas): the actor directory's name stays out of it.
+    const { who: _name, ...stored } = identity;
+    const spec: JobSpec = { api, route, path, params, nowNs: String(nowNs), identity: stored, headers: [...headers] };
     return submitAsync(c, deps.jobs, deps.config.async, all, spec);
   }
   const newContext: NewContext = (signal, deadline) => queryContext(identity, headers, limits, signal, deadline);

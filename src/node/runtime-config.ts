@@ -23,7 +23,7 @@ export interface RuntimeConfigStatus {
   lastAttemptAt: string;
 }
 
-interface Read {
+export interface Read {
   config: Config;
   text: string;
   sections: string[];
@@ -69,7 +69,7 @@ export class RuntimeConfig {
     readonly env: Record<string, string | undefined> = process.env,
   ) {
     const file = base.runtime_config!.file;
-    const { config, text, sections } = this.#read();
+    const { config, text, sections } = checkRuntimeFile(base, env);
     const now = new Date().toISOString();
     this.#current = config;
     this.#lastText = text;
@@ -141,7 +141,7 @@ export class RuntimeConfig {
     clearInterval(this.#timer);
   }
 
-  #read(text = readText(this.base.runtime_config!.file)): Read {
+  #read(text: string): Read {
     const overrides = parseRuntimeText(text, this.env);
     return { config: withOverrides(this.base, overrides), text, sections: appliedSections(this.base, overrides) };
   }
@@ -151,6 +151,18 @@ export class RuntimeConfig {
     this.#hash.reset();
     this.#hash.set({ sha256: this.#status.sha256 }, 1);
     this.#loadedAt.set(Date.parse(this.#status.loadedAt) / 1000);
+  }
+}
+
+/** The config with the runtime file's sections in place, or a ConfigError naming the file (start-up, check-config). */
+export function checkRuntimeFile(base: Config, env: Record<string, string | undefined>): Read {
+  const file = base.runtime_config!.file;
+  const text = readText(file);
+  try {
+    const overrides = parseRuntimeText(text, env);
+    return { config: withOverrides(base, overrides), text, sections: appliedSections(base, overrides) };
+  } catch (e) {
+    throw e instanceof ConfigError ? new ConfigError(e.problems.map((p) => `${file}: ${p}`)) : e;
   }
 }
 
