@@ -173,6 +173,22 @@ describe("runtime_config reloaded under load", { timeout: 180_000 }, () => {
     expect(new Set(statuses)).toEqual(new Set([200]));
   });
 
+  it("reloads label policies: a rule's labels narrow what its users see from the next query on", async () => {
+    const alice = (await idp.userTokens("alice")).accessToken;
+    const jobs = async () => {
+      const r = await query(alice, "team-a", 1, "sum by (job) (rate(http_requests_total[5m]))");
+      expect(r.status).toBe(200);
+      const result = (JSON.parse(r.body) as { data: { result: { metric: { job: string } }[] } }).data.result;
+      return result.map((s) => s.metric.job).sort();
+    };
+    write(rules());
+    fairgate.reload();
+    expect(await jobs()).toEqual(["api", "worker"]);
+    write({ edge: { tenants: { rules: [{ claim: "tenants", read: ["$value"], labels: ['job="api"'] }] } } });
+    expect(fairgate.reload()[0]!.ok).toBe(true);
+    expect(await jobs()).toEqual(["api"]);
+  });
+
   it("a query in flight keeps the limits it started with", async () => {
     const alice = (await idp.userTokens("alice")).accessToken;
     write(rules());
