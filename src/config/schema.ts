@@ -7,14 +7,17 @@ import { tenantIdProblem } from "./tenant-id.js";
 
 /** A duration ("30s", "5m", or seconds as a number), parsed to milliseconds. */
 const duration = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDurationMs(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 30s, 5m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      const ms = parseDurationMs(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 30s, 5m, 1h)` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ unit: "duration" }); // for the configuration reference (src/config/reference.ts)
 
 const url = () => z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
