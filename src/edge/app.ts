@@ -25,6 +25,10 @@ export interface EdgeRuntime {
   tokenDigest?: (text: string) => string;
   /** Why what serves reads in this process (the frontend) cannot serve them now; undefined when it can. */
   notReady?: () => string | undefined;
+  /** The config in force, where a runtime file may replace its per-tenant sections (Node: runtime_config). */
+  live?: () => EdgeConfig;
+  /** status.actor_directory is on: identities say who each actor path stands for (Node's admin listener shows it). */
+  actorDirectory?: { claim?: string };
 }
 
 export interface EdgeApp {
@@ -38,7 +42,13 @@ export function createEdgeApp(
   signedIdentity?: SignedIdentityConfig,
   routes?: RoutesConfig,
 ): EdgeApp {
-  const edge = new Edge(config, { signedIdentity, routes, tokenDigest: runtime.tokenDigest });
+  const edge = new Edge(config, {
+    signedIdentity,
+    routes,
+    tokenDigest: runtime.tokenDigest,
+    live: runtime.live,
+    actorDirectory: runtime.actorDirectory,
+  });
   const app = new Hono();
 
   app.get("/healthz", (c) => c.text("ok\n"));

@@ -312,7 +312,9 @@ export const STATUS_SCRIPT = String.raw`
   function renderActors(a, windowMs) {
     const rows = a.rows.map((r) => {
       const tr = el("tr");
-      const actor = r.actor === "" ? "(none)" : r.actor;
+      const path = r.actor === "" ? "(none)" : r.actor;
+      // With the actor directory on (admin listener only): who the hash stands for.
+      const actor = r.name ? path + " \u2014 " + r.name.id + (r.name.claim ? " (" + r.name.claim + ")" : "") : path;
       tr.append(rowHead(r.tenant, "", "tenant"), cell(actor, "actor", "path"), ...useCells(r));
       return tr;
     });
@@ -355,6 +357,16 @@ export const STATUS_SCRIPT = String.raw`
       return tr;
     });
     $("queriers-body").replaceChildren(...rows);
+  }
+
+  function renderRuntimeConfig(r) {
+    show("runtime-config", Boolean(r));
+    if (!r) return;
+    $("runtime-config").dataset.state = r.lastReloadSuccessful ? "ok" : "error";
+    $("runtime-config").textContent = r.lastReloadSuccessful
+      ? "Runtime config " + r.file + " in force since " + new Date(r.loadedAt).toLocaleTimeString() + "."
+      : "Runtime config " + r.file + " refused: " + r.error + ". The one loaded at " +
+        new Date(r.loadedAt).toLocaleTimeString() + " stays in force.";
   }
 
   function renderCluster(c) {
@@ -445,6 +457,7 @@ export const STATUS_SCRIPT = String.raw`
       $("uptime").textContent = uptime(h.now - Number(document.body.dataset.started));
       $("chart-window").textContent = duration(h.windowMs);
       $("chart-interval").textContent = duration(h.intervalMs);
+      renderRuntimeConfig(h.runtimeConfig);
       if (document.body.dataset.frontend === "true") {
         const s = await get("debug/status");
         renderGlance(s);
