@@ -18,19 +18,7 @@ import {
   querierSubQueries,
   startLokiQueriers,
 } from "../test/support/loki.js";
-import {
-  calibrate,
-  exampleFrontend,
-  type Figures,
-  measure,
-  ownFrontend,
-  report,
-  type Settings,
-  straight,
-  throughFairgate,
-  type Way,
-  type Workload,
-} from "./lib/queriers.js";
+import { runQueriersBench, type Settings, type Workload } from "./lib/queriers.js";
 
 const T0 = Date.now();
 const TENANT = "tenant-a";
@@ -102,50 +90,28 @@ try {
     },
   };
 
-  const probe = straight(bed.querierUrls, PATH, TENANT);
-  /** fairgate as shipped but for `querier` settings of each entry and `limits`, unless BENCH_VARIANTS=0. */
-  const variant = (name: string, querier: Record<string, unknown>, limits?: Record<string, unknown>) =>
-    process.env.BENCH_VARIANTS === "0"
-      ? []
-      : [
-          [
-            name,
-            () => throughFairgate(name, exampleFrontend("loki.yaml", bed.querierUrls, querier, limits), PATH, TENANT),
-          ] as [string, () => Way],
-        ];
-  const cost = await calibrate(probe, workload);
-  const ways: [string, () => Way][] = [
-    ["straight", () => probe],
-    ["loki_frontend", () => ownFrontend("loki_frontend", lokiFrontend.url, PATH, TENANT)],
-    ["fairgate", () => throughFairgate("fairgate", exampleFrontend("loki.yaml", bed.querierUrls), PATH, TENANT)],
+  await runQueriersBench({
+    bench: "loki-queriers",
+    example: "loki.yaml",
+    own: { name: "loki_frontend", url: lokiFrontend.url },
+    querierUrls: bed.querierUrls,
+    path: PATH,
+    tenant: TENANT,
+    workload,
     // Sizing: more running pieces than cores, and Loki's own 1h split for metric queries.
-    ...variant("fairgate_2_slots_per_querier", { max_concurrent: 2 }),
-    ...variant("fairgate_metric_split_1h", {}, { split_metric_queries_by_interval: 3_600_000 }),
-  ];
-  const figures: Record<string, Figures> = {};
-  for (const [name, make] of ways) {
-    if (settings.deadline - Date.now() < 35_000) {
-      console.error(`${name}: skipped, too little time left`);
-      continue;
-    }
-    const way = make();
-    figures[name] = await measure(way, probe, workload, cost, settings);
-    if (way !== probe) await way.close();
-    console.error(`${name}: ${JSON.stringify(figures[name])}`);
-  }
-  const json = report(
-    "loki-queriers",
-    figures,
-    { own: "loki_frontend", fairgate: "fairgate" },
-    [
-      `\n2 Loki queriers (querier.max_concurrent 4 each for Loki's frontend), fairgate as config/examples/loki.yaml;`,
-      `light: median of ${settings.lightRuns} sequential 1h queries, flood of ${settings.flood} 7-day queries;`,
-      `cost: dear ÷ cheap alone, straight at a querier = ${(cost.dear / cost.cheap).toFixed(1)}; querier time from` +
-        ` the queriers' logs; 7d: step 300, cold = distinct query, warm = the same again.`,
+    variants: [
+      { name: "fairgate_2_slots_per_querier", querier: { max_concurrent: 2 } },
+      { name: "fairgate_metric_split_1h", limits: { split_metric_queries_by_interval: 3_600_000 } },
     ],
-    T0,
-  );
-  console.log(`BENCH_JSON ${JSON.stringify({ ...json, cost_ratio: Number((cost.dear / cost.cheap).toFixed(1)) })}`);
+    settings,
+    notes: (costRatio) => [
+      "\n2 Loki queriers (querier.max_concurrent 4 each for Loki's frontend), fairgate as config/examples/loki.yaml;",
+      `light: median of ${settings.lightRuns} sequential 1h queries, flood of ${settings.flood} 7-day queries;`,
+      `cost: dear ÷ cheap alone, straight at a querier = ${costRatio}; querier time from the queriers' logs;` +
+        " 7d: step 300, cold = distinct query, warm = the same again.",
+    ],
+    t0: T0,
+  });
 } finally {
   await bed.close();
 }

@@ -14,19 +14,7 @@
 // Every loop is bounded in count and by the deadline.
 import { startMemcached } from "../test/support/memcached.js";
 import { findMimir, generateMetrics, startMimirQueriers } from "../test/support/mimir.js";
-import {
-  calibrate,
-  exampleFrontend,
-  type Figures,
-  measure,
-  ownFrontend,
-  report,
-  type Settings,
-  straight,
-  throughFairgate,
-  type Way,
-  type Workload,
-} from "./lib/queriers.js";
+import { runQueriersBench, type Settings, type Workload } from "./lib/queriers.js";
 
 const T0 = Date.now();
 const TENANT = "tenant-a";
@@ -80,43 +68,25 @@ try {
     }),
   };
 
-  const probe = straight(querierUrls, PATH, TENANT);
-  const fairgate = (name: string, querier: Record<string, unknown> = {}): [string, () => Way] => [
-    name,
-    () => throughFairgate(name, exampleFrontend("mimir.yaml", querierUrls, querier), PATH, TENANT),
-  ];
-  const ways: [string, () => Way][] = [
-    ["straight", () => probe],
-    ["mimir_frontend", () => ownFrontend("mimir_frontend", mimirFrontend.url, PATH, TENANT)],
-    fairgate("fairgate"),
+  await runQueriersBench({
+    bench: "mimir-queriers",
+    example: "mimir.yaml",
+    own: { name: "mimir_frontend", url: mimirFrontend.url },
+    querierUrls,
+    path: PATH,
+    tenant: TENANT,
+    workload,
     // Sizing: more running pieces than cores.
-    ...(process.env.BENCH_VARIANTS === "0" ? [] : [fairgate("fairgate_2_slots_per_querier", { max_concurrent: 2 })]),
-  ];
-  const cost = await calibrate(probe, workload);
-  const figures: Record<string, Figures> = {};
-  for (const [name, make] of ways) {
-    if (settings.deadline - Date.now() < 35_000) {
-      console.error(`${name}: skipped, too little time left`);
-      continue;
-    }
-    const way = make();
-    figures[name] = await measure(way, probe, workload, cost, settings);
-    if (way !== probe) await way.close();
-    console.error(`${name}: ${JSON.stringify(figures[name])}`);
-  }
-  const json = report(
-    "mimir-queriers",
-    figures,
-    { own: "mimir_frontend", fairgate: "fairgate" },
-    [
-      `\n2 Mimir queriers (querier.max_concurrent 4 each for Mimir's frontend), fairgate as config/examples/mimir.yaml;`,
+    variants: [{ name: "fairgate_2_slots_per_querier", querier: { max_concurrent: 2 } }],
+    settings,
+    notes: (costRatio) => [
+      "\n2 Mimir queriers (querier.max_concurrent 4 each for Mimir's frontend), fairgate as config/examples/mimir.yaml;",
       `light: median of ${settings.lightRuns} sequential 1h queries, flood of ${settings.flood} 7-day queries;`,
-      `cost: dear ÷ cheap alone, straight at a querier = ${(cost.dear / cost.cheap).toFixed(1)}; querier time =` +
-        ` completed queries × that; 7d: step 300, cold = distinct query, warm = the same again.`,
+      `cost: dear ÷ cheap alone, straight at a querier = ${costRatio}; querier time = completed queries × that;` +
+        " 7d: step 300, cold = distinct query, warm = the same again.",
     ],
-    T0,
-  );
-  console.log(`BENCH_JSON ${JSON.stringify({ ...json, cost_ratio: Number((cost.dear / cost.cheap).toFixed(1)) })}`);
+    t0: T0,
+  });
 } finally {
   await bed.close();
   await memcached.close();

@@ -273,3 +273,54 @@ export function report(
   console.log(`  warm 7d ≤ ${keys.own}: ${gate?.warm_ms} vs ${own?.warm_ms} ms  ${verdict(targets.warm_vs_own)}`);
   return { bench, ways: figures, targets_met: targets, seconds: round((Date.now() - t0) / 1000) };
 }
+
+export interface QueriersBench {
+  /** loki-queriers: BENCH_JSON's name. */
+  bench: string;
+  /** The shipped example fairgate runs as (config/examples/NAME). */
+  example: string;
+  /** The product's own frontend+scheduler: its way's name and URL. */
+  own: { name: string; url: string };
+  querierUrls: string[];
+  /** The query_range path, the same at the queriers, the product's frontend and fairgate. */
+  path: string;
+  tenant: string;
+  workload: Workload;
+  /** fairgate variants (unless BENCH_VARIANTS=0): the example but for these querier settings and limits. */
+  variants: { name: string; querier?: Record<string, unknown>; limits?: Record<string, unknown> }[];
+  settings: Settings;
+  /** Lines under the table: the setup, and how querier time was taken; `costRatio` is dear ÷ cheap alone. */
+  notes(costRatio: number): string[];
+  t0: number;
+}
+
+/** Calibrates, measures every way in turn (skipping those the deadline leaves no room for), reports. */
+export async function runQueriersBench(b: QueriersBench): Promise<void> {
+  const probe = straight(b.querierUrls, b.path, b.tenant);
+  const fairgate = (name: string, querier?: Record<string, unknown>, limits?: Record<string, unknown>) => () =>
+    throughFairgate(name, exampleFrontend(b.example, b.querierUrls, querier, limits), b.path, b.tenant);
+  const ways: [string, () => Way][] = [
+    ["straight", () => probe],
+    [b.own.name, () => ownFrontend(b.own.name, b.own.url, b.path, b.tenant)],
+    ["fairgate", fairgate("fairgate")],
+    ...(process.env.BENCH_VARIANTS === "0" ? [] : b.variants).map((v): [string, () => Way] => [
+      v.name,
+      fairgate(v.name, v.querier, v.limits),
+    ]),
+  ];
+  const cost = await calibrate(probe, b.workload);
+  const figures: Record<string, Figures> = {};
+  for (const [name, make] of ways) {
+    if (b.settings.deadline - Date.now() < 35_000) {
+      console.error(`${name}: skipped, too little time left`);
+      continue;
+    }
+    const way = make();
+    figures[name] = await measure(way, probe, b.workload, cost, b.settings);
+    if (way !== probe) await way.close();
+    console.error(`${name}: ${JSON.stringify(figures[name])}`);
+  }
+  const costRatio = round(cost.dear / cost.cheap);
+  const json = report(b.bench, figures, { own: b.own.name, fairgate: "fairgate" }, b.notes(costRatio), b.t0);
+  console.log(`BENCH_JSON ${JSON.stringify({ ...json, cost_ratio: costRatio })}`);
+}
