@@ -7,10 +7,12 @@
 //     queriers), and a sizing variant.
 // For each: a light user's 1h query under a flood of BENCH_FLOOD (40) 7-day regex queries against its idle latency;
 // Jain's index over querier time (Loki's querier log lines, per query marker) for two users of one tenant whose
-// queries cost about 10:1, four queries each always running; a 7-day query cold (distinct) and warm (repeated).
+// queries cost about 10:1, BENCH_COST_LOOPS (12) queries each always running; a 7-day query cold (distinct) and
+// warm (repeated).
 // Run: npx tsx bench/loki-queriers.ts   Env: BENCH_FLOOD, BENCH_COST_WINDOW_MS, BENCH_DEADLINE_MS.
 // Every loop is bounded in count and by the deadline.
 import {
+  denseHourCostQueries,
   findLoki,
   generateHistory,
   pushDenseHour,
@@ -18,19 +20,12 @@ import {
   querierSubQueries,
   startLokiQueriers,
 } from "../test/support/loki.js";
-import { runQueriersBench, type Settings, type Workload } from "./lib/queriers.js";
+import { benchSettings, runQueriersBench, type Workload } from "./lib/queriers.js";
 
 const T0 = Date.now();
 const TENANT = "tenant-a";
 const PATH = "/loki/api/v1/query_range";
-const settings: Settings = {
-  flood: Number(process.env.BENCH_FLOOD ?? 40),
-  lightRuns: 5,
-  lightTimeoutMs: 15_000,
-  costWindowMs: Number(process.env.BENCH_COST_WINDOW_MS ?? 8000),
-  coldRuns: 2,
-  deadline: T0 + Number(process.env.BENCH_DEADLINE_MS ?? 225_000),
-};
+const settings = benchSettings(T0);
 
 if (!findLoki()) {
   console.log("SKIPPED bench/loki-queriers.ts: no Loki binary (set LOKI_BIN=/path/to/loki-3.4.6-linux-amd64)");
@@ -59,18 +54,7 @@ try {
       end: String(now),
       step: "60",
     }),
-    dear: () => ({
-      query: `sum(count_over_time({app="batch"} |~ "status=5.." != "cost-e-${serial++}" [1m]))`,
-      start: String(hourEnd - 12 * 60),
-      end: String(hourEnd),
-      step: "60",
-    }),
-    cheap: () => ({
-      query: `sum(count_over_time({env="prod", app="api", level="error"} != "cost-c-${serial++}" [1m]))`,
-      start: String(hourEnd - 3600),
-      end: String(hourEnd),
-      step: "60",
-    }),
+    ...denseHourCostQueries(hourEnd),
     week: (marker) => ({
       query: `sum by (level) (count_over_time({env="prod"} |~ "status=5.." != "${marker}" [5m]))`,
       start: String(weekEnd - 7 * 86_400),

@@ -7,26 +7,19 @@
 //   - through fairgate configured as config/examples/mimir.yaml ships (its querier entries pointed at the two
 //     queriers), and a sizing variant.
 // For each: a light user's 1h query under a flood of BENCH_FLOOD (40) 7-day queries against its idle latency;
-// Jain's index over querier time for two users of one tenant whose queries cost about 10:1, four queries each
-// always running (querier time estimated as completed queries × each kind's querier time alone, straight at a
-// querier: Mimir's queriers log no per-query time); a 7-day query cold (distinct) and warm (repeated).
+// Jain's index over querier time for two users of one tenant whose queries cost about 10:1, BENCH_COST_LOOPS (12)
+// queries each always running (querier time estimated as completed queries × each kind's querier time alone,
+// straight at a querier: Mimir's queriers log no per-query time); a 7-day query cold (distinct) and warm (repeated).
 // Run: npx tsx bench/mimir-queriers.ts   Env: BENCH_FLOOD, BENCH_COST_WINDOW_MS, BENCH_DEADLINE_MS, BENCH_VARIANTS.
 // Every loop is bounded in count and by the deadline.
 import { startMemcached } from "../test/support/memcached.js";
 import { findMimir, generateMetrics, startMimirQueriers } from "../test/support/mimir.js";
-import { runQueriersBench, type Settings, type Workload } from "./lib/queriers.js";
+import { benchSettings, runQueriersBench, type Workload } from "./lib/queriers.js";
 
 const T0 = Date.now();
 const TENANT = "tenant-a";
 const PATH = "/prometheus/api/v1/query_range"; // as Grafana asks Mimir, and fairgate passes the path on
-const settings: Settings = {
-  flood: Number(process.env.BENCH_FLOOD ?? 40),
-  lightRuns: 5,
-  lightTimeoutMs: 15_000,
-  costWindowMs: Number(process.env.BENCH_COST_WINDOW_MS ?? 8000),
-  coldRuns: 2,
-  deadline: T0 + Number(process.env.BENCH_DEADLINE_MS ?? 225_000),
-};
+const settings = benchSettings(T0);
 
 if (!findMimir()) {
   console.log("SKIPPED bench/mimir-queriers.ts: no Mimir binary (set MIMIR_BIN=/path/to/mimir-3.0.2-linux-amd64)");
@@ -80,7 +73,8 @@ try {
     variants: [{ name: "fairgate_2_slots_per_querier", querier: { max_concurrent: 2 } }],
     settings,
     notes: (costRatio) => [
-      "\n2 Mimir queriers (querier.max_concurrent 4 each for Mimir's frontend), fairgate as config/examples/mimir.yaml;",
+      "\n2 Mimir queriers (querier.max_concurrent 4 each for Mimir's frontend)," +
+        " fairgate as config/examples/mimir.yaml;",
       `light: median of ${settings.lightRuns} sequential 1h queries, flood of ${settings.flood} 7-day queries;`,
       `cost: dear ÷ cheap alone, straight at a querier = ${costRatio}; querier time = completed queries × that;` +
         " 7d: step 300, cold = distinct query, warm = the same again.",

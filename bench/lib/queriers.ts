@@ -116,6 +116,8 @@ export interface Settings {
   lightRuns: number;
   lightTimeoutMs: number;
   costWindowMs: number;
+  /** Queries each of the two cost users keeps running: enough that both always have pieces queued. */
+  costLoops: number;
   coldRuns: number;
   /** Epoch ms after which nothing new starts. */
   deadline: number;
@@ -135,6 +137,19 @@ export interface Figures {
 }
 
 const round = (n: number, d = 1) => Number(n.toFixed(d));
+
+/** The settings both benches run with; BENCH_FLOOD, BENCH_COST_WINDOW_MS, BENCH_COST_LOOPS, BENCH_DEADLINE_MS. */
+export function benchSettings(t0: number): Settings {
+  return {
+    flood: Number(process.env.BENCH_FLOOD ?? 40),
+    lightRuns: 5,
+    lightTimeoutMs: 15_000,
+    costWindowMs: Number(process.env.BENCH_COST_WINDOW_MS ?? 8000),
+    costLoops: Number(process.env.BENCH_COST_LOOPS ?? 12),
+    coldRuns: 2,
+    deadline: t0 + Number(process.env.BENCH_DEADLINE_MS ?? 225_000),
+  };
+}
 
 /** The light user's sequential queries; a query cut off at the timeout counts as the timeout, and ends the runs. */
 async function lightRuns(way: Way, w: Workload, s: Settings): Promise<{ ms: number[]; cutOff: boolean }> {
@@ -197,7 +212,7 @@ export async function measure(
   await drain(probe, w, idle, s);
   const lightMs = median(light.ms);
 
-  // Cost: four queries of each user always running, for the window.
+  // Cost: `costLoops` queries of each user always running, for the window.
   const from = Date.now();
   const stopAt = from + s.costWindowMs;
   const done = { dear: 0, cheap: 0 };
@@ -207,7 +222,7 @@ export async function measure(
       if (await way.ask(actor, actor === "dear" ? w.dear() : w.cheap(), stop.signal).catch(() => undefined))
         done[actor]++;
   };
-  const loops = [0, 1, 2, 3].flatMap(() => [loop("dear"), loop("cheap")]);
+  const loops = Array.from({ length: s.costLoops }, () => [loop("dear"), loop("cheap")]).flat();
   await sleep(s.costWindowMs);
   const to = Date.now();
   stop.abort(new Error("case over"));

@@ -11,7 +11,13 @@ import { findShared, type SharedBinary, sharedOrSkip } from "./shared-binary.js"
  * missing binary is an error, since CI always has it.
  */
 
-const LOKI: SharedBinary = { product: "Loki", envVar: "LOKI_BIN", sharedPath: "loki/loki-3.4.6-linux-amd64" };
+const LOKI: SharedBinary = {
+  product: "Loki",
+  envVar: "LOKI_BIN",
+  sharedPath: "loki/loki-3.4.6-linux-amd64",
+  get: "get loki-linux-amd64.zip from https://github.com/grafana/loki/releases/tag/v3.4.6 and unzip it",
+  released: "loki-linux-amd64",
+};
 
 /** The Loki binary to run, if there is one (LOKI_BIN first). */
 export const findLoki = (): string | undefined => findShared(LOKI);
@@ -396,6 +402,29 @@ export async function pushDenseHour(loki: Pick<TestLoki, "url">, perSecond: numb
     bodies.map((body) => ({ tenant, body })),
   );
   return endMs / 1000;
+}
+
+let costSerial = 0;
+
+/**
+ * Two users' queries over pushDenseHour's hour (ending at `hourEnd`), each call a distinct query: `dear`, a regex over
+ * 12 minutes of the dense stream, costs several times `cheap`, an hour of a sparse stream. Their texts hold
+ * "cost-e-" and "cost-c-", to find them in the queriers' logs.
+ */
+export function denseHourCostQueries(hourEnd: number) {
+  const step = { end: String(hourEnd), step: "60" };
+  return {
+    dear: () => ({
+      query: `sum(count_over_time({app="batch"} |~ "status=5.." != "cost-e-${costSerial++}" [1m]))`,
+      start: String(hourEnd - 12 * 60),
+      ...step,
+    }),
+    cheap: () => ({
+      query: `sum(count_over_time({env="prod", app="api", level="error"} != "cost-c-${costSerial++}" [1m]))`,
+      start: String(hourEnd - 3600),
+      ...step,
+    }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ describe("systemd unit (config/examples/fairgate.service)", () => {
   const value = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(unit)?.[1];
 
   it("runs fairgate itself as the main process, so systemd's stop signal reaches it", () => {
-    expect(value("ExecStart")).toMatch(/^\/usr\/local\/bin\/fairgate all --config \/etc\/fairgate\/fairgate\.yaml$/);
+    // env finds fairgate where npm put it (/usr/bin with Debian's nodejs, /usr/local/bin otherwise) and execs it.
+    expect(value("ExecStart")).toMatch(/^\/usr\/bin\/env fairgate all --config \/etc\/fairgate\/fairgate\.yaml$/);
     expect(value("Type")).toBe("exec");
     expect(value("KillSignal")).toBe("SIGTERM");
     expect(value("KillMode")).toBe("mixed");
@@ -55,5 +56,25 @@ describe("systemd unit (config/examples/fairgate.service)", () => {
   it("waits longer than the drain before killing, and reloads TLS with SIGHUP", () => {
     expect(Number(value("TimeoutStopSec"))).toBeGreaterThan(10);
     expect(value("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
+  });
+});
+
+describe("config/examples/loki.yaml and mimir.yaml follow docs/queriers.md (fairgate in front of the queriers)", () => {
+  const load = (f: string) => parseConfigText(readFileSync(new URL(f, dir), "utf8"), env).frontend!;
+  it.each(["loki.yaml", "mimir.yaml"])(
+    "%s: one idle-actor slot per querier, slots = the 2 cores it is sized for",
+    (f) => {
+      const frontend = load(f);
+      expect(frontend.queriers.length).toBeGreaterThanOrEqual(2);
+      for (const q of frontend.queriers) {
+        expect(q.idle_actor_slots).toBe(1);
+        expect(q.max_concurrent + q.idle_actor_slots).toBe(2);
+      }
+    },
+  );
+  it("loki.yaml: log queries split by Loki's own hour, metric queries by day (fewer pieces and cache entries)", () => {
+    const frontend = load("loki.yaml");
+    expect(frontend.limits.split_log_queries_by_interval).toBe(3_600_000);
+    expect(frontend.limits.split_metric_queries_by_interval).toBe(86_400_000);
   });
 });
