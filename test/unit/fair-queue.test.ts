@@ -3,6 +3,7 @@ import { FairQueue, type FairQueueOptions, type Policy } from "../../src/fronten
 import type { QueuedRequest } from "../../src/frontend/queue/queue.js";
 import { shardFor } from "../../src/frontend/queue/shard.js";
 import { ApiError } from "../../src/http/errors.js";
+import type { QueueNodeView } from "../../src/observability/metrics.js";
 import { rng } from "../support/rng.js";
 
 interface Item extends QueuedRequest {
@@ -38,20 +39,8 @@ function drain(q: FairQueue<Item>, finishMs?: number, querier = "q0"): Item[] {
   return out;
 }
 
-interface SnapNode {
-  name: string;
-  queued: number;
-  local: number;
-  inflight: number;
-  querier_time_ms: number;
-  weight: number;
-  children: SnapNode[];
-}
-interface Snap {
-  queued: number;
-  tenants: SnapNode[];
-}
-const snap = (q: FairQueue<Item>) => q.snapshot() as Snap;
+type SnapNode = QueueNodeView;
+const snap = (q: FairQueue<Item>) => q.snapshot();
 function nodeAt(q: FairQueue<Item>, tenant: string, path: string[] = []): SnapNode | undefined {
   let n = snap(q).tenants.find((t) => t.name === tenant);
   for (const seg of path) n = n?.children.find((c) => c.name === seg);

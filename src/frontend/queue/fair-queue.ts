@@ -1,4 +1,5 @@
 import { ApiError } from "../../http/errors.js";
+import type { QueueNodeView, QueueSnapshot } from "../../observability/metrics.js";
 import type { QueuedRequest, RequestQueue } from "./queue.js";
 import { shardFor } from "./shard.js";
 
@@ -203,8 +204,8 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     return [...this.root.children.values()].map((n) => ({ tenant: n.name, queued: n.queued }));
   }
 
-  snapshot(): unknown {
-    const describe = (n: Node<T>): Record<string, unknown> => ({
+  snapshot(): Required<QueueSnapshot> {
+    const describe = (n: Node<T>): QueueNodeView => ({
       name: n.name,
       queued: n.queued,
       local: n.local.size,
