@@ -344,7 +344,7 @@ function memoryCase(n = 10_000, actors = 100): MemoryFigures {
   t = performance.now();
   for (let job; (job = queue.dequeue("http://querier:3100")); ) queue.finished(job, 5);
   const dequeueMs = performance.now() - t;
-  const emptyAfter = queue.length === 0 && queue.root.children.size === 0;
+  const emptyAfter = queue.length === 0 && queue.tree.root.children.size === 0;
   const MB = 1024 * 1024;
   return {
     items: n,

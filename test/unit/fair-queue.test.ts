@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { FairQueue, type FairQueueOptions, type Policy } from "../../src/frontend/queue/fair-queue.js";
+import type { QueueRefusal } from "../../src/frontend/queue/limits.js";
 import type { QueuedRequest } from "../../src/frontend/queue/queue.js";
 import { shardFor } from "../../src/frontend/queue/shard.js";
+import { refusalError } from "../../src/frontend/dispatch/refusal.js";
 import { ApiError } from "../../src/http/errors.js";
 import type { QueueNodeView } from "../../src/observability/metrics.js";
 import { rng } from "../support/rng.js";
@@ -780,9 +782,11 @@ describe("FairQueue: cancellation", () => {
 });
 
 describe("FairQueue: limits", () => {
-  const expectApiError = (f: () => void, status: number, message: RegExp): ApiError => {
+  /** The queue refuses with a value; the dispatcher answers with its HTTP error (dispatch/refusal.ts). */
+  const expectApiError = (enqueue: () => QueueRefusal | undefined, status: number, message: RegExp): ApiError => {
     try {
-      f();
+      const refused = enqueue();
+      if (refused) throw refusalError(refused);
     } catch (e) {
       expect(e).toBeInstanceOf(ApiError);
       expect((e as ApiError).status).toBe(status);
