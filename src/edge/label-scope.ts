@@ -6,7 +6,7 @@ import { ApiError } from "../http/errors.js";
 import { limitBody } from "../http/request-limits.js";
 import type { LabelPolicy } from "../policy/policy.js";
 import { scopeRead } from "../policy/scope.js";
-import type { EdgeRequest } from "./edge.js";
+import type { EdgeRequest } from "./request.js";
 
 export interface ScopedRead {
   /** The new query string, with its "?" (or empty). */

@@ -46,6 +46,7 @@ export class Cluster {
       run,
       draining: () => this.#draining,
       maxBodyBytes: opts.maxBodyBytes,
+      log: opts.log,
     });
     // Each querier's slots shared out among the live replicas; a shrinking share drains as sub-queries end.
     const slots = config.queriers.map((q) => ({ maxConcurrent: q.max_concurrent, idleActorSlots: q.idle_actor_slots }));
