@@ -496,6 +496,9 @@ export const configSchema = z
         listen: listen.default("127.0.0.1:8080"),
         // Operators only: /metrics, /debug/queue. Keep it off the public network.
         admin_listen: listen.optional(),
+        // An admin_listen on every interface, a public address or a hostname is refused unless this says the
+        // network in front of it (firewall, Kubernetes NetworkPolicy) keeps it private.
+        admin_public: z.boolean().default(false),
         // TLS on `listen`, from PEM files read again on SIGHUP (renewed certificates, no dropped connections).
         tls: z
           .object({ cert_file: z.string().min(1), key_file: z.string().min(1) })

@@ -46,7 +46,8 @@ describe("systemd unit (config/examples/fairgate.service)", () => {
   const value = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(unit)?.[1];
 
   it("runs fairgate itself as the main process, so systemd's stop signal reaches it", () => {
-    expect(value("ExecStart")).toMatch(/^\/usr\/local\/bin\/fairgate all --config \/etc\/fairgate\/fairgate\.yaml$/);
+    // env finds fairgate where npm put it (/usr/bin with Debian's nodejs, /usr/local/bin otherwise) and execs it.
+    expect(value("ExecStart")).toMatch(/^\/usr\/bin\/env fairgate all --config \/etc\/fairgate\/fairgate\.yaml$/);
     expect(value("Type")).toBe("exec");
     expect(value("KillSignal")).toBe("SIGTERM");
     expect(value("KillMode")).toBe("mixed");

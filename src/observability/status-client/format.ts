@@ -44,8 +44,11 @@ export function ago(iso: string | null | undefined, now: number): string {
   return s < 2 ? "just now" : s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
 }
 
-/** An actor path ("users|5f0c…", segments joined by "|") as the tables and legends print it. */
-export const actorPath = (path: string): string => path.split("|").join(" | ");
+/**
+ * An actor path ("users|5f0c…", segments joined by "|") as the tables and legends print it: as in the logs,
+ * so that a copied path greps.
+ */
+export const actorPath = (path: string): string => path;
 
 /** A chart series' name in its legend: a tenant, an actor path, a status class... */
 export const seriesLabel = (key: string): string =>

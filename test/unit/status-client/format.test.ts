@@ -57,10 +57,10 @@ describe("status page formatting", () => {
   });
 
   it("actor paths and series names as the page prints them", () => {
-    expect(actorPath("users|5f0c2a9e")).toBe("users | 5f0c2a9e");
+    expect(actorPath("users|5f0c2a9e")).toBe("users|5f0c2a9e"); // as in the logs: a copied path greps
     expect(actorPath("users")).toBe("users");
     expect(seriesLabel("team-a")).toBe("team-a");
-    expect(seriesLabel("users|b9ae")).toBe("users | b9ae");
+    expect(seriesLabel("users|b9ae")).toBe("users|b9ae");
     expect(seriesLabel("")).toBe("(no actor path)");
     expect(seriesLabel(OTHERS)).toBe("others");
   });
