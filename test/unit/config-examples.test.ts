@@ -58,3 +58,12 @@ describe("systemd unit (config/examples/fairgate.service)", () => {
     expect(value("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
   });
 });
+
+describe("config/examples/loki.yaml follows the README's advice for Loki's queriers", () => {
+  const config = parseConfigText(readFileSync(new URL("loki.yaml", dir), "utf8"), env);
+  it("splits by Loki's own hour and keeps at most one idle-actor slot per querier", () => {
+    expect(config.frontend?.limits.split_metric_queries_by_interval).toBe(3_600_000);
+    expect(config.frontend?.limits.split_log_queries_by_interval).toBe(3_600_000);
+    for (const q of config.frontend?.queriers ?? []) expect(q.idle_actor_slots).toBeLessThanOrEqual(1);
+  });
+});

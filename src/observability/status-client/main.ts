@@ -2,6 +2,7 @@
 // frontend, /debug/status every second, and draws the charts and tables. Built into one script by
 // status-script.ts; the page's Content-Security-Policy allows exactly that script.
 
+import type { RuntimeConfigStatus } from "../../node/runtime-config.js";
 import type { StatusData } from "../frontend-admin.js";
 import type { HistoryData } from "../status-history.js";
 import { CHART_IDS } from "./charts.js";
@@ -26,6 +27,9 @@ declare global {
     statusHistory?: Samples;
   }
 }
+
+/** What GET /debug/history answers: the samples, and the runtime file's state (run.ts adds it). */
+type HistoryAnswer = HistoryData & { runtimeConfig: RuntimeConfigStatus | null };
 
 const POLL_MS = 1000;
 const samples = new Samples();
@@ -68,6 +72,18 @@ function updateTenantChoice(): void {
   select.value = samples.tenant;
 }
 
+/** Under the title: whether the runtime file (runtime_config) is in force, or why its last reload was refused. */
+function renderRuntimeConfig(r: RuntimeConfigStatus | null): void {
+  show("runtime-config", Boolean(r));
+  if (!r) return;
+  const c = byId("runtime-config");
+  const at = new Date(r.loadedAt).toLocaleTimeString();
+  c.dataset.state = r.lastReloadSuccessful ? "ok" : "error";
+  c.textContent = r.lastReloadSuccessful
+    ? `Runtime config ${r.file} in force since ${at}.`
+    : `Runtime config ${r.file} refused: ${r.error}. The one loaded at ${at} stays in force.`;
+}
+
 /** Requests and server errors per second over the last samples. */
 function renderRates(): void {
   const all = ["2xx", "3xx", "4xx", "5xx"].reduce((n, k) => n + samples.recent("requests", k), 0);
@@ -94,11 +110,12 @@ async function poll(): Promise<void> {
   try {
     const breakdown = samples.tenant ? `&tenant=${encodeURIComponent(samples.tenant)}` : "";
     const generation = samples.generation;
-    const h = await get<HistoryData>(`debug/history?after=${samples.seq}${breakdown}`);
+    const h = await get<HistoryAnswer>(`debug/history?after=${samples.seq}${breakdown}`);
     if (generation === samples.generation) samples.merge(h);
     text("uptime", uptime(h.now - startedAt));
     text("chart-window", duration(h.windowMs));
     text("chart-interval", duration(h.intervalMs));
+    renderRuntimeConfig(h.runtimeConfig);
     if (frontend) renderStatus(await get<StatusData>("debug/status"), h.now);
     renderRates();
     drawCharts(samples);

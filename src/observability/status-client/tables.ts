@@ -70,13 +70,12 @@ const useCells = (r: Use, now: number) => [
 
 /** Recently active actors; `now` is the server's clock. */
 export function renderActors(a: StatusData["actors"], windowMs: number, now: number): void {
-  const rows = a.rows.map((r) =>
-    row(
-      rowHead(r.tenant, "", "tenant"),
-      cell(r.actor === "" ? "(none)" : actorPath(r.actor), "actor", "path"),
-      ...useCells(r, now),
-    ),
-  );
+  const rows = a.rows.map((r) => {
+    const path = r.actor === "" ? "(none)" : actorPath(r.actor);
+    // With the actor directory on (admin listener only): who the hash stands for.
+    const actor = r.name ? `${path} \u2014 ${r.name.id}${r.name.claim ? ` (${r.name.claim})` : ""}` : path;
+    return row(rowHead(r.tenant, "", "tenant"), cell(actor, "actor", "path"), ...useCells(r, now));
+  });
   fillTable("actors", rows);
   text(
     "actors-rest",
