@@ -8,26 +8,14 @@ import { bearerToken } from "./auth/bearer.js";
 import { getClaim } from "./auth/claims.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
 import { cleanHeaderMap, upstreamUrl } from "../http/forward.js";
-import type { HeaderMap, HeaderReader } from "../http/header-map.js";
 import { FORM } from "../http/media-type.js";
-import { checkRequest, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
+import { checkRequest, requireScopes, type Route } from "../http/route-policy.js";
 import { RateLimit } from "./rate-limit.js";
 import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
 import { scopeReadRequest } from "./label-scope.js";
+import type { Admitted, EdgeRequest } from "./request.js";
 import { grantFor, readPolicies, resolveTenants, type TenantGrant } from "./tenant.js";
 import { userLimitsFor } from "./user-limits.js";
-
-/**
- * What admission reads of a request. A Web Request is one (Workers, upgrades); the Node server builds a lighter one
- * from node:http's request, whose body only becomes a stream when label policies read it.
- */
-export interface EdgeRequest {
-  method: string;
-  /** Absolute; only its scheme, path and query matter. */
-  url: string;
-  headers: HeaderReader;
-  readonly body: ReadableStream<Uint8Array> | null;
-}
 
 const MAX_ACTORS = 10_000;
 
@@ -36,24 +24,6 @@ function memo<K, V>(map: { get(key: K): V | undefined; set(key: K, value: V): un
   let value = map.get(key);
   if (value === undefined) map.set(key, (value = make()));
   return value;
-}
-
-/** A request that passed every check: where it goes, with which headers, on whose behalf. */
-export interface Admitted {
-  kind: RouteTarget;
-  route: Route;
-  /** The canonical path: the one sent on, whatever the client wrote. */
-  path: string;
-  /** Body bytes this route takes (the stream is cut past them). */
-  maxBodyBytes: number;
-  identity: Identity;
-  /** Undefined for reads when the frontend runs in this process. */
-  target?: URL;
-  headers: HeaderMap;
-  /** The query string sent on (with its "?"): the client's, or rewritten under label policies. */
-  search: string;
-  /** The form body sent on instead of the client's, when label policies rewrote it. */
-  body?: string;
 }
 
 export interface EdgeOptions {

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { RoutesConfig } from "../config/routes.js";
 import type { FrontendConfig } from "../config/schema.js";
-import { ApiError, errorResponse } from "../http/errors.js";
+import { ApiError, errorResponse, unexpected } from "../http/errors.js";
 import type { ActorDirectory } from "../observability/actor-directory.js";
 import { frontendAdmin } from "../observability/frontend-admin.js";
 import { FrontendMetrics, type FrontendSources } from "../observability/metrics.js";
@@ -27,6 +27,7 @@ import { FairQueue } from "./queue/fair-queue.js";
 import { ObservedQueue } from "./queue/observed.js";
 import type { RequestQueue } from "./queue/queue.js";
 import { routeGuard } from "./route-guard.js";
+import { fallbackLog } from "../observability/log.js";
 
 /** How long closing may wait for the async store and the cache. */
 const CLOSE_MS = 3000;
@@ -83,7 +84,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const inner = deps.queue ?? fairQueue(config);
   // The status page watches what passes through the queue; the queue alone decides.
   const queue = new ObservedQueue(inner, metrics.usage);
-  const log = deps.log ?? ((line: string) => console.error(line));
+  const log = deps.log ?? fallbackLog;
   const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch, log);
   const cache = deps.cache ?? configuredCache(config, metrics, log);
   const store = new StoredValues(cache, maxItemBytes(config));
@@ -151,7 +152,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
       if (err.status >= 400 && err.status < 500) deps.observe?.({ reason: err.message });
       return errorResponse(err, c.req.path);
     }
-    console.error("frontend: unexpected error", err);
+    log(`frontend: unexpected error on ${c.req.method} ${c.req.path}: ${unexpected(err)}`);
     return errorResponse(new ApiError("internal", "internal error in the query frontend"), c.req.path);
   });
 
@@ -159,7 +160,10 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     pool.close();
     // A store that cannot be reached (NATS down) must not hold the process: its jobs are re-run elsewhere.
     const bounded = (p: Promise<unknown>) =>
-      Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, CLOSE_MS).unref?.())]);
+      Promise.race([
+        p.catch((e: unknown) => log(`frontend: closing: ${String(e)}`)),
+        new Promise((r) => setTimeout(r, CLOSE_MS).unref?.()),
+      ]);
     await Promise.all([bounded(jobs.close()), bounded(cache.close()), bounded(cluster?.close() ?? Promise.resolve())]);
   };
   return {

@@ -76,7 +76,13 @@ export async function runPrimary(config: Config, mode: Mode): Promise<Primary> {
         process.stderr.write(
           `fairgate: worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another\n`,
         );
-        setTimeout(() => void start().catch(() => undefined), RESTART_MS).unref();
+        const restart = () =>
+          start().catch((e: unknown) =>
+            process.stderr.write(
+              `fairgate: the worker replacing ${worker.process.pid} failed to start: ${String(e)}\n`,
+            ),
+          );
+        setTimeout(() => void restart(), RESTART_MS).unref();
       });
     });
   let admin: Listener | undefined;

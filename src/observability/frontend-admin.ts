@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import type { FrontendMetrics, FrontendSources } from "./metrics.js";
 import type { ActorDirectory } from "./actor-directory.js";
+import type { FrontendMetrics, FrontendSources, QueueNodeView as QueueNode } from "./metrics.js";
 import type { RecentUse } from "./recent.js";
 
 /** What the status page needs to know of the frontend's configuration, to explain its numbers. */
@@ -37,21 +37,14 @@ export function frontendAdmin(metrics: FrontendMetrics, facts: StatusFacts, dire
   return admin;
 }
 
-/** The fair queue's tree as FairQueue.snapshot() gives it. */
-interface QueueNode {
-  name: string;
-  queued: number;
-  inflight: number;
-  querier_time_ms: number;
-  weight: number;
-  children: QueueNode[];
-}
-
 /** Rows the page gets at most per table: the rest is counted, not sent. */
 const TREE_ROWS = 300;
 const ACTOR_ROWS = 100;
 const TENANT_ROWS = 50;
 const QUERIER_ROWS = 100;
+
+/** What GET /debug/status answers, and the status page's client reads. */
+export type StatusData = ReturnType<typeof statusData>;
 
 /**
  * The status page's data: the queue tree, recently active actors, tenants and queriers, the
@@ -61,7 +54,7 @@ const QUERIER_ROWS = 100;
 export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = Date.now(), directory?: ActorDirectory) {
   const sources = metrics.sources!;
   const usage = metrics.usage;
-  const snapshot = sources.queueSnapshot() as { queued: number; tenants?: QueueNode[] };
+  const snapshot = sources.queueSnapshot();
   const tenants = snapshot.tenants ?? [];
   const live = liveCounts(tenants);
   const recent = (use: RecentUse) => ({

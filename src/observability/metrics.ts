@@ -9,12 +9,38 @@ import { QuerierUsage } from "./usage.js";
  */
 export interface FrontendSources {
   queuedByTenant(): { tenant: string; queued: number }[];
-  /** The queue as operators see it: the fair queue's tree, or just its length. */
-  queueSnapshot(): unknown;
+  queueSnapshot(): QueueSnapshot;
   queriers(): QuerierView[];
   asyncJobs(): AsyncJobView[];
   /** With several replicas: the live ones and who owns which tenant. */
-  cluster?(): unknown;
+  cluster?(): ClusterView;
+}
+
+/** The queue as operators see it (GET /debug/queue): the fair queue's tree, or only its length. */
+export interface QueueSnapshot {
+  queued: number;
+  tenants?: QueueNodeView[];
+}
+
+/** A tenant, or an actor path segment below it, in the fair queue's tree; counts include the nodes below. */
+export interface QueueNodeView {
+  name: string;
+  queued: number;
+  /** Requests whose actor path ends at this node. */
+  local: number;
+  inflight: number;
+  /** Querier time the fair queue has booked to the node (its charge, times its weight). */
+  querier_time_ms: number;
+  weight: number;
+  children: QueueNodeView[];
+}
+
+/** The replicas as operators see them (the status data). */
+export interface ClusterView {
+  self: string;
+  live: { id: string; url: string; started: string }[];
+  /** Tenants this replica has served, and the replica that owns each now. */
+  tenants: { tenant: string; owner: string }[];
 }
 
 export interface QuerierView {

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import type { FrontendConfig } from "../../config/schema.js";
-import { ApiError, errorResponse } from "../../http/errors.js";
+import { ApiError, errorResponse, unexpected } from "../../http/errors.js";
 import { limitBody, requireDeclaredLength } from "../../http/request-limits.js";
+import { fallbackLog, type LogLine } from "../../observability/log.js";
 import { limitsFor } from "../limits.js";
 import { queryContext } from "../query-routes.js";
 import type { Handler, QueryResponse } from "../types.js";
@@ -22,6 +23,8 @@ export interface SubqueryRouteDeps {
   run: Handler;
   draining: () => boolean;
   maxBodyBytes: number;
+  /** Where an unexpected error is logged (default: fallbackLog). */
+  log?: LogLine;
 }
 
 /**
@@ -60,7 +63,7 @@ export function subqueryRoute(deps: SubqueryRouteDeps): Hono {
   });
   app.onError((err, c) => {
     if (err instanceof ApiError) return errorResponse(err, c.req.path);
-    console.error("frontend: unexpected error in a replica's sub-query", err);
+    (deps.log ?? fallbackLog)(`cluster: unexpected error in a replica's sub-query: ${unexpected(err)}`);
     return errorResponse(new ApiError("internal", "internal error running a replica's sub-query"), c.req.path);
   });
   return app;

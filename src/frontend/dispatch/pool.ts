@@ -13,6 +13,7 @@ import {
 import type { FrontendMetrics, QuerierView } from "../../observability/metrics.js";
 import { admit, occupy, release } from "./admission.js";
 import { callQuerier, QuerierFailure } from "./querier.js";
+import { refusalError } from "./refusal.js";
 
 /** A querier's slots and health, as the pool keeps them (and operators see them). */
 export type QuerierState = QuerierView;
@@ -175,14 +176,10 @@ export class QuerierPool {
             });
         },
       };
-      try {
-        this.queue.enqueue(job);
-      } catch (e) {
-        this.metrics?.discarded.inc({
-          user: job.tenant,
-          reason: e instanceof ApiError && e.status === 429 ? "too_many_outstanding" : "invalid",
-        });
-        throw e;
+      const refused = this.queue.enqueue(job);
+      if (refused) {
+        this.metrics?.discarded.inc({ user: job.tenant, reason: refused.reason });
+        throw refusalError(refused);
       }
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       this.#pump();
