@@ -12,12 +12,12 @@ describe("edge refusal: the error a request is answered with", () => {
     expect(fields.auth_failure).toBeUndefined();
   });
 
-  it("an ApiError as it is; a refused credential is told for the auth-failure metric, other errors are not", () => {
+  it("an ApiError as it is; a refused credential is told for the auth-failure metric, another 4xx by its reason", () => {
     const told: Record<string, unknown>[] = [];
     const denied = new ApiError("forbidden", "tenant team-b is not yours");
     expect(refusal(denied, (f) => told.push(f))).toBe(denied);
     const bad = new ApiError("bad_data", "no query");
     expect(refusal(bad, (f) => told.push(f))).toBe(bad);
-    expect(told).toEqual([{ auth_failure: "tenant team-b is not yours" }]);
+    expect(told).toEqual([{ auth_failure: "tenant team-b is not yours" }, { reason: "no query" }]);
   });
 });
