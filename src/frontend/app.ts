@@ -89,6 +89,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const pipeline = queryPipeline(config, store, cluster?.dispatch ?? pool.dispatch, {
     ...deps,
     heldPieces: (delta) => void (metrics.heldPieces += delta),
+    shards: (n, reason) => metrics.countShards(n, reason),
   });
   const answers = answerCache(config, store, deps);
   const answered = answers ? answerCached(answers)(pipeline) : pipeline;
