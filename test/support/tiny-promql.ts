@@ -4,10 +4,10 @@
 import { parser } from "@prometheus-io/lezer-promql";
 
 export type Labels = Record<string, string>;
-export interface Series {
-  labels: Labels;
-  /** Value at each time index; undefined: no sample. */
-  values: (number | undefined)[];
+/** Series by their labels, and each one's value at a time (undefined: no sample). */
+export interface Data {
+  labels: Labels[];
+  valueAt(series: number, t: number): number | undefined;
 }
 export interface MatrixBody {
   status: "success";
@@ -25,13 +25,14 @@ const unq = (s: string) => JSON.parse(s) as string;
 const keyOf = (l: Labels) => JSON.stringify(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : 1)));
 const fmt = (v: number) => (Number.isNaN(v) ? "NaN" : v === Infinity ? "+Inf" : v === -Infinity ? "-Inf" : String(v));
 
-/** Evaluates `query` over `series` at times 0..n-1; `shardOf(series index, of)` answers shard matchers (1-based). */
-export function evaluate(query: string, series: Series[], shardOf: (i: number, of: number) => number): MatrixBody {
+type ShardOf = (i: number, of: number) => number;
+
+/** Evaluates `query` at `times`; `shardOf(series index, of)` answers shard matchers (0-based; matchers 1-based). */
+export function evaluate(query: string, data: Data, times: number[], shardOf: ShardOf): MatrixBody {
   const top = parser.parse(query).topNode.firstChild!;
-  const times = Math.max(0, ...series.map((s) => s.values.length));
   const out = new Map<string, { metric: Labels; values: [number, string][] }>();
-  for (let t = 0; t < times; t++)
-    for (const { labels, v } of evalAt(top, query, series, shardOf, t)) {
+  for (const t of times)
+    for (const { labels, v } of evalAt(top, query, data, shardOf, t)) {
       const k = keyOf(labels);
       if (!out.has(k)) out.set(k, { metric: labels, values: [] });
       out.get(k)!.values.push([t, fmt(v)]);
@@ -39,7 +40,7 @@ export function evaluate(query: string, series: Series[], shardOf: (i: number, o
   return { status: "success", data: { resultType: "matrix", result: [...out.values()] } };
 }
 
-function evalAt(n: Node, src: string, series: Series[], shardOf: (i: number, of: number) => number, t: number): Vector {
+function evalAt(n: Node, src: string, series: Data, shardOf: ShardOf, t: number): Vector {
   const text = (x: Node) => src.slice(x.from, x.to);
   switch (n.name) {
     case "ParenExpr":
@@ -47,18 +48,18 @@ function evalAt(n: Node, src: string, series: Series[], shardOf: (i: number, of:
     case "VectorSelector": {
       const name = n.getChild("Identifier");
       const matchers = n.getChild("LabelMatchers") ? kids(n.getChild("LabelMatchers")!) : [];
-      return series.flatMap((s, i) => {
-        const v = s.values[t];
-        if (v === undefined || (name && s.labels.__name__ !== text(name))) return [];
+      return series.labels.flatMap((labels, i) => {
+        const v = series.valueAt(i, t);
+        if (v === undefined || (name && labels.__name__ !== text(name))) return [];
         for (const m of matchers) {
           const [l, , value] = kids(m);
           const want = unq(text(value!));
           if (text(l!) === "__query_shard__") {
             const [shard, of] = want.split("_of_").map(Number);
             if (shardOf(i, of!) + 1 !== shard) return [];
-          } else if ((s.labels[text(l!)] ?? "") !== want) return [];
+          } else if ((labels[text(l!)] ?? "") !== want) return [];
         }
-        return [{ labels: s.labels, v }];
+        return [{ labels, v }];
       });
     }
     case "BinaryExpr": {
@@ -76,7 +77,7 @@ function evalAt(n: Node, src: string, series: Series[], shardOf: (i: number, of:
   }
 }
 
-function aggregate(n: Node, src: string, series: Series[], shardOf: (i: number, of: number) => number, t: number) {
+function aggregate(n: Node, src: string, series: Data, shardOf: ShardOf, t: number) {
   const text = (x: Node) => src.slice(x.from, x.to);
   const op = text(n.getChild("AggregateOp")!);
   const args = kids(n.getChild("FunctionCallBody")!);

@@ -8,7 +8,7 @@ import { mergeStreams } from "../../src/frontend/api/merge.js";
 import { type Body, mergeShards } from "../../src/frontend/shard/merge.js";
 import { planLogQL } from "../../src/frontend/shard/logql.js";
 import { planPromQL } from "../../src/frontend/shard/promql.js";
-import { evaluate, type MatrixBody, type Series } from "../support/tiny-promql.js";
+import { type Data, evaluate, type MatrixBody } from "../support/tiny-promql.js";
 
 const TIMES = 6;
 const seriesArb = fc
@@ -34,14 +34,18 @@ const seriesArb = fc
     ),
   )
   .map(([labels, values, shardSeeds]) => ({
-    series: labels.map(
-      (l, i): Series => ({
-        labels: Object.fromEntries(Object.entries({ __name__: "x", ...l }).filter(([, v]) => v !== "")) as Labels,
-        values: values[i]!.map((v) => (v === undefined ? undefined : v / 8 + (i + 1) / 1024)),
-      }),
-    ),
+    series: {
+      labels: labels.map((l) =>
+        Object.fromEntries(Object.entries({ __name__: "x", ...l }).filter(([, v]) => v !== "")),
+      ),
+      valueAt: (i: number, t: number) => {
+        const v = values[i]![t];
+        return v === undefined ? undefined : v / 8 + (i + 1) / 1024;
+      },
+    } as Data,
     shardSeeds,
   }));
+const times = Array.from({ length: TIMES }, (_, t) => t);
 
 const grouping = fc.oneof(
   fc.constant(""),
@@ -87,12 +91,12 @@ describe("shard merge property", () => {
         if ("reason" in planned) throw new Error(`${q} not sharded: ${planned.reason}`);
         const shardOf = (i: number, of: number) => shardSeeds[i]! % of;
         const legs = planned.plan.legs.map((leg) =>
-          Array.from({ length: n }, (_, s) => evaluate(leg(s, n).query, series, shardOf) as unknown as Body),
+          Array.from({ length: n }, (_, s) => evaluate(leg(s, n).query, series, times, shardOf) as unknown as Body),
         );
         const merged = mergeShards(planned.plan.merge, legs);
         expectSameMatrix(
           merged,
-          evaluate(q, series, () => 0),
+          evaluate(q, series, times, () => 0),
         );
       }),
       { numRuns: 400 },
