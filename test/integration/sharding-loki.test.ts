@@ -2,11 +2,9 @@
 // through a sharding fairgate exactly what it answers through a fairgate that does not shard (numbers at a
 // relative 1e-9, log entries as sets per stream); the shardable ones are really sharded.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Frontend } from "../../src/frontend/app.js";
 import { restrictLogQL } from "../../src/policy/logql.js";
-import { ask } from "../support/frontend-ask.js";
 import { generateHistory, lokiOrSkip, pushHistory, startLokiQueriers, type TestLokiQueriers } from "../support/loki.js";
-import { expectSameAnswer, shardingFrontend } from "../support/shard-corpus.js";
+import { corpusEndS, expectSameAnswer, ShardComparison } from "../support/shard-corpus.js";
 
 const bin = lokiOrSkip("test/integration/sharding-loki.test.ts");
 const TENANT = "tenant-a";
@@ -46,55 +44,34 @@ export const LOGQL_CORPUS: Case[] = [
 
 describe.skipIf(!bin)("sharded LogQL on real Loki queriers", () => {
   let loki: TestLokiQueriers;
-  let sharded: Frontend;
-  let whole: Frontend;
-  const observed: Record<string, unknown>[] = [];
-  const endS = Math.floor(Date.now() / 1000 / 3600) * 3600 - 3600; // an hour ago, on the hour: old enough to cache
+  let compare: ShardComparison;
+  const endS = corpusEndS();
+  const path = "/loki/api/v1/query_range";
 
   beforeAll(async () => {
     loki = await startLokiQueriers({ bin });
     await pushHistory(loki.write, generateHistory({ days: 1.2, tenants: [TENANT] }));
-    sharded = shardingFrontend(loki.querierUrls, "loki", { query_sharding_total_shards: SHARDS }, observed);
-    whole = shardingFrontend(loki.querierUrls, "prometheus", {}, []);
+    compare = new ShardComparison(loki.querierUrls, "loki", SHARDS, TENANT);
   }, 180_000);
   afterAll(async () => {
-    await Promise.all([sharded?.close(), whole?.close()]);
+    await compare?.close();
     await loki?.close();
   });
 
-  const steps: [number, number][] = [
-    [60, 6 * 3600],
-    [300, 24 * 3600],
-    [900, 24 * 3600],
-  ];
-  const path = "/loki/api/v1/query_range";
-
   it.each(LOGQL_CORPUS)("%s (sharded: %s)", async (query, shardable, log) => {
-    for (const [step, range] of log ? [steps[0]!, steps[1]!] : steps) {
-      const form = { query, start: String(endS - range), end: String(endS), step: String(step), ...log };
-      // cold; warm (the same again: the answer cache); then one step later (the results cache's shard extents,
-      // with only the new step asked of the queriers).
-      const later = { ...form, start: String(Number(form.start) + step), end: String(Number(form.end) + step) };
-      for (const [run, asked] of [
-        ["cold", form],
-        ["warm", form],
-        ["a step later", later],
-      ] as const) {
-        const want = await ask(whole, asked, { tenant: TENANT, path });
-        expect(want.status, JSON.stringify(want.body).slice(0, 300)).toBe(200);
-        observed.length = 0;
-        const got = await ask(sharded, asked, { tenant: TENANT, path });
-        expect(got.status, JSON.stringify(got.body).slice(0, 300)).toBe(200);
-        expectSameAnswer(query, got.body, want.body, `${run} step ${step}s`);
-        if (run === "warm") continue; // answered whole from the answer cache: nothing was sharded again
-        const legs = /^\s*avg/.test(query) ? 2 : 1;
-        expect(observed[0]?.shards, `${run} step ${step}s: ${String(observed[0]?.not_sharded)}`).toBe(
-          shardable ? SHARDS * legs : 0,
-        );
-        // The shards' extents from the earlier runs answer all but the new step.
-        if (run === "a step later" && !log) expect(observed[0]?.cache, `${run} step ${step}s`).not.toBe("miss");
-      }
-    }
+    const steps: [number, number][] = [
+      [60, 6 * 3600],
+      [300, 24 * 3600],
+      [900, 24 * 3600],
+    ];
+    // Log queries are not results-cached (only metric queries are).
+    await compare.check(query, shardable, {
+      endS,
+      steps: log ? steps.slice(0, 2) : steps,
+      extra: log,
+      path,
+      resultsCached: !log,
+    });
   });
 
   it("answers a label-policy-restricted query the same sharded, and every shard sees only the policy's streams", async () => {
@@ -102,10 +79,8 @@ describe.skipIf(!bin)("sharded LogQL on real Loki queriers", () => {
       [{ name: "app", op: "=~", value: "api|web" }],
     ]);
     const form = { query, start: String(endS - 6 * 3600), end: String(endS), step: "300" };
-    observed.length = 0;
-    const got = await ask(sharded, form, { tenant: TENANT, path });
-    expect(observed[0]?.shards).toBe(SHARDS);
-    const want = await ask(whole, form, { tenant: TENANT, path });
+    const { got, want, fields } = await compare.both(form, path);
+    expect(fields.shards).toBe(SHARDS);
     expectSameAnswer(query, got.body, want.body, "policy");
     const apps = new Set(got.body.data.result.map((s: { metric: Record<string, string> }) => s.metric.app));
     expect([...apps].sort()).toEqual(["api", "web"]);

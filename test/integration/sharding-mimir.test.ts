@@ -2,11 +2,10 @@
 // through a sharding fairgate exactly what it answers through a fairgate that does not shard (numbers at a
 // relative 1e-9); the shardable ones are really sharded, and a label policy's matchers reach every shard.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Frontend } from "../../src/frontend/app.js";
 import { restrictPromQL } from "../../src/policy/promql.js";
-import { ask } from "../support/frontend-ask.js";
 import { generateMetrics, mimirOrSkip, startMimirQueriers, type TestMimirQueriers } from "../support/mimir.js";
-import { expectSameAnswer, shardingFrontend } from "../support/shard-corpus.js";
+import { metricValue } from "../support/frontend-ask.js";
+import { corpusEndS, expectSameAnswer, ShardComparison } from "../support/shard-corpus.js";
 
 const bin = mimirOrSkip("test/integration/sharding-mimir.test.ts");
 const TENANT = "team-a";
@@ -62,54 +61,40 @@ export const PROMQL_CORPUS: [string, boolean][] = [
 
 describe.skipIf(!bin)("sharded PromQL on real Mimir queriers", () => {
   let mimir: TestMimirQueriers;
-  let sharded: Frontend;
-  let whole: Frontend;
-  const observed: Record<string, unknown>[] = [];
-  const endS = Math.floor(Date.now() / 1000 / 3600) * 3600 - 3600; // an hour ago, on the hour: old enough to cache
+  let compare: ShardComparison;
+  const endS = corpusEndS();
 
   beforeAll(async () => {
     mimir = await startMimirQueriers({ bin });
     await mimir.push(TENANT, generateMetrics({ days: 1.2, instancesPerJob: 6, endMs: endS * 1000 + 1800_000 }));
-    sharded = shardingFrontend(mimir.querierUrls, "mimir", { query_sharding_total_shards: SHARDS }, observed);
-    whole = shardingFrontend(mimir.querierUrls, "prometheus", {}, []);
+    compare = new ShardComparison(mimir.querierUrls, "mimir", SHARDS, TENANT);
   }, 180_000);
   afterAll(async () => {
-    await Promise.all([sharded?.close(), whole?.close()]);
+    await compare?.close();
     await mimir?.close();
   });
 
-  const steps: [number, number][] = [
-    [60, 6 * 3600], // 6 h at 1 m
-    [300, 24 * 3600], // a day at 5 m: two day splits
-    [900, 24 * 3600],
-  ];
-
   it.each(PROMQL_CORPUS)("%s (sharded: %s)", async (query, shardable) => {
-    for (const [step, range] of steps) {
-      const form = { query, start: String(endS - range), end: String(endS), step: String(step) };
-      // cold; warm (the same again: the answer cache); then one step later (the results cache's shard extents,
-      // with only the new step asked of the queriers).
-      const later = { ...form, start: String(Number(form.start) + step), end: String(Number(form.end) + step) };
-      for (const [run, asked] of [
-        ["cold", form],
-        ["warm", form],
-        ["a step later", later],
-      ] as const) {
-        const want = await ask(whole, asked, { tenant: TENANT });
-        expect(want.status, JSON.stringify(want.body).slice(0, 300)).toBe(200);
-        observed.length = 0;
-        const got = await ask(sharded, asked, { tenant: TENANT });
-        expect(got.status, JSON.stringify(got.body).slice(0, 300)).toBe(200);
-        expectSameAnswer(query, got.body, want.body, `${run} step ${step}s`);
-        if (run === "warm") continue; // answered whole from the answer cache: nothing was sharded again
-        const legs = /^\s*avg/.test(query) ? 2 : 1;
-        expect(observed[0]?.shards, `${run} step ${step}s: ${String(observed[0]?.not_sharded)}`).toBe(
-          shardable ? SHARDS * legs : 0,
-        );
-        // The shards' extents from the earlier runs answer all but the new step.
-        if (run === "a step later") expect(observed[0]?.cache, `${run} step ${step}s`).not.toBe("miss");
-      }
-    }
+    const steps: [number, number][] = [
+      [60, 6 * 3600], // 6 h at 1 m
+      [300, 24 * 3600], // a day at 5 m: two day splits
+      [900, 24 * 3600],
+    ];
+    await compare.check(query, shardable, { endS, steps, resultsCached: true });
+  });
+
+  it("counts sharded and unsharded range queries, why, and the shards per query", async () => {
+    const form = { query: "stddev(queue_depth)", start: String(endS - 3600), end: String(endS), step: "60" };
+    await compare.both(form);
+    await compare.both({ ...form, query: "sum(queue_depth)" });
+    const sharded = await metricValue(compare.sharded, "fairgate_sharded_queries_total", 'sharded="true",reason=""');
+    const why = 'sharded="false",reason="aggregation stddev"';
+    expect(sharded).toBeGreaterThan(0);
+    expect(await metricValue(compare.sharded, "fairgate_sharded_queries_total", why)).toBeGreaterThan(0);
+    expect(await metricValue(compare.sharded, "fairgate_shards_per_query_count")).toBe(sharded);
+    expect(await metricValue(compare.sharded, "fairgate_shards_per_query_bucket", 'le="4"')).toBe(0);
+    const never = 'sharded="false",reason="prometheus queriers"';
+    expect(await metricValue(compare.whole, "fairgate_sharded_queries_total", never)).toBeGreaterThan(1);
   });
 
   it("answers a label-policy-restricted query the same sharded, and every shard sees only the policy's series", async () => {
@@ -118,10 +103,8 @@ describe.skipIf(!bin)("sharded PromQL on real Mimir queriers", () => {
       [{ name: "job", op: "=", value: "worker" }],
     ]);
     const form = { query: policy, start: String(endS - 6 * 3600), end: String(endS), step: "300" };
-    observed.length = 0;
-    const got = await ask(sharded, form, { tenant: TENANT });
-    expect(observed[0]?.shards).toBe(SHARDS);
-    const want = await ask(whole, form, { tenant: TENANT });
+    const { got, want, fields } = await compare.both(form);
+    expect(fields.shards).toBe(SHARDS);
     expectSameAnswer(policy, got.body, want.body, "policy");
     const seen = got.body.data.result.map(
       (s: { metric: Record<string, string> }) => `${s.metric.job}/${s.metric.code}`,

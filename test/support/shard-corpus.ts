@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { createFrontend, type Frontend } from "../../src/frontend/app.js";
+import { ask } from "./frontend-ask.js";
 
 // Comparing a sharded answer with the unsharded one from the same real backend: numbers at a relative 1e-9,
 // log entries as sets per stream, and topk/bottomk by the values each time holds (which of several series
@@ -74,7 +75,7 @@ export function expectSameAnswer(query: string, got: Body, want: Body, what: str
 }
 
 /** A frontend in front of `queriers`, sharding as `kind` queriers shard (prometheus: never), with a results cache. */
-export function shardingFrontend(
+function shardingFrontend(
   queriers: string[],
   kind: "mimir" | "loki" | "prometheus",
   limits: Record<string, unknown>,
@@ -89,4 +90,71 @@ export function shardingFrontend(
     },
   }).frontend!;
   return createFrontend(config, { observe: (f) => observed.push(f), log: () => {} });
+}
+
+/** An hour ago, on the hour (seconds): the end of the corpus' queries, old enough to be cached. */
+export const corpusEndS = () => Math.floor(Date.now() / 1000 / 3600) * 3600 - 3600;
+
+/** Two frontends in front of the same queriers, one sharding (`shards` per query), one not. */
+export class ShardComparison {
+  readonly observed: Record<string, unknown>[] = [];
+  readonly sharded: Frontend;
+  readonly whole: Frontend;
+
+  constructor(
+    queriers: string[],
+    kind: "mimir" | "loki",
+    readonly shards: number,
+    readonly tenant: string,
+  ) {
+    this.sharded = shardingFrontend(queriers, kind, { query_sharding_total_shards: shards }, this.observed);
+    this.whole = shardingFrontend(queriers, "prometheus", {}, []);
+  }
+
+  /** One query asked sharded and whole; the sharded answer and how many shard queries it took. */
+  async both(form: Record<string, string>, path?: string) {
+    const want = await ask(this.whole, form, { tenant: this.tenant, path });
+    expect(want.status, JSON.stringify(want.body).slice(0, 300)).toBe(200);
+    this.observed.length = 0;
+    const got = await ask(this.sharded, form, { tenant: this.tenant, path });
+    expect(got.status, JSON.stringify(got.body).slice(0, 300)).toBe(200);
+    return { got, want, fields: this.observed[0] ?? {} };
+  }
+
+  /**
+   * A query at each [step, range] ending at `endS`: cold; warm (the same again: the answer cache); then one step
+   * later (with `resultsCached`, the shards' extents answer all but the new step). Each sharded answer equals the
+   * whole one, and a shardable query is cut into shards × legs shard queries (avg has two legs), others into none.
+   */
+  async check(query: string, shardable: boolean, o: CorpusRun): Promise<void> {
+    for (const [step, range] of o.steps) {
+      const form = { query, start: String(o.endS - range), end: String(o.endS), step: String(step), ...o.extra };
+      const later = { ...form, start: String(Number(form.start) + step), end: String(Number(form.end) + step) };
+      for (const [run, asked] of [
+        ["cold", form],
+        ["warm", form],
+        ["a step later", later],
+      ] as const) {
+        const { got, want, fields } = await this.both(asked, o.path);
+        expectSameAnswer(query, got.body, want.body, `${run} step ${step}s`);
+        if (run === "warm") continue; // answered whole from the answer cache: nothing was sharded again
+        const legs = /^\s*avg/.test(query) ? 2 : 1;
+        const what = `${run} step ${step}s: ${String(fields.not_sharded)}`;
+        expect(fields.shards, what).toBe(shardable ? this.shards * legs : 0);
+        if (run === "a step later" && o.resultsCached) expect(fields.cache, what).not.toBe("miss");
+      }
+    }
+  }
+
+  close() {
+    return Promise.all([this.sharded.close(), this.whole.close()]);
+  }
+}
+
+export interface CorpusRun {
+  endS: number;
+  steps: [step: number, range: number][];
+  extra?: Record<string, string>;
+  path?: string;
+  resultsCached: boolean;
 }
