@@ -373,6 +373,31 @@ export async function pushBatches(loki: Pick<TestLoki, "url">, batches: { tenant
   await Promise.all(Array.from({ length: 4 }, worker));
 }
 
+/**
+ * A dense stream, {app="batch"}, over the last whole hour before now: `perSecond` lines a second, for `tenant`
+ * (default tenant-a). Queries over it cost the querier far more than the same queries over the seeded, sparse
+ * history. Returns the end of that hour (seconds).
+ */
+export async function pushDenseHour(loki: Pick<TestLoki, "url">, perSecond: number, tenant = "tenant-a") {
+  const endMs = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+  const bodies: string[] = [];
+  for (let minute = 0; minute < 60; minute++) {
+    const values: [string, string][] = [];
+    const base = BigInt(endMs - 3_600_000 + minute * 60_000) * 1_000_000n;
+    for (let i = 0; i < 60 * perSecond; i++) {
+      const status = i % 7 === 0 ? 500 : 200;
+      const line = `level=info method=GET path=/api/orders status=${status} duration=0.0${i % 10} msg="batch ${i}"`;
+      values.push([(base + BigInt(Math.floor((i * 1e9) / perSecond))).toString(), line]);
+    }
+    bodies.push(JSON.stringify({ streams: [{ stream: { app: "batch", env: "prod", level: "info" }, values }] }));
+  }
+  await pushBatches(
+    loki,
+    bodies.map((body) => ({ tenant, body })),
+  );
+  return endMs / 1000;
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the queriers did (logLevel: "info")
 // ---------------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ export interface MimirQueriersOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
   /** How long to wait for each /ready (default 90 s). */
   timeoutMs?: number;
+  /** Mimir's frontend caches results in this memcached ("127.0.0.1:PORT"; Mimir has no in-memory one). Default off. */
+  resultsCacheMemcached?: string;
 }
 
 export interface TestMimirQueriers {
@@ -101,7 +103,7 @@ store_gateway:
   sharding_ring: ${ring}, replication_factor: 1}
 frontend:
   address: 127.0.0.1
-  cache_results: false
+${resultsCache(opts.resultsCacheMemcached)}
 query_scheduler:${discovery}
   ring: ${ring}}
 querier:
@@ -123,6 +125,14 @@ limits:
   compactor_block_upload_enabled: true
   query_ingesters_within: 0
 `;
+}
+
+function resultsCache(memcached: string | undefined): string {
+  if (!memcached) return "  cache_results: false";
+  return `  cache_results: true
+  results_cache:
+    backend: memcached
+    memcached: {addresses: "${memcached}"}`;
 }
 
 /** Whether a Mimir query API (with its /prometheus prefix) answers a labels request. */
