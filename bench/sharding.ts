@@ -9,7 +9,7 @@
 // Run: npx tsx bench/sharding.ts   Env: BENCH_RUNS (default 3), BENCH_SERIES (default 3000).
 import { parseConfig } from "../src/config/load.js";
 import { createFrontend, type Frontend } from "../src/frontend/app.js";
-import { generateHistory, findLoki, pushHistory, startLokiQueriers } from "../test/support/loki.js";
+import { findLoki, generateHistory, pushBatches, startLokiQueriers } from "../test/support/loki.js";
 import { findMimir, pushSeries, startMimirQueriers } from "../test/support/mimir.js";
 import type { Series } from "../test/support/remote-write.js";
 import { median } from "./lib/loki.js";
@@ -149,7 +149,22 @@ async function lokiPart() {
   try {
     const t = Date.now();
     const history = generateHistory({ days: 1, tenants: [TENANT], meanGapSeconds: 1, endMs: END_S * 1000 });
-    await pushHistory(loki.write, history);
+    // Pushes of at most 20 000 lines: a day of one busy stream passes the ingester's 4 MB gRPC limit.
+    const batches: { tenant: string; body: string }[] = [];
+    const byStream = new Map<string, [string, string][]>();
+    for (const e of history.entries[TENANT]!) {
+      const k = JSON.stringify(e.stream);
+      const values = byStream.get(k) ?? [];
+      if (!values.length) byStream.set(k, values);
+      values.push([e.tsNs.toString(), e.line]);
+    }
+    for (const [k, values] of byStream)
+      for (let i = 0; i < values.length; i += 20_000)
+        batches.push({
+          tenant: TENANT,
+          body: JSON.stringify({ streams: [{ stream: JSON.parse(k), values: values.slice(i, i + 20_000) }] }),
+        });
+    await pushBatches(loki.write, batches);
     const lines = history.entries[TENANT]!.length;
     console.log(`Loki: ${lines} lines over a day pushed in ${((Date.now() - t) / 1000).toFixed(0)} s`);
     const frontend = await loki.startFrontend();
