@@ -1,7 +1,7 @@
 // Query sharding on the real backends, side by side in one run (queriers with no frontend of their own behind
 // fairgate; results caches off everywhere, so every run computes):
 //   - Mimir: a monolith and 2 querier processes, SERIES counters over a day at 1 m; sum by (pod) (rate(x[5m]))
-//     over the day at a 1 m step, through fairgate unsharded, fairgate sharded (16 shards), and Mimir's own
+//     over the day at a 1 m step, through fairgate unsharded, fairgate sharded (16 shards, and 4), and Mimir's own
 //     query-frontend with its query sharding on (16 shards) in front of the same queriers;
 //   - Loki: a write process and 2 querier processes, a day of logs; a regex-filtered count over the day, the
 //     same three ways (Loki's frontend shards by its own rules).
@@ -17,6 +17,8 @@ import { median } from "./lib/loki.js";
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SERIES = Number(process.env.BENCH_SERIES ?? 3000);
 const SHARDS = 16;
+/** Also measured: fewer shards, as many as this machine's cores and a little more. */
+const FEW_SHARDS = 4;
 const T0 = Date.now();
 const DEADLINE = T0 + Number(process.env.BENCH_DEADLINE_MS ?? 225_000);
 const TARGET = { sharded_over_unsharded: 0.6, sharded_over_backend: 1.1 };
@@ -25,12 +27,12 @@ const TENANT = "bench";
 const round = (n: number, d = 2) => Number(n.toFixed(d));
 
 /** An in-process fairgate in front of `queriers`, no caches; sharding as `kind` queriers shard. */
-function gate(queriers: string[], kind: "mimir" | "loki" | "prometheus"): Frontend {
+function gate(queriers: string[], kind: "mimir" | "loki" | "prometheus", shards = SHARDS): Frontend {
   const config = parseConfig({
     frontend: {
       queriers: queriers.map((url) => ({ url, max_concurrent: 4 })),
       querier_kind: kind,
-      limits: { query_sharding_total_shards: SHARDS, query_timeout: "5m" },
+      limits: { query_sharding_total_shards: shards, query_timeout: "5m" },
       cache: { results: { enabled: false }, metadata: { enabled: false }, empty_logs: { enabled: false } },
     },
   }).frontend!;
@@ -75,6 +77,7 @@ async function sideBySide(targets: Record<string, Ask>, form: Record<string, str
   const m = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, median(v)]));
   const shardedOverUnsharded = m.fairgate_sharded! / m.fairgate_unsharded!;
   const shardedOverBackend = m.fairgate_sharded! / m.backend_frontend!;
+  const fewOverUnsharded = m.fairgate_sharded_4! / m.fairgate_unsharded!;
   for (const [k, v] of Object.entries(ms))
     console.log(`  ${k.padEnd(20)} ${v.map((x) => x.toFixed(0)).join(", ")} ms (median ${m[k]!.toFixed(0)})`);
   const verdict = (ratio: number, target: number) =>
@@ -89,6 +92,7 @@ async function sideBySide(targets: Record<string, Ask>, form: Record<string, str
     ...Object.fromEntries(Object.entries(m).map(([k, v]) => [`${k}_ms`, round(v, 0)])),
     sharded_over_unsharded: round(shardedOverUnsharded),
     sharded_over_backend: round(shardedOverBackend),
+    sharded_4_over_unsharded: round(fewOverUnsharded),
     sharded_over_unsharded_met: shardedOverUnsharded <= TARGET.sharded_over_unsharded,
     sharded_over_backend_met: shardedOverBackend <= TARGET.sharded_over_backend,
   };
@@ -117,7 +121,8 @@ async function mimirPart() {
     console.log(`Mimir: ${SERIES} series × 1440 samples pushed in ${((Date.now() - t) / 1000).toFixed(0)} s`);
     const frontend = await mimir.startFrontend();
     const [unsharded, sharded] = [gate(mimir.querierUrls, "prometheus"), gate(mimir.querierUrls, "mimir")];
-    gates.push(unsharded, sharded);
+    const few = gate(mimir.querierUrls, "mimir", FEW_SHARDS);
+    gates.push(unsharded, sharded, few);
     const form = {
       query: "sum by (pod) (rate(bench_requests_total[5m]))",
       start: String(END_S - 86_400),
@@ -130,6 +135,7 @@ async function mimirPart() {
         // The queriers' URLs end in /prometheus: fairgate asks them /api/v1/...
         fairgate_unsharded: viaGate(unsharded, "/api/v1/query_range"),
         fairgate_sharded: viaGate(sharded, "/api/v1/query_range"),
+        fairgate_sharded_4: viaGate(few, "/api/v1/query_range"),
         backend_frontend: viaHttp(`${frontend.url}/prometheus/api/v1/query_range`),
       },
       form,
@@ -169,7 +175,8 @@ async function lokiPart() {
     console.log(`Loki: ${lines} lines over a day pushed in ${((Date.now() - t) / 1000).toFixed(0)} s`);
     const frontend = await loki.startFrontend();
     const [unsharded, sharded] = [gate(loki.querierUrls, "prometheus"), gate(loki.querierUrls, "loki")];
-    gates.push(unsharded, sharded);
+    const few = gate(loki.querierUrls, "loki", FEW_SHARDS);
+    gates.push(unsharded, sharded, few);
     const query = 'sum by (level) (count_over_time({env="prod"} |~ "status=5.." [5m]))';
     const form = { query, start: String(END_S - 86_400), end: String(END_S), step: "60" };
     console.log(`Loki: ${query} over a day at 1 m, ${RUNS} runs each`);
@@ -180,6 +187,7 @@ async function lokiPart() {
         {
           fairgate_unsharded: viaGate(unsharded, path),
           fairgate_sharded: viaGate(sharded, path),
+          fairgate_sharded_4: viaGate(few, path),
           backend_frontend: viaHttp(`${frontend.url}${path}`),
         },
         form,
