@@ -132,6 +132,22 @@ describe("shards in the pipeline", () => {
     expect(aborted.length).toBeGreaterThan(0);
   });
 
+  it("asks the query whole when shards answer native histograms, which it does not merge", async () => {
+    const histogram = {
+      status: "success",
+      data: { resultType: "matrix", result: [{ metric: {}, histograms: [[1, {}]] }] },
+    };
+    const q = querier((req) =>
+      req.query!.includes("__query_shard__")
+        ? Promise.resolve({ status: 200, contentType: "application/json", json: histogram })
+        : undefined,
+    );
+    const { res, ctx } = await run(frontend("mimir"), newStore(), q.dispatch, "sum(x)");
+    expect(ctx.stats.notSharded).toBe("native histograms");
+    expect(res.json).toEqual((await run(frontend("prometheus"), newStore(), querier().dispatch, "sum(x)")).res.json);
+    expect(q.calls.filter((c) => !c.query!.includes("__query_shard__"))).toHaveLength(3);
+  });
+
   it("keeps all shards' pieces within the query's max_query_parallelism", async () => {
     const q = querier();
     await run(frontend("mimir"), newStore(), q.dispatch, "sum(x)", { max_query_parallelism: 32 });
