@@ -7,14 +7,17 @@ import { tenantIdProblem } from "./tenant-id.js";
 
 /** A duration ("30s", "5m", or seconds as a number), parsed to milliseconds. */
 const duration = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDurationMs(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 30s, 5m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      const ms = parseDurationMs(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 30s, 5m, 1h)` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ unit: "duration" }); // for the configuration reference (src/config/reference.ts)
 
 const url = () => z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
@@ -140,6 +143,14 @@ const tenantRule = z
       });
   });
 
+// Who may read and write which tenant, under which label policies: reloadable (runtime_config).
+const tenants = z
+  .object({
+    rules: z.array(tenantRule).min(1, "add at least one rule, or nobody can read anything"),
+    default: tenantId.optional(),
+  })
+  .strict();
+
 const PLACEHOLDERS = ["{hash}", "{client}", "{issuer}"];
 const actorTemplate = z.string().min(1);
 
@@ -197,12 +208,7 @@ const edge = z
       .prefault({}),
     token_cache_size: z.number().int().min(0).default(10_000),
     max_token_bytes: z.number().int().min(512).default(16_384),
-    tenants: z
-      .object({
-        rules: z.array(tenantRule).min(1, "add at least one rule, or nobody can read anything"),
-        default: tenantId.optional(),
-      })
-      .strict(),
+    tenants,
     actor,
     upstream: z
       .object({
@@ -496,8 +502,31 @@ const frontend = z
     limits: limitsOverride.default({}),
     tenant_limits: z.record(z.string(), limitsOverride).default({}),
     membership: membership.optional(),
+    // A "query stats" log line (who, what it cost) for each query that took at least this long; 0: every query.
+    // Absent: none.
+    log_queries_longer_than: duration().optional(),
+    // Per-actor counters (fairgate_actor_*): the actors that used the most querier time recently get a series each,
+    // at most this many; the others count under actor="other".
+    top_actors: z.number().int().min(0).max(1000).default(20),
   })
   .strict();
+
+/**
+ * What a runtime file (runtime_config) may hold: the config's per-tenant sections, each by the config's own schema,
+ * so whatever is added inside them reloads too. A section given replaces the config's; one left out keeps it.
+ */
+export const runtimeSchema = z
+  .object({
+    edge: z.object({ tenants }).partial().strict().optional(),
+    frontend: z
+      .object({ limits: limitsOverride, tenant_limits: z.record(z.string(), limitsOverride) })
+      .partial()
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type RuntimeOverrides = z.infer<typeof runtimeSchema>;
 
 const listen = z.string().regex(/^[^\s:]*:\d{1,5}$/, 'use "host:port", e.g. 127.0.0.1:8080');
 
@@ -508,6 +537,9 @@ export const configSchema = z
         listen: listen.default("127.0.0.1:8080"),
         // Operators only: /metrics, /debug/queue. Keep it off the public network.
         admin_listen: listen.optional(),
+        // An admin_listen on every interface, a public address or a hostname is refused unless this says the
+        // network in front of it (firewall, Kubernetes NetworkPolicy) keeps it private.
+        admin_public: z.boolean().default(false),
         // TLS on `listen`, from PEM files read again on SIGHUP (renewed certificates, no dropped connections).
         tls: z
           .object({ cert_file: z.string().min(1), key_file: z.string().min(1) })
@@ -539,6 +571,17 @@ export const configSchema = z
         // Its charts cover this much time, sampled every `sample_every`.
         charts: duration().default(1_800_000),
         sample_every: duration().default(1_000),
+        // Off by default: actor paths are keyed hashes so that nobody reading them learns who is behind one. On, the
+        // edge tells which subject or client id (and `claim`, such as email) each hash stands for, and the admin
+        // listener's status page and /debug/actors show it; never the public listener. Kept in memory, bounded.
+        actor_directory: z
+          .object({
+            enabled: z.boolean().default(false),
+            claim: z.string().min(1).optional(),
+            max_actors: z.number().int().min(1).max(1_000_000).default(10_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({})
@@ -547,6 +590,12 @@ export const configSchema = z
         message: "charts / sample_every: at most 7200 points per series (sample less often or chart less time)",
         path: ["charts"],
       }),
+    // The per-tenant sections (runtimeSchema) read again from `file` on SIGHUP and every `period` (as Loki's).
+    runtime_config: z
+      .object({ file: z.string().min(1), period: duration().default(10_000) })
+      .strict()
+      .refine((r) => r.period === 0 || r.period >= 1000, { message: "period: 0 (SIGHUP only) or at least 1s" })
+      .optional(),
     identity: signedIdentity.optional(),
     routes: routesSchema,
     edge: edge.optional(),
@@ -564,3 +613,4 @@ export type SignedIdentityConfig = z.infer<typeof signedIdentity>;
 export type FrontendConfig = z.infer<typeof frontend>;
 export type NatsConnectionConfig = z.infer<typeof natsConnection>;
 export type MembershipConfig = z.infer<typeof membership>;
+export type ActorDirectoryConfig = Config["status"]["actor_directory"];

@@ -23,6 +23,10 @@ export interface EdgeRuntime {
   observe?: (fields: Record<string, unknown>) => void;
   /** SHA-256 in hex, where the runtime has a faster one than the pure-JS default (Node). */
   tokenDigest?: (text: string) => string;
+  /** The config in force, where a runtime file may replace its per-tenant sections (Node: runtime_config). */
+  live?: () => EdgeConfig;
+  /** status.actor_directory is on: identities say who each actor path stands for (Node's admin listener shows it). */
+  actorDirectory?: { claim?: string };
 }
 
 export interface EdgeApp {
@@ -36,7 +40,13 @@ export function createEdgeApp(
   signedIdentity?: SignedIdentityConfig,
   routes?: RoutesConfig,
 ): EdgeApp {
-  const edge = new Edge(config, { signedIdentity, routes, tokenDigest: runtime.tokenDigest });
+  const edge = new Edge(config, {
+    signedIdentity,
+    routes,
+    tokenDigest: runtime.tokenDigest,
+    live: runtime.live,
+    actorDirectory: runtime.actorDirectory,
+  });
   const app = new Hono();
 
   app.get("/healthz", (c) => c.text("ok\n"));

@@ -1,12 +1,14 @@
 import { routesSchema, type RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError } from "../http/errors.js";
-import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
+import { type ActorName, IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
 import { ActorPaths } from "./actor.js";
 import { bearerToken } from "./auth/bearer.js";
+import { getClaim } from "./auth/claims.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
 import { cleanHeaderMap, upstreamUrl } from "../http/forward.js";
 import type { HeaderMap, HeaderReader } from "../http/header-map.js";
+import { FORM } from "../http/media-type.js";
 import { checkRequest, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
 import { RateLimit } from "./rate-limit.js";
 import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
@@ -59,6 +61,13 @@ export interface EdgeOptions {
   routes?: RoutesConfig;
   /** SHA-256 in hex, for the verified-token cache's keys (TokenVerifier's pure-JS one when omitted). */
   tokenDigest?: (text: string) => string;
+  /**
+   * The config in force, whose per-tenant sections (runtime_config) may change between requests; each request reads
+   * it once. The constructor's config when omitted.
+   */
+  live?: () => EdgeConfig;
+  /** The actor directory is on (status.actor_directory): identities say who each actor path stands for. */
+  actorDirectory?: { claim?: string };
 }
 
 /**
@@ -71,6 +80,8 @@ export class Edge {
   readonly routes: RoutesConfig;
   readonly #sign?: Promise<(id: Identity) => Promise<string>>;
   readonly #rateLimit?: RateLimit;
+  readonly #live: () => EdgeConfig;
+  readonly #actorDirectory?: { claim?: string };
 
   constructor(
     readonly config: EdgeConfig,
@@ -81,10 +92,14 @@ export class Edge {
     if (opts.signedIdentity) this.#sign = identitySigner(opts.signedIdentity);
     this.routes = opts.routes ?? routesSchema.parse(undefined);
     if (config.rate_limit) this.#rateLimit = new RateLimit(config.rate_limit);
+    this.#live = opts.live ?? (() => config);
+    this.#actorDirectory = opts.actorDirectory;
   }
 
   /** Throws ApiError for anything that must not reach an upstream. */
   async admit(req: EdgeRequest, clientIp?: string): Promise<Admitted> {
+    // The config in force when the request came: a reload meanwhile applies from the next request on.
+    const config = this.#live();
     const url = new URL(req.url);
     const { route, path } = checkRequest(req, this.routes, url);
     const limits = this.routes[route.group];
@@ -96,7 +111,7 @@ export class Edge {
     requireScopes(route.group, user.scopes, this.routes);
     // Deleting logs, changing rules and administering the TSDB change a tenant: they need its write access.
     const access = route.group === "write" || (route.group !== "read" && req.method !== "GET") ? "write" : "read";
-    const grant = this.#grantOf(user);
+    const grant = this.#grantOf(user, config.tenants);
     const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grant, access);
     const identity = await this.#identityOf(user, tenants);
     this.#rateLimit?.check(identity.actorPath, tenants);
@@ -112,12 +127,14 @@ export class Edge {
     const headers = cleanHeaderMap(req.headers, {
       clientIp,
       proto: url.protocol.replace(":", ""),
-      keepAuthorization: this.config.upstream.forward_authorization,
+      keepAuthorization: config.upstream.forward_authorization,
     });
+    // A rewritten form body is sent as the one form type, however the client spelled it.
+    if (scoped?.body) headers.set("content-type", FORM);
     headers.set("x-scope-orgid", tenants.join("|"));
     headers.set("x-loki-actor-path", identity.actorPath);
     const policyHeader = policies && labelPolicyHeader(new Map(tenants.map((t) => [t, policies])));
-    if (policyHeader && this.config.upstream.label_policy_header) headers.set(LABEL_POLICY_HEADER, policyHeader);
+    if (policyHeader && config.upstream.label_policy_header) headers.set(LABEL_POLICY_HEADER, policyHeader);
     if (this.#sign) headers.set(IDENTITY_HEADER, await (await this.#sign)(identity));
     const target = this.#target(route, path, search);
     const maxBodyBytes = limits.max_body_bytes;
@@ -136,6 +153,7 @@ export class Edge {
         ...(await this.#actorOf(user)),
         tenants,
         scopes: user.scopes,
+        ...(this.#actorDirectory ? { who: actorName(user, this.#actorDirectory.claim) } : {}),
       }),
     );
   }
@@ -155,10 +173,15 @@ export class Edge {
     });
   }
 
-  // Like the hashes, what the tenant rules grant depends only on the verified user's claims.
-  readonly #grants = new WeakMap<VerifiedUser, TenantGrant>();
-  #grantOf(user: VerifiedUser): TenantGrant {
-    return memo(this.#grants, user, () => grantFor(user.claims, this.config.tenants));
+  // Like the hashes, what the tenant rules grant depends only on the verified user's claims (and on the rules, which
+  // a reload replaces: the grants of rules no longer in force go with them).
+  readonly #grants = new WeakMap<EdgeConfig["tenants"], WeakMap<VerifiedUser, TenantGrant>>();
+  #grantOf(user: VerifiedUser, tenants: EdgeConfig["tenants"]): TenantGrant {
+    return memo(
+      memo(this.#grants, tenants, () => new WeakMap()),
+      user,
+      () => grantFor(user.claims, tenants),
+    );
   }
 
   #target(route: Route, path: string, search: string): URL | undefined {
@@ -178,4 +201,11 @@ export class Edge {
     }
     return upstreamUrl(base, path, search);
   }
+}
+
+/** Who an actor path stands for, for the actor directory: the client id of a service, else the subject. */
+function actorName(user: VerifiedUser, claim: string | undefined): ActorName {
+  const id = user.service ? (user.clientId ?? user.subject) : user.subject;
+  const value = claim === undefined ? undefined : getClaim(user.claims, claim);
+  return typeof value === "string" || typeof value === "number" ? { id, claim: String(value) } : { id };
 }

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { RoutesConfig } from "../config/routes.js";
 import type { FrontendConfig } from "../config/schema.js";
 import { ApiError, errorResponse } from "../http/errors.js";
+import type { ActorDirectory } from "../observability/actor-directory.js";
 import { frontendAdmin } from "../observability/frontend-admin.js";
 import { FrontendMetrics, type FrontendSources } from "../observability/metrics.js";
 import { codecs } from "./api/codecs.js";
@@ -46,6 +47,12 @@ export interface FrontendDeps {
   recentMs?: number;
   /** How queriers are reached; the global fetch by default. */
   querierFetch?: typeof fetch;
+  /** The config in force, whose per-tenant sections a runtime file may replace (runtime_config); `config` if not. */
+  live?: () => FrontendConfig;
+  /** Writes "query stats" lines (frontend.log_queries_longer_than). */
+  logQueryStats?: (line: Record<string, unknown>) => void;
+  /** The actor directory (status.actor_directory), when on: fed by each query's identity, read on the admin listener. */
+  directory?: ActorDirectory;
 }
 
 export interface Frontend {
@@ -70,7 +77,8 @@ export interface Frontend {
  * APIs in query-routes.ts, the asynchronous API in async/, the operators' data in observability/.
  */
 export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
-  const metrics = new FrontendMetrics(deps.recentMs);
+  const live = deps.live ?? (() => config);
+  const metrics = new FrontendMetrics(deps.recentMs, config.top_actors);
   const inner = deps.queue ?? fairQueue(config);
   // The status page watches what passes through the queue; the queue alone decides.
   const queue = new ObservedQueue(inner, metrics.usage);
@@ -84,6 +92,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     ? new Cluster({ ...config, membership: config.membership }, pool, {
         log,
         maxBodyBytes: 2 * routes.read.max_body_bytes + 65_536,
+        live,
       })
     : undefined;
   const pipeline = queryPipeline(config, store, cluster?.dispatch ?? pool.dispatch, {
@@ -96,7 +105,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const jobs = new AsyncJobs(
     buildJobStore(config.async, log),
     config.async,
-    runJob(config, pipeline),
+    runJob(config, pipeline, live),
     {
       finished: (state) => metrics.asyncFinished.inc({ state }),
       log,
@@ -119,11 +128,14 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   asyncRoutes(app, jobs);
   queryRoutes(app, {
     config,
+    live,
     answered,
     jobs,
     metrics,
     observe: deps.observe,
     maxBodyBytes: deps.routes?.read.max_body_bytes,
+    logQueryStats: deps.logQueryStats,
+    directory: deps.directory,
   });
   app.all("*", (c) => {
     throw new ApiError("not_found", `no route ${c.req.path}`);
@@ -150,7 +162,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     metrics,
     cluster,
     drain: async () => cluster?.drain(),
-    admin: frontendAdmin(metrics, { maxQueryParallelism: limitsFor(config, []).max_query_parallelism }),
+    admin: frontendAdmin(metrics, { maxQueryParallelism: limitsFor(config, []).max_query_parallelism }, deps.directory),
     close,
   };
 }

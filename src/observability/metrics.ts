@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { TopActors } from "./top-actors.js";
 import { QuerierUsage } from "./usage.js";
 
 /**
@@ -65,9 +66,20 @@ export class FrontendMetrics {
   /** Split pieces by cache outcome so far, read synchronously by the status page's sampler. */
   readonly cacheTally = { hit: 0, partial: 0, miss: 0 };
 
-  /** `recentMs`: how long the status page keeps an actor, tenant or querier after its last sub-query. */
-  constructor(recentMs = 900_000) {
+  /** Per-actor counters of queries and querier time, for the actors that used the most recently. */
+  readonly topActors: TopActors;
+
+  /**
+   * `recentMs`: how long the status page keeps an actor, tenant or querier after its last sub-query; `topActors`:
+   * how many actors get series of their own (frontend.top_actors).
+   */
+  constructor(recentMs = 900_000, topActors = 20) {
     this.usage = new QuerierUsage(recentMs);
+    this.topActors = new TopActors(
+      topActors,
+      this.registry,
+      (tenant, actor) => this.usage.actors.get(`${tenant}\0${actor}`, Date.now())?.querierMs ?? 0,
+    );
   }
   readonly queueLength = this.#gauge(
     "loki_query_scheduler_queue_length",

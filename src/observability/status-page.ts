@@ -221,6 +221,7 @@ export function statusPage(info: {
   up <strong id="uptime">–</strong> (since ${since} UTC)</p>
   <p id="connection" role="status" aria-live="polite">Loading…</p>
   <p id="updated"></p>
+  <p id="runtime-config" role="status" hidden></p>
   <nav aria-label="Raw data">${links.join("")}</nav>
 </header>
 <main>

@@ -48,7 +48,7 @@ export class Cluster {
     });
     this.dispatch = this.#dispatcher;
     this.routes = subqueryRoute({
-      config,
+      live: opts.live ?? (() => config),
       verify: async (token, body) => (await verifier)(token, body),
       run,
       draining: () => this.#draining,
@@ -95,4 +95,6 @@ export interface ClusterOptions {
   log: (line: string) => void;
   /** The largest sub-query call the internal route reads. */
   maxBodyBytes: number;
+  /** The config in force (runtime_config): read once per sub-query. */
+  live?: () => FrontendConfig;
 }

@@ -14,7 +14,8 @@ export const SUBQUERY_PATH = "/fairgate/internal/v1/subquery";
 export const DRAINING_HEADER = "x-fairgate-draining";
 
 export interface SubqueryRouteDeps {
-  config: FrontendConfig;
+  /** The config in force: its limits may be reloaded (runtime_config). */
+  live: () => FrontendConfig;
   /** Checks the caller's signed token against the body; throws 401 ApiErrors. */
   verify: (token: string | null | undefined, body: string) => Promise<void>;
   /** What runs the sub-query here: the querier pool's queue and dispatch. */
@@ -42,7 +43,7 @@ export function subqueryRoute(deps: SubqueryRouteDeps): Hono {
       });
     const { req, identity, headers, remainingMs } = decodeCall(body);
     const signal = AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(Math.max(1, remainingMs))]);
-    const limits = limitsFor(deps.config, identity.tenants);
+    const limits = limitsFor(deps.live(), identity.tenants);
     const ctx = queryContext(identity, headers, limits, signal, Date.now() + remainingMs);
     let outcome: QueryResponse | ApiError;
     try {

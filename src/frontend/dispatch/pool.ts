@@ -2,7 +2,14 @@ import type { FrontendConfig } from "../../config/schema.js";
 import { ApiError } from "../../http/errors.js";
 import type { Codec } from "../api/codec.js";
 import type { QueuedRequest, RequestQueue } from "../queue/queue.js";
-import type { Api, Handler, QueryContext, QueryRequest, QueryResponse } from "../types.js";
+import {
+  addProcessed,
+  type Api,
+  type Handler,
+  type QueryContext,
+  type QueryRequest,
+  type QueryResponse,
+} from "../types.js";
 import type { FrontendMetrics, QuerierView } from "../../observability/metrics.js";
 import { admit, occupy, release } from "./admission.js";
 import { callQuerier, QuerierFailure } from "./querier.js";
@@ -158,6 +165,7 @@ export class QuerierPool {
               const wall = Date.now() - began;
               const used = answer && codec.querierTimeMs ? codec.querierTimeMs(answer, wall) : wall;
               ctx.stats.querierMs += used;
+              if (answer) addProcessed(ctx.stats, codec.processed?.(answer));
               this.queue.finished(job, used);
               this.metrics?.querierTime.inc({ user: job.tenant }, used / 1000);
               release(querier, extra);
