@@ -74,6 +74,30 @@ describe.skipIf(!bin)("sharded LogQL on real Loki queriers", () => {
     });
   });
 
+  it("relies on Loki's shards parameter as it is: shard answers add up to the whole, and only powers of two", async () => {
+    const count = async (shards?: string) => {
+      const p = new URLSearchParams({
+        query: 'sum(count_over_time({env="prod"}[1h]))',
+        start: String(endS - 3600),
+        end: String(endS),
+        step: "3600",
+        ...(shards ? { shards } : {}),
+      });
+      const res = await fetch(`${loki.querierUrls[0]}/loki/api/v1/query_range?${p}`, {
+        headers: { "X-Scope-OrgID": TENANT },
+      });
+      const text = await res.text();
+      if (res.status !== 200) return { status: res.status, text };
+      const result = JSON.parse(text).data.result as { values: [number, string][] }[];
+      return { status: 200, n: result.reduce((n, s) => n + Number(s.values.at(-1)![1]), 0) };
+    };
+    const whole = await count();
+    const halves = await Promise.all(["0_of_2", "1_of_2"].map(count));
+    expect(whole.n).toBeGreaterThan(0);
+    expect(halves[0]!.n! + halves[1]!.n!).toBe(whole.n);
+    expect(await count("0_of_3")).toEqual({ status: 500, text: expect.stringContaining("power of two") });
+  });
+
   it("answers a label-policy-restricted query the same sharded, and every shard sees only the policy's streams", async () => {
     const query = restrictLogQL('sum by (app, level) (count_over_time({env="prod"}[10m]))', [
       [{ name: "app", op: "=~", value: "api|web" }],
