@@ -74,7 +74,7 @@ describe.skipIf(!bin)("sharded LogQL on real Loki queriers", () => {
     });
   });
 
-  it("relies on Loki's shards parameter as it is: shard answers add up to the whole, and only powers of two", async () => {
+  it("relies on Loki's shards parameter as it is: halves add up to the whole, powers of two only", async () => {
     const count = async (shards?: string) => {
       const p = new URLSearchParams({
         query: 'sum(count_over_time({env="prod"}[1h]))',
@@ -98,7 +98,7 @@ describe.skipIf(!bin)("sharded LogQL on real Loki queriers", () => {
     expect(await count("0_of_3")).toEqual({ status: 500, text: expect.stringContaining("power of two") });
   });
 
-  it("answers a label-policy-restricted query the same sharded, and every shard sees only the policy's streams", async () => {
+  it("shards a label-policy-restricted query, each shard seeing only the policy's streams", async () => {
     const query = restrictLogQL('sum by (app, level) (count_over_time({env="prod"}[10m]))', [
       [{ name: "app", op: "=~", value: "api|web" }],
     ]);

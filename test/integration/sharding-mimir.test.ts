@@ -97,7 +97,7 @@ describe.skipIf(!bin)("sharded PromQL on real Mimir queriers", () => {
     expect(await metricValue(compare.whole, "fairgate_sharded_queries_total", never)).toBeGreaterThan(1);
   });
 
-  it("answers a label-policy-restricted query the same sharded, and every shard sees only the policy's series", async () => {
+  it("shards a label-policy-restricted query, each shard seeing only the policy's series", async () => {
     const policy = restrictPromQL("sum by (job, code) (rate(http_requests_total[5m]))", [
       [{ name: "code", op: "=~", value: "4..|5.." }],
       [{ name: "job", op: "=", value: "worker" }],
