@@ -30,7 +30,8 @@ const round = (n: number, d = 2) => Number(n.toFixed(d));
 function gate(queriers: string[], kind: "mimir" | "loki" | "prometheus", shards = SHARDS): Frontend {
   const config = parseConfig({
     frontend: {
-      queriers: queriers.map((url) => ({ url, max_concurrent: 4 })),
+      // As many pieces at once on each querier as the backend's frontend runs there (4 workers per querier).
+      queriers: queriers.map((url) => ({ url, max_concurrent: 4, idle_actor_slots: 0 })),
       querier_kind: kind,
       limits: { query_sharding_total_shards: shards, query_timeout: "5m" },
       cache: { results: { enabled: false }, metadata: { enabled: false }, empty_logs: { enabled: false } },
