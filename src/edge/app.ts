@@ -23,6 +23,8 @@ export interface EdgeRuntime {
   observe?: (fields: Record<string, unknown>) => void;
   /** SHA-256 in hex, where the runtime has a faster one than the pure-JS default (Node). */
   tokenDigest?: (text: string) => string;
+  /** Why what serves reads in this process (the frontend) cannot serve them now; undefined when it can. */
+  notReady?: () => string | undefined;
   /** The config in force, where a runtime file may replace its per-tenant sections (Node: runtime_config). */
   live?: () => EdgeConfig;
   /** status.actor_directory is on: identities say who each actor path stands for (Node's admin listener shows it). */
@@ -52,6 +54,8 @@ export function createEdgeApp(
   app.get("/healthz", (c) => c.text("ok\n"));
   app.get("/ready", async () => {
     const problems = await edge.verifier.problems();
+    const reads = runtime.notReady?.();
+    if (reads) problems.push(reads);
     return problems.length === 0
       ? new Response("ready\n")
       : new Response(`not ready:\n${problems.map((p) => `- ${p}`).join("\n")}\n`, {

@@ -2,6 +2,7 @@ import { routesSchema, type RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError } from "../http/errors.js";
 import { type ActorName, IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
+import { LOKI_QUERY_LIMITS_HEADER, lokiQueryLimits } from "../http/loki-query-limits.js";
 import { ActorPaths } from "./actor.js";
 import { bearerToken } from "./auth/bearer.js";
 import { getClaim } from "./auth/claims.js";
@@ -14,6 +15,7 @@ import { RateLimit } from "./rate-limit.js";
 import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
 import { scopeReadRequest } from "./label-scope.js";
 import { grantFor, readPolicies, resolveTenants, type TenantGrant } from "./tenant.js";
+import { userLimitsFor } from "./user-limits.js";
 
 /**
  * What admission reads of a request. A Web Request is one (Workers, upgrades); the Node server builds a lighter one
@@ -113,7 +115,7 @@ export class Edge {
     const access = route.group === "write" || (route.group !== "read" && req.method !== "GET") ? "write" : "read";
     const grant = this.#grantOf(user, config.tenants);
     const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grant, access);
-    const identity = await this.#identityOf(user, tenants);
+    const identity = await this.#identityOf(user, grant, tenants);
     this.#rateLimit?.check(identity.actorPath, tenants);
 
     // Under label policies every read is rewritten before it goes anywhere; other groups' reads
@@ -136,6 +138,10 @@ export class Edge {
     const policyHeader = policies && labelPolicyHeader(new Map(tenants.map((t) => [t, policies])));
     if (policyHeader && config.upstream.label_policy_header) headers.set(LABEL_POLICY_HEADER, policyHeader);
     if (this.#sign) headers.set(IDENTITY_HEADER, await (await this.#sign)(identity));
+    // Straight to Loki (or to a frontend, which sends its own): the user's limits, which Loki only tightens with.
+    const userLimits =
+      identity.limits && route.target !== "tail" && path.startsWith("/loki/") && lokiQueryLimits(identity.limits);
+    if (userLimits) headers.set(LOKI_QUERY_LIMITS_HEADER, userLimits);
     const target = this.#target(route, path, search);
     const maxBodyBytes = limits.max_body_bytes;
     return { kind: route.target, route, path, maxBodyBytes, identity, target, headers, search, body: scoped?.body };
@@ -144,17 +150,22 @@ export class Edge {
   // Hashes depend only on the verified user, which the token cache keeps: compute them once per token.
   readonly #actors = new WeakMap<VerifiedUser, Promise<{ subject: string; actorPath: string }>>();
   // One Identity object per user and tenants: the signer signs it once per half its lifetime.
-  readonly #identities = new WeakMap<VerifiedUser, Map<string, Promise<Identity>>>();
-  #identityOf(user: VerifiedUser, tenants: string[]): Promise<Identity> {
+  // Kept by the grant (per user and rules in force): a reload's new rules give new limits from the next request on.
+  readonly #identities = new WeakMap<TenantGrant, Map<string, Promise<Identity>>>();
+  #identityOf(user: VerifiedUser, grant: TenantGrant, tenants: string[]): Promise<Identity> {
     return memo(
-      memo(this.#identities, user, () => new Map()),
+      memo(this.#identities, grant, () => new Map()),
       tenants.join("|"),
-      async () => ({
-        ...(await this.#actorOf(user)),
-        tenants,
-        scopes: user.scopes,
-        ...(this.#actorDirectory ? { who: actorName(user, this.#actorDirectory.claim) } : {}),
-      }),
+      async () => {
+        const limits = userLimitsFor(grant, tenants);
+        return {
+          ...(await this.#actorOf(user)),
+          tenants,
+          scopes: user.scopes,
+          ...(limits ? { limits } : {}),
+          ...(this.#actorDirectory ? { who: actorName(user, this.#actorDirectory.claim) } : {}),
+        };
+      },
     );
   }
 

@@ -20,6 +20,7 @@ import { type FrontendEnv, type IdentityVerifier, requireIdentity } from "./iden
 import { limitsFor } from "./limits.js";
 import { answerCached } from "./pipeline/answer-cache.js";
 import { answerCache, queryPipeline } from "./pipeline/pipeline.js";
+import { queryGuard } from "./pipeline/query-guard.js";
 import { queryRoutes, runJob } from "./query-routes.js";
 import { fairQueue } from "./queue/configured.js";
 import { FairQueue } from "./queue/fair-queue.js";
@@ -82,8 +83,8 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const inner = deps.queue ?? fairQueue(config);
   // The status page watches what passes through the queue; the queue alone decides.
   const queue = new ObservedQueue(inner, metrics.usage);
-  const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch);
   const log = deps.log ?? ((line: string) => console.error(line));
+  const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch, log);
   const cache = deps.cache ?? configuredCache(config, metrics, log);
   const store = new StoredValues(cache, maxItemBytes(config));
   const routes = deps.routes ?? routesSchema.parse(undefined);
@@ -101,11 +102,16 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     shards: (n, reason) => metrics.countShards(n, reason),
   });
   const answers = answerCache(config, store, deps);
-  const answered = answers ? answerCached(answers)(pipeline) : pipeline;
+  // Blocked queries and the limits fairgate checks itself come first: a cached answer is refused the same.
+  const guard = queryGuard({
+    blocked: (tenant, reason) => metrics.blockedQueries.inc({ tenant, reason }),
+    now: deps.now,
+  });
+  const answered = guard(answers ? answerCached(answers)(pipeline) : pipeline);
   const jobs = new AsyncJobs(
     buildJobStore(config.async, log),
     config.async,
-    runJob(config, pipeline, live),
+    runJob(config, guard(pipeline), live),
     {
       finished: (state) => metrics.asyncFinished.inc({ state }),
       log,
@@ -141,7 +147,11 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     throw new ApiError("not_found", `no route ${c.req.path}`);
   });
   app.onError((err, c) => {
-    if (err instanceof ApiError) return errorResponse(err, c.req.path);
+    if (err instanceof ApiError) {
+      // A refusal fairgate decided says why in its request's log line.
+      if (err.status >= 400 && err.status < 500) deps.observe?.({ reason: err.message });
+      return errorResponse(err, c.req.path);
+    }
     console.error("frontend: unexpected error", err);
     return errorResponse(new ApiError("internal", "internal error in the query frontend"), c.req.path);
   });

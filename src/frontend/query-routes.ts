@@ -4,6 +4,7 @@ import { ApiError } from "../http/errors.js";
 import type { Identity } from "../identity/identity.js";
 import type { FrontendMetrics } from "../observability/metrics.js";
 import { codecs } from "./api/codecs.js";
+import { blockedRequest } from "./blocked.js";
 import { bodyOf, cacheOutcome, encode } from "./api/encode.js";
 import { readParams, without } from "./api/params.js";
 import type { AsyncJobs } from "./async/jobs.js";
@@ -51,8 +52,14 @@ const serve = (deps: QueryDeps, api: Api, prefix: RegExp) => async (c: Context<F
     });
   const identity = c.get("identity");
   deps.directory?.remember(identity);
-  const limits = limitsFor(deps.live(), identity.tenants);
+  const limits = limitsFor(deps.live(), identity.tenants, { api, user: identity.limits });
   const all = await readParams(c.req.raw, deps.maxBodyBytes);
+  const blocked = blockedRequest(limits.blocked_requests, { path, method: c.req.method, params: all });
+  if (blocked) {
+    const reason = blocked.reason ?? "blocked";
+    deps.metrics.blockedQueries.inc({ tenant: identity.tenants.join("|"), reason });
+    throw new ApiError("bad_data", `request blocked by policy: ${reason}`);
+  }
   const params = without(all, "async", "wait");
   const nowNs = BigInt(Date.now()) * 1_000_000n;
   const req = { ...codecs[api].parse(route, params, nowNs, limits), path };
@@ -89,7 +96,7 @@ export function queryContext(
 export const runJob =
   (config: FrontendConfig, pipeline: Handler, live: () => FrontendConfig = () => config): RunJob =>
   async (spec, signal, progress) => {
-    const limits = limitsFor(live(), spec.identity.tenants);
+    const limits = limitsFor(live(), spec.identity.tenants, { api: spec.api, user: spec.identity.limits });
     const req = { ...codecs[spec.api].parse(spec.route, spec.params, BigInt(spec.nowNs), limits), path: spec.path };
     const headers = new Headers(spec.headers);
     const ctx = {

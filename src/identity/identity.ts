@@ -1,5 +1,5 @@
 import { importJWK, jwtVerify, SignJWT, type JWTPayload } from "jose";
-import type { SignedIdentityConfig } from "../config/schema.js";
+import type { SignedIdentityConfig, UserLimits } from "../config/schema.js";
 
 /** The only thing the edge hands the frontend. */
 export interface Identity {
@@ -8,6 +8,8 @@ export interface Identity {
   tenants: string[];
   actorPath: string;
   scopes: string[];
+  /** The user's query limits, from the tenant rules that matched the token's claims (none: the tenants' alone). */
+  limits?: UserLimits;
   /**
    * Who the actor path stands for, only when the operator turned the actor directory on (status.actor_directory):
    * for the admin listener's status page, never sent to a querier.
@@ -59,7 +61,13 @@ export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Id
   // The same Identity object (the edge keeps one per user and tenants) is found without building its key.
   const reuseSame = new WeakMap<Identity, { jws: string; until: number }>();
   const sign = (id: Identity) =>
-    new SignJWT({ ten: id.tenants, act: id.actorPath, scp: id.scopes, ...(id.who ? { who: id.who } : {}) })
+    new SignJWT({
+      ten: id.tenants,
+      act: id.actorPath,
+      scp: id.scopes,
+      ...(id.limits ? { lim: id.limits } : {}),
+      ...(id.who ? { who: id.who } : {}),
+    })
       .setProtectedHeader({ alg })
       .setSubject(id.subject)
       .setIssuer(ISSUER)
@@ -71,7 +79,7 @@ export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Id
     const now = Date.now();
     const same = reuseSame.get(id);
     if (same && same.until > now) return same.jws;
-    const k = JSON.stringify([id.subject, id.tenants, id.actorPath, id.scopes, id.who ?? null]);
+    const k = JSON.stringify([id.subject, id.tenants, id.actorPath, id.scopes, id.limits ?? null, id.who ?? null]);
     let hit = reuse.get(k);
     if (!hit || hit.until <= now) {
       hit = { jws: await sign(id), until: now + (ttlSeconds * 1000) / 2 };
@@ -89,22 +97,20 @@ const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every
 export async function identityVerifier(cfg: SignedIdentityConfig): Promise<(jws: string) => Promise<Identity>> {
   const { alg, key } = await keyFor(cfg, "verify");
   return async (jws) => {
-    const { payload } = await jwtVerify<JWTPayload & { ten?: unknown; act?: unknown; scp?: unknown; who?: unknown }>(
-      jws,
-      key,
-      {
-        algorithms: [alg],
-        issuer: ISSUER,
-        audience: AUDIENCE,
-        maxTokenAge: "60s",
-        requiredClaims: ["exp", "iat", "sub"],
-      },
-    );
+    type Payload = JWTPayload & { ten?: unknown; act?: unknown; scp?: unknown; lim?: unknown; who?: unknown };
+    const { payload } = await jwtVerify<Payload>(jws, key, {
+      algorithms: [alg],
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      maxTokenAge: "60s",
+      requiredClaims: ["exp", "iat", "sub"],
+    });
     if (
       !isStringArray(payload.ten) ||
       payload.ten.length === 0 ||
       typeof payload.act !== "string" ||
-      !isStringArray(payload.scp)
+      !isStringArray(payload.scp) ||
+      (payload.lim !== undefined && (typeof payload.lim !== "object" || payload.lim === null))
     )
       throw new Error("identity payload is malformed");
     const identity: Identity = {
@@ -113,6 +119,8 @@ export async function identityVerifier(cfg: SignedIdentityConfig): Promise<(jws:
       actorPath: payload.act,
       scopes: payload.scp,
     };
+    // Signed by the edge from its own configuration: taken as it is.
+    if (payload.lim !== undefined) identity.limits = payload.lim as UserLimits;
     const who = actorName(payload.who);
     if (who) identity.who = who;
     return identity;

@@ -147,6 +147,8 @@ export async function run(
         observe: requests.observe,
         tokenDigest: (text) => createHash("sha256").update(text).digest("hex"),
         inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.app.fetch(req, { identity })) : undefined,
+        // Co-deployed, the edge is ready only while the frontend can reach a querier (queries get 503 otherwise).
+        notReady: frontend ? () => frontend.pool.notReady() : undefined,
         live: runtime && (() => runtime.current.edge!),
         actorDirectory: names.enabled ? { claim: names.claim } : undefined,
       },

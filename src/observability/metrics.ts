@@ -185,6 +185,12 @@ export class FrontendMetrics {
     labelNames: ["server"],
     registers: [this.registry],
   });
+  readonly blockedQueries = new Counter({
+    name: "fairgate_blocked_queries_total",
+    help: "Queries refused by a blocked_queries rule (tenant's or user group's), by the rule's reason.",
+    labelNames: ["tenant", "reason"],
+    registers: [this.registry],
+  });
   readonly retries = new Counter({
     name: "fairgate_querier_retries_total",
     help: "Sub-queries retried after a 5xx or an unreachable querier.",

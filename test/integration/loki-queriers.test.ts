@@ -9,6 +9,7 @@ import {
   sortedResult,
 } from "../support/in-front.js";
 import {
+  denseHourCostQueries,
   generateHistory,
   lokiOrSkip,
   pushDenseHour,
@@ -128,23 +129,11 @@ describe.skipIf(!bin)(SUITE, () => {
   }, 120_000);
 
   it("two users whose queries cost several times apart get comparable querier time, not equal turns", async () => {
-    let serial = 0;
     // A dense stream's 12 minutes with a regex filter against a sparse stream's hour: each one piece or two.
     const cost = await costShares(gate, "/loki/api/v1/query_range", {
       loops: 3,
       windowMs: 8000,
-      dear: () => ({
-        query: `sum(count_over_time({app="batch"} |~ "status=5.." != "cost-e-${serial++}" [1m]))`,
-        start: String(hourEnd - 12 * 60),
-        end: String(hourEnd),
-        step: "60",
-      }),
-      cheap: () => ({
-        query: `sum(count_over_time({env="prod", app="api", level="error"} != "cost-c-${serial++}" [1m]))`,
-        start: String(hourEnd - HOUR),
-        end: String(hourEnd),
-        step: "60",
-      }),
+      ...denseHourCostQueries(hourEnd),
     });
     console.log(`loki queriers, two users at about 10:1 cost: ${JSON.stringify(cost)}`);
     expectCostShared(cost);

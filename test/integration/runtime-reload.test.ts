@@ -205,4 +205,31 @@ describe("runtime_config reloaded under load", { timeout: 180_000 }, () => {
     const result = (JSON.parse(answered.body) as { data: { result: { values: unknown[] }[] } }).data.result;
     expect(result[0]!.values.length).toBeGreaterThan(1000); // 24 hours by the minute, from every split
   });
+
+  it("reloads a user group's limits and blocked queries, for a token already in use", async () => {
+    const alice = (await idp.userTokens("alice")).accessToken;
+    write(rules());
+    fairgate.reload();
+    expect((await query(alice, "team-a", 6)).status).toBe(200);
+    const limited = {
+      claim: "tenants",
+      values: ["team-a"],
+      limits: {
+        max_query_length: "2h",
+        blocked_queries: [{ pattern: "count\\(", regex: true, reason: "no counting" }],
+      },
+    };
+    write(rules([limited]));
+    expect(fairgate.reload()[0]!.ok).toBe(true);
+    const six = await query(alice, "team-a", 6);
+    expect([six.status, JSON.parse(six.body).error]).toEqual([
+      400,
+      "the query time range exceeds the limit (query length: 6h, limit: 2h); try a smaller time range",
+    ]);
+    const counting = await query(alice, "team-a", 1, "count(up)");
+    expect([counting.status, JSON.parse(counting.body).error]).toEqual([400, "query blocked by policy: no counting"]);
+    write(rules());
+    expect(fairgate.reload()[0]!.ok).toBe(true);
+    expect((await query(alice, "team-a", 6)).status).toBe(200);
+  });
 });

@@ -11,7 +11,13 @@ import { findShared, type SharedBinary, sharedOrSkip } from "./shared-binary.js"
  * missing binary is an error, since CI always has it.
  */
 
-const LOKI: SharedBinary = { product: "Loki", envVar: "LOKI_BIN", sharedPath: "loki/loki-3.4.6-linux-amd64" };
+const LOKI: SharedBinary = {
+  product: "Loki",
+  envVar: "LOKI_BIN",
+  sharedPath: "loki/loki-3.4.6-linux-amd64",
+  get: "get loki-linux-amd64.zip from https://github.com/grafana/loki/releases/tag/v3.4.6 and unzip it",
+  released: "loki-linux-amd64",
+};
 
 /** The Loki binary to run, if there is one (LOKI_BIN first). */
 export const findLoki = (): string | undefined => findShared(LOKI);
@@ -37,6 +43,10 @@ export interface StartLokiOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
   /** Runs the pattern ingester, which /loki/api/v1/patterns asks (default off, as in Loki). */
   patterns?: boolean;
+  /** querier.per_request_limits_enabled: Loki applies X-Loki-Query-Limits (only where it tightens its own). */
+  perRequestLimits?: boolean;
+  /** More limits_config lines, YAML at two spaces (e.g. "max_query_bytes_read: 1KB"). */
+  limits?: string[];
 }
 
 /** Where one Loki process keeps its ring: in memory (alone), or in memberlist joined to `join` (several). */
@@ -105,7 +115,7 @@ limits_config:
   per_stream_rate_limit_burst: 1024MB
   max_query_series: 100000
   volume_enabled: true
-query_range:
+${(opts.limits ?? []).map((l) => `  ${l}\n`).join("")}query_range:
   ${cache}
 pattern_ingester:
   enabled: ${opts.patterns ?? false}
@@ -118,7 +128,9 @@ ${extra}`;
 export async function startLoki(opts: StartLokiOptions = {}): Promise<TestLoki> {
   const bin = opts.bin ?? findLoki();
   if (!bin) throw new Error("startLoki: no Loki binary (set LOKI_BIN)");
-  const querier = `querier:\n  max_concurrent: ${opts.maxConcurrent ?? 4}\n`;
+  const querier =
+    `querier:\n  max_concurrent: ${opts.maxConcurrent ?? 4}\n` +
+    `  per_request_limits_enabled: ${opts.perRequestLimits ?? false}\n`;
   return startReadyProcess({
     name: "loki",
     bin,
@@ -396,6 +408,29 @@ export async function pushDenseHour(loki: Pick<TestLoki, "url">, perSecond: numb
     bodies.map((body) => ({ tenant, body })),
   );
   return endMs / 1000;
+}
+
+let costSerial = 0;
+
+/**
+ * Two users' queries over pushDenseHour's hour (ending at `hourEnd`), each call a distinct query: `dear`, a regex over
+ * 12 minutes of the dense stream, costs several times `cheap`, an hour of a sparse stream. Their texts hold
+ * "cost-e-" and "cost-c-", to find them in the queriers' logs.
+ */
+export function denseHourCostQueries(hourEnd: number) {
+  const step = { end: String(hourEnd), step: "60" };
+  return {
+    dear: () => ({
+      query: `sum(count_over_time({app="batch"} |~ "status=5.." != "cost-e-${costSerial++}" [1m]))`,
+      start: String(hourEnd - 12 * 60),
+      ...step,
+    }),
+    cheap: () => ({
+      query: `sum(count_over_time({env="prod", app="api", level="error"} != "cost-c-${costSerial++}" [1m]))`,
+      start: String(hourEnd - 3600),
+      ...step,
+    }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,7 +24,13 @@ import { findShared, type SharedBinary, sharedOrSkip } from "./shared-binary.js"
  * The binary is found through MIMIR_BIN or at ../shared/mimir/mimir-3.0.2-linux-amd64 from the repository's root.
  */
 
-const MIMIR: SharedBinary = { product: "Mimir", envVar: "MIMIR_BIN", sharedPath: "mimir/mimir-3.0.2-linux-amd64" };
+const MIMIR: SharedBinary = {
+  product: "Mimir",
+  envVar: "MIMIR_BIN",
+  sharedPath: "mimir/mimir-3.0.2-linux-amd64",
+  get: "get mimir-linux-amd64 from https://github.com/grafana/mimir/releases/tag/mimir-3.0.2 and chmod +x it",
+  released: "mimir-linux-amd64",
+};
 
 /** The Mimir binary to run, if there is one (MIMIR_BIN first). */
 export const findMimir = (): string | undefined => findShared(MIMIR);

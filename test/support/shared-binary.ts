@@ -13,6 +13,10 @@ export interface SharedBinary {
   envVar: string;
   /** Its path under ../shared: "loki/loki-3.4.6-linux-amd64". */
   sharedPath: string;
+  /** Where a person gets it: "get loki-linux-amd64.zip from https://… and unzip it". */
+  get: string;
+  /** The file's name as released, for the command line shown. */
+  released: string;
 }
 
 const sharedFile = (path: string) => fileURLToPath(new URL(`../../../shared/${path}`, import.meta.url));
@@ -34,8 +38,9 @@ export function sharedOrSkip(b: SharedBinary, suite: string): string | undefined
   if (bin) return bin;
   const set = process.env[b.envVar];
   const where = set ? `${b.envVar}=${set} is not executable` : `no ${sharedFile(b.sharedPath)}`;
-  const name = b.sharedPath.split("/").at(-1);
-  const how = `run it with ${b.envVar}=/path/to/${name} npx vitest run`;
+  // The test file that asked, read off the call stack, so the message names what to run.
+  const file = /(test\/[\w/.-]+\.test\.ts)/.exec(new Error().stack ?? "")?.[1] ?? "";
+  const how = `${b.get}, then run ${b.envVar}=/path/to/${b.released} npx vitest run ${file}`;
   if (process.env.CI === "true")
     throw new Error(`${suite}: needs a real ${b.product}, and CI must have it (${where}); ${how}`);
   console.warn(`SKIPPED ${suite}: no real ${b.product} (${where}); ${how}`);

@@ -52,6 +52,8 @@ export class QuerierPool {
     readonly metrics?: FrontendMetrics,
     /** How queriers are reached (demo mode answers its demo querier in this process). */
     readonly fetch: typeof globalThis.fetch = globalThis.fetch,
+    /** Told when a querier turns unhealthy and healthy again. */
+    readonly log: (line: string) => void = () => {},
   ) {
     // A querier's ID is its URL: stable across restarts and replicas, which shuffle sharding needs.
     this.queriers = config.queriers.map((q) => ({
@@ -194,7 +196,10 @@ export class QuerierPool {
   #failed(q: QuerierState, error: string): void {
     q.failures++;
     q.lastError = error;
-    if (q.failures >= this.config.health_check.unhealthy_after) q.healthy = false;
+    if (q.failures >= this.config.health_check.unhealthy_after && q.healthy) {
+      q.healthy = false;
+      this.log(`querier ${q.url} is unhealthy: ${error}`);
+    }
   }
 
   async checkHealth(): Promise<void> {
@@ -214,7 +219,10 @@ export class QuerierPool {
               q.healthy = true;
               q.failures = 0;
               q.lastError = undefined;
-              if (wasDown) this.#pump();
+              if (wasDown) {
+                this.log(`querier ${q.url} is healthy again`);
+                this.#pump();
+              }
               return;
             }
             errors.push(`${path} answered ${res.status}`);
