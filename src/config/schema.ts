@@ -183,6 +183,12 @@ const limitsOverride = z
     // Nothing newer than now − this is cached: recent data may still change (late samples, ingesters).
     max_cache_freshness: duration(),
     max_metadata_cache_freshness: duration(),
+    // Query sharding in front of Loki or Mimir queriers (frontend.querier_kind): shards per range query (0, 1: off;
+    // Loki's are rounded down to a power of two), at most max_sharded_queries pieces (splits × shards) per query,
+    // and none for a query with a regex matcher longer than max_regexp_size_bytes.
+    query_sharding_total_shards: z.number().int().min(0).max(512),
+    query_sharding_max_sharded_queries: z.number().int().min(1),
+    query_sharding_max_regexp_size_bytes: z.number().int().min(0),
   })
   .partial()
   .strict();
@@ -207,6 +213,9 @@ export const DEFAULT_LIMITS: Limits = {
   query_timeout: 120_000,
   max_cache_freshness: 600_000,
   max_metadata_cache_freshness: 86_400_000,
+  query_sharding_total_shards: 16,
+  query_sharding_max_sharded_queries: 128,
+  query_sharding_max_regexp_size_bytes: 4096,
   required_labels: [],
   blocked_queries: [],
   blocked_requests: [],
@@ -468,6 +477,9 @@ const frontend = z
           .strict(),
       )
       .min(1, "configure at least one querier"),
+    // What the queriers are: loki and mimir queriers answer shards of a query (limits.query_sharding_*);
+    // prometheus (the default) never gets sharded queries: it knows no shard parameter or matcher.
+    querier_kind: z.enum(["prometheus", "mimir", "loki"]).default("prometheus"),
     tail_url: url().optional(),
     health_check: z
       .object({

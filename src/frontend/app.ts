@@ -100,6 +100,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const pipeline = queryPipeline(config, store, cluster?.dispatch ?? pool.dispatch, {
     ...deps,
     heldPieces: (delta) => void (metrics.heldPieces += delta),
+    shards: (n, reason) => metrics.countShards(n, reason),
   });
   const answers = answerCache(config, store, deps);
   // Blocked queries and the limits fairgate checks itself come first: a cached answer is refused the same.

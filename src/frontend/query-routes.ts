@@ -158,6 +158,8 @@ function report(deps: QueryDeps, ctx: QueryContext): void {
     tenant: ctx.identity.tenants.join("|"),
     actor: ctx.identity.actorPath,
     splits: ctx.stats.splits,
+    shards: ctx.stats.shards,
+    not_sharded: ctx.stats.notSharded,
     cache: cacheOutcome(ctx.stats.cache),
     queue_wait_ms: ctx.stats.queueWaitMs,
     querier_ms: ctx.stats.querierMs,

@@ -80,6 +80,9 @@ export interface Processed {
 
 export interface QueryStats {
   splits: number;
+  /** Shard queries the query was cut into (0: not sharded), and why a range query was not. */
+  shards?: number;
+  notSharded?: string;
   queueWaitMs: number;
   querierMs: number;
   retries: number;

@@ -223,6 +223,25 @@ export class FrontendMetrics {
     registers: [this.registry],
   });
 
+  readonly shardedQueries = new Counter({
+    name: "fairgate_sharded_queries_total",
+    help: "Range queries by whether they were sharded; reason says why one was not (e.g. 'aggregation quantile').",
+    labelNames: ["sharded", "reason"],
+    registers: [this.registry],
+  });
+  readonly shardsPerQuery = new Histogram({
+    name: "fairgate_shards_per_query",
+    help: "Shard queries (shards × legs; avg has two legs) of each sharded range query.",
+    buckets: [2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+
+  /** Counts a range query's sharding: how many shard queries it became, or why it stayed whole. */
+  countShards(shards: number, reason?: string): void {
+    this.shardedQueries.inc({ sharded: shards > 0 ? "true" : "false", reason: reason ?? "" });
+    if (shards > 0) this.shardsPerQuery.observe(shards);
+  }
+
   /** Counts what the cache did for one query. */
   countCache(c: CacheUse): void {
     for (const outcome of ["hit", "partial", "miss"] as const) {

@@ -56,6 +56,8 @@ export interface MimirQueriersOptions {
   timeoutMs?: number;
   /** Mimir's frontend caches results in this memcached ("127.0.0.1:PORT"; Mimir has no in-memory one). Default off. */
   resultsCacheMemcached?: string;
+  /** Mimir's frontend shards queries into this many shards (parallelize_shardable_queries). Default off. */
+  frontendShards?: number;
 }
 
 export interface TestMimirQueriers {
@@ -109,6 +111,7 @@ store_gateway:
   sharding_ring: ${ring}, replication_factor: 1}
 frontend:
   address: 127.0.0.1
+  parallelize_shardable_queries: ${(opts.frontendShards ?? 0) > 1}
 ${resultsCache(opts.resultsCacheMemcached)}
 query_scheduler:${discovery}
   ring: ${ring}}
@@ -130,6 +133,7 @@ limits:
   out_of_order_time_window: 8d
   compactor_block_upload_enabled: true
   query_ingesters_within: 0
+  query_sharding_total_shards: ${opts.frontendShards ?? 16}
 `;
 }
 

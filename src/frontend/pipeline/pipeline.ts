@@ -8,6 +8,7 @@ import { leadStep } from "./lead-step.js";
 import { pieceCache } from "./piece-cache.js";
 import { resultsCache } from "./results-cache.js";
 import { type HeldPieces, split } from "./split.js";
+import { type ShardReport, shard } from "../shard/shard.js";
 
 export interface PipelineOptions {
   /** Hash for results cache keys (tests force collisions with it). */
@@ -15,9 +16,14 @@ export interface PipelineOptions {
   now?: () => number;
   /** Told how many split pieces wait inside their query under max_query_parallelism. */
   heldPieces?: HeldPieces;
+  /** Told how each range query was sharded (metrics). */
+  shards?: ShardReport;
 }
 
-/** The query pipeline as configured: align, split, the results cache when enabled, the piece cache. */
+/**
+ * The query pipeline as configured: align, shard (Loki and Mimir queriers), split, the results cache when
+ * enabled, the piece cache.
+ */
 export function queryPipeline(
   config: FrontendConfig,
   store: StoredValues,
@@ -27,6 +33,7 @@ export function queryPipeline(
   const c = config.cache;
   return compose(
     align,
+    shard(config.querier_kind, opts.shards),
     split((req, parts) => codecs[req.api].merge(req, parts), opts.heldPieces),
     ...(c.results.enabled
       ? [

@@ -5,7 +5,8 @@ import { floorDiv, intervalSplits, metricSplits, type Range } from "./intervals.
 
 export type Merge = (req: QueryRequest, parts: QueryResponse[]) => QueryResponse;
 
-function rangesFor(req: QueryRequest, ctx: QueryContext): Range[] {
+/** The time ranges `split` cuts a request into (exported: the shard count depends on how many there are). */
+export function rangesFor(req: QueryRequest, ctx: QueryContext): Range[] {
   const l = ctx.limits;
   // An interval that would cut the range into more than max_splits_per_query pieces grows by whole
   // multiples, so boundaries stay on the configured grid.
