@@ -37,6 +37,9 @@ function hasIdleActor<T>(node: Node<T>): boolean {
   return false;
 }
 
+/** What a node has used, less the estimates of its pieces still running: where its running work started. */
+const started = <T>(n: Node<T>) => n.used - n.pending;
+
 /** One node of the tree: a tenant, or an actor path prefix below it. */
 class Node<T> {
   /** Requests whose path ends here: they compete as one more child. */
@@ -51,6 +54,8 @@ class Node<T> {
   /** Querier time charged to this subtree (ms, divided by weight); the local queue has its own. */
   used = 0;
   localUsed = 0;
+  /** Of `used`, the estimates charged for sub-queries still in flight (divided by weight). */
+  pending = 0;
   /**
    * Querier time of the last child (or local queue) picked here, after its charge: where a node that becomes active
    * starts.
@@ -58,6 +63,11 @@ class Node<T> {
   vtime = 0;
   /** Recent cost of this node's sub-queries, for the charge at dispatch. */
   costMs: number;
+  /**
+   * The querier time of children pruned while this node stayed (oldest first, bounded): one that comes back
+   * starts no lower than it left, so churning siblings cannot overtake a waiting one by being forgotten.
+   */
+  readonly departed = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -131,7 +141,7 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     for (const name of [item.tenant, ...path]) node = this.#child(node, name);
     if (node.local.size === 0) {
       // The local queue is one more sibling: it too starts level (less its credit) with the least-served active one.
-      const active = [...node.children.values()].filter((c) => c.queued > 0).map((c) => c.used);
+      const active = [...node.children.values()].filter((c) => c.queued > 0).map(started);
       node.localUsed = Math.max(
         node.localUsed,
         Math.max(node.vtime, ...(active.length ? [Math.min(...active)] : [])) -
@@ -172,6 +182,7 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     const delta = querierMs - estimate;
     for (const n of nodes) {
       n.used += delta / n.weight;
+      n.pending -= estimate / n.weight;
       n.inflight--;
     }
     local.localUsed += delta / local.weight;
@@ -245,12 +256,18 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
       // A node becoming active (even with a request still running) starts level with its least-served
       // active sibling, the parent's local queue included, and no lower than the parent's virtual time,
       // less the credit its idle time earned: idle time never buys the right to starve the others for long.
-      const active = [...parent.children.values()].filter((s) => s !== c && s.queued > 0).map((s) => s.used);
+      // Level with what the sibling has started, not with the estimates of its pieces still running (as start-time
+      // fair queueing starts a new flow at the start tag of the work in service): otherwise an actor that asks
+      // again at once, with no idle time to earn credit, would start behind every flood piece already running,
+      // and the slot freed after its first piece would go to the flood.
+      const active = [...parent.children.values()].filter((s) => s !== c && s.queued > 0).map(started);
       if (parent.local.size > 0) active.push(parent.localUsed);
       const level =
         Math.max(parent.vtime, ...(active.length ? [Math.min(...active)] : [])) -
         this.#credit(c.path.join("\0")) / c.weight;
-      c.used = isNew ? level : Math.max(c.used, level);
+      const before = isNew ? parent.departed.get(name) : undefined;
+      parent.departed.delete(name);
+      c.used = Math.max(level, before ?? (isNew ? Number.NEGATIVE_INFINITY : c.used));
     }
     return c;
   }
@@ -311,12 +328,14 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
       n.queued--;
       n.inflight++;
       n.used += estimate / n.weight;
+      n.pending += estimate / n.weight;
       nodes.push(n);
     }
     this.root.queued--;
-    leaf.localUsed += estimate / leaf.weight;
+    // The virtual time is where the piece picked started (its start tag), not where its estimate ends.
     leaf.vtime = Math.max(leaf.vtime, leaf.localUsed);
-    for (const n of nodes) n.parent!.vtime = Math.max(n.parent!.vtime, n.used);
+    leaf.localUsed += estimate / leaf.weight;
+    for (const n of nodes) n.parent!.vtime = Math.max(n.parent!.vtime, started(n));
     this.#length--;
     this.#where.set(item, { node: leaf, charged: { nodes, local: leaf, estimate } });
   }
@@ -336,6 +355,8 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
       this.#idle(n.path.join("\0"));
       const p = n.parent;
       p.children.delete(n.name);
+      p.departed.set(n.name, n.used);
+      if (p.departed.size > 1000) p.departed.delete(p.departed.keys().next().value as string);
       const i = p.order.indexOf(n.name);
       p.order.splice(i, 1);
       // Keep the rotation pointing at the same next slot.
