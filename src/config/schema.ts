@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDurationMs } from "./duration.js";
+import { parseQuerierAddress } from "./querier-address.js";
 import { rateLimitSchema, routesSchema } from "./routes.js";
 import type { LabelPolicy } from "../policy/policy.js";
 import { parsePolicyTemplate, usesClaimValue } from "../policy/template.js";
@@ -347,7 +348,14 @@ const frontend = z
       .array(
         z
           .object({
-            url: url(),
+            // An http(s) URL, or queriers found by DNS: dns+HOST:PORT, dnssrv+_NAME._tcp.HOST, dnssrvnoa+…
+            url: z.string().superRefine((v, ctx) => {
+              try {
+                parseQuerierAddress(v);
+              } catch (e) {
+                ctx.addIssue({ code: "custom", message: (e as Error).message });
+              }
+            }),
             max_concurrent: z.number().int().min(1).default(4),
             // Extra slots only an actor with nothing in flight may take: its piece starts beside a
             // flood's instead of after one of them (fairness cannot preempt work in flight).
@@ -358,6 +366,26 @@ const frontend = z
           .strict(),
       )
       .min(1, "configure at least one querier"),
+    // How entries of queriers written dns+, dnssrv+ or dnssrvnoa+ are looked up (docs/discovery.md).
+    discovery: z
+      .object({
+        refresh_interval: duration().default(30_000),
+        // DNS servers asked, in order (IP, IP:PORT or [IPv6]:PORT); none: the system's (/etc/resolv.conf).
+        resolvers: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:]+)$/,
+                "an IP address, with :PORT if not 53",
+              ),
+          )
+          .default([]),
+        // One lookup, all resolvers tried: past it, the last good set of queriers stays.
+        timeout: duration().default(5_000),
+      })
+      .strict()
+      .prefault({}),
     tail_url: url().optional(),
     health_check: z
       .object({
@@ -485,7 +513,20 @@ const frontend = z
     tenant_limits: z.record(z.string(), limitsOverride).default({}),
     membership: membership.optional(),
   })
-  .strict();
+  .strict()
+  .refine((f) => f.tail_url !== undefined || !f.queriers[0] || !isDiscovered(f.queriers[0].url), {
+    message: "required when the first querier is found by DNS (the live tail needs one address)",
+    path: ["tail_url"],
+  });
+
+/** Whether a querier entry is found by DNS (false for a URL, and for an entry its own check refuses). */
+function isDiscovered(entry: string): boolean {
+  try {
+    return parseQuerierAddress(entry).kind === "dns";
+  } catch {
+    return false;
+  }
+}
 
 const listen = z.string().regex(/^[^\s:]*:\d{1,5}$/, 'use "host:port", e.g. 127.0.0.1:8080');
 

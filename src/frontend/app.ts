@@ -74,8 +74,8 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const inner = deps.queue ?? fairQueue(config);
   // The status page watches what passes through the queue; the queue alone decides.
   const queue = new ObservedQueue(inner, metrics.usage);
-  const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch);
   const log = deps.log ?? ((line: string) => console.error(line));
+  const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch, log);
   const cache = deps.cache ?? configuredCache(config, metrics, log);
   const store = new StoredValues(cache, maxItemBytes(config));
   const routes = deps.routes ?? routesSchema.parse(undefined);

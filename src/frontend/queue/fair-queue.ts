@@ -17,7 +17,7 @@ export interface FairQueueOptions {
   weight?: (tenant: string, path: string[]) => number;
   /** Queriers a tenant may use (shuffle sharding); 0 = all. */
   maxQueriersPerTenant: number;
-  querierIds: string[];
+  querierIds: readonly string[];
   /** Charge for a sub-query before anything is known of its actor's costs. */
   initialEstimateMs?: number;
   /**
@@ -106,8 +106,10 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
   readonly #idleSince = new Map<string, number>();
   #length = 0;
   readonly #initial: number;
+  #querierIds: readonly string[];
 
   constructor(readonly opts: FairQueueOptions) {
+    this.#querierIds = opts.querierIds;
     this.#initial = opts.initialEstimateMs ?? 50;
     this.root = new Node<T>("", undefined, 1, this.#initial);
   }
@@ -199,11 +201,16 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     if (this.#idleSince.size > 10_000) this.#idleSince.delete(this.#idleSince.keys().next().value as string);
   }
 
+  queriersChanged(ids: readonly string[]): void {
+    this.#querierIds = ids;
+    this.#shards.clear();
+  }
+
   /** Queriers a tenant's requests may run on (all, unless max_queriers_per_tenant). */
   shard(tenant: string): Set<string> {
     let s = this.#shards.get(tenant);
     if (!s) {
-      s = new Set(shardFor(tenant, this.opts.querierIds, this.opts.maxQueriersPerTenant));
+      s = new Set(shardFor(tenant, this.#querierIds, this.opts.maxQueriersPerTenant));
       if (this.#shards.size > 10_000) this.#shards.clear();
       this.#shards.set(tenant, s);
     }

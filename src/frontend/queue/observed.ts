@@ -33,6 +33,10 @@ export class ObservedQueue<T extends QueuedRequest> implements RequestQueue<T> {
     this.observer.finished(item, querierMs);
   }
 
+  queriersChanged(ids: readonly string[]): void {
+    this.inner.queriersChanged?.(ids);
+  }
+
   get length(): number {
     return this.inner.length;
   }
