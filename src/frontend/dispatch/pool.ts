@@ -62,6 +62,7 @@ export class QuerierPool {
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   /** This replica's share of a querier's configured slots (all of them when it runs alone). */
   #share: (querierId: string, slots: SlotCount) => SlotCount = (_, slots) => slots;
+  #closed = false;
 
   constructor(
     readonly config: FrontendConfig,
@@ -92,6 +93,7 @@ export class QuerierPool {
   }
 
   close(): void {
+    this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
   }
 
@@ -120,9 +122,12 @@ export class QuerierPool {
         if (s.address.kind !== "dns") return;
         const name = this.config.queriers[entry]!.url;
         try {
-          this.#found(entry, await lookupQueriers(s.address, { resolvers, timeoutMs: timeout }));
+          const urls = await lookupQueriers(s.address, { resolvers, timeoutMs: timeout });
+          if (this.#closed) return;
+          this.#found(entry, urls);
           s.error = undefined;
         } catch (e) {
+          if (this.#closed) return;
           s.error = (e as Error).message;
           this.metrics?.discoveryFailures.inc({ entry: name });
           const kept = s.urls ? `keeping the ${s.urls.size} querier(s) found before` : "no querier found yet";

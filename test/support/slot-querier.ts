@@ -1,0 +1,98 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A Prometheus-style range querier that counts what runs on it at once. Each answer waits `answerMs(actor)`
+ * (negative: until release()), so a test can hold sub-queries in flight and see where they went and when.
+ */
+export interface SlotQuerier {
+  url: string;
+  host: string;
+  port: number;
+  /** Sub-queries in arrival order: the actor path that asked, and the piece's start (seconds). */
+  seen: { actor: string; start: number }[];
+  running: number;
+  /** The most sub-queries that ran here at once. */
+  maxRunning: number;
+  answerMs: (actor: string) => number;
+  /** Answers every held sub-query now. */
+  release(): void;
+  close(): Promise<void>;
+}
+
+/** Listens on `host` (any 127.x.y.z address is loopback on Linux) and `port` (0: a free one). */
+export async function startSlotQuerier(
+  host = "127.0.0.1",
+  port = 0,
+  answerMs: SlotQuerier["answerMs"] = () => 0,
+): Promise<SlotQuerier> {
+  const held = new Set<() => void>();
+  const q = { seen: [], running: 0, maxRunning: 0, answerMs } as unknown as SlotQuerier;
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url!, "http://q");
+    if (url.pathname.endsWith("ready")) return void res.end("ready");
+    let form = "";
+    for await (const chunk of req) form += chunk;
+    const params = req.method === "POST" ? new URLSearchParams(form) : url.searchParams;
+    const actor = String(req.headers["x-loki-actor-path"]);
+    const start = Number(params.get("start"));
+    q.seen.push({ actor, start });
+    q.running++;
+    q.maxRunning = Math.max(q.maxRunning, q.running);
+    const body = JSON.stringify({
+      status: "success",
+      data: { resultType: "matrix", result: [{ metric: { job: "slots" }, values: [[start, "1"]] }] },
+    });
+    let done = false;
+    const answer = () => {
+      if (done) return;
+      done = true;
+      held.delete(answer);
+      q.running--;
+      if (!res.destroyed) res.writeHead(200, { "content-type": "application/json" }).end(body);
+    };
+    res.on("close", () => {
+      if (!done) {
+        done = true;
+        held.delete(answer);
+        q.running--;
+      }
+    });
+    const ms = q.answerMs(actor);
+    if (ms < 0) held.add(answer);
+    else setTimeout(answer, ms);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return Object.assign(q, {
+    url: `http://${host}:${bound}`,
+    host,
+    port: bound,
+    release: () => {
+      for (const a of [...held]) a();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const a of [...held]) a();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  });
+}
+
+/** Two or more queriers on one port at different loopback addresses, as pods behind a headless service. */
+export async function startSlotQueriersOnOnePort(hosts: string[], answerMs?: SlotQuerier["answerMs"]) {
+  for (let attempt = 0; ; attempt++) {
+    const started = [await startSlotQuerier(hosts[0], 0, answerMs)];
+    try {
+      for (const h of hosts.slice(1)) started.push(await startSlotQuerier(h, started[0]!.port, answerMs));
+      return started;
+    } catch (e) {
+      await Promise.all(started.map((q) => q.close()));
+      if (attempt >= 5) throw e; // the port was taken on another address: try another
+    }
+  }
+}
