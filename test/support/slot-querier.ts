@@ -9,14 +9,14 @@ export interface SlotQuerier {
   url: string;
   host: string;
   port: number;
-  /** Sub-queries in arrival order: the actor path that asked, and the piece's start (seconds). */
-  seen: { actor: string; start: number }[];
+  /** Sub-queries in arrival order: the actor path that asked, the piece's start (seconds), when (performance.now). */
+  seen: { actor: string; start: number; at: number }[];
   running: number;
   /** The most sub-queries that ran here at once. */
   maxRunning: number;
   answerMs: (actor: string) => number;
-  /** Answers every held sub-query now. */
-  release(): void;
+  /** Answers held sub-queries now: of the actors `match` takes (all by default), the `count` oldest. */
+  release(match?: (actor: string) => boolean, count?: number): number;
   close(): Promise<void>;
 }
 
@@ -26,7 +26,7 @@ export async function startSlotQuerier(
   port = 0,
   answerMs: SlotQuerier["answerMs"] = () => 0,
 ): Promise<SlotQuerier> {
-  const held = new Set<() => void>();
+  const held = new Map<() => void, string>();
   const q = { seen: [], running: 0, maxRunning: 0, answerMs } as unknown as SlotQuerier;
   const server = createServer(async (req, res) => {
     const url = new URL(req.url!, "http://q");
@@ -36,7 +36,7 @@ export async function startSlotQuerier(
     const params = req.method === "POST" ? new URLSearchParams(form) : url.searchParams;
     const actor = String(req.headers["x-loki-actor-path"]);
     const start = Number(params.get("start"));
-    q.seen.push({ actor, start });
+    q.seen.push({ actor, start, at: performance.now() });
     q.running++;
     q.maxRunning = Math.max(q.maxRunning, q.running);
     const body = JSON.stringify({
@@ -59,7 +59,7 @@ export async function startSlotQuerier(
       }
     });
     const ms = q.answerMs(actor);
-    if (ms < 0) held.add(answer);
+    if (ms < 0) held.set(answer, actor);
     else setTimeout(answer, ms);
   });
   await new Promise<void>((resolve, reject) => {
@@ -71,12 +71,14 @@ export async function startSlotQuerier(
     url: `http://${host}:${bound}`,
     host,
     port: bound,
-    release: () => {
-      for (const a of [...held]) a();
+    release: (match: (actor: string) => boolean = () => true, count = Number.POSITIVE_INFINITY) => {
+      const chosen = [...held].filter(([, actor]) => match(actor)).slice(0, count);
+      for (const [answer] of chosen) answer();
+      return chosen.length;
     },
     close: () =>
       new Promise<void>((r) => {
-        for (const a of [...held]) a();
+        for (const a of [...held.keys()]) a();
         server.closeAllConnections();
         server.close(() => r());
       }),

@@ -71,19 +71,24 @@ describe("querier budget shared out among replicas", () => {
     it("one busy replica alone uses every regular slot; idle-actor slots stay each replica's own", () => {
       const own = ["a", "b", "c"].map((id) => shareOf(Q, q(4, 2), ["a", "b", "c"], id));
       const lent = shareOf(Q, q(4, 2), seats("a"), "a", true);
-      // a: its own hand plus every regular slot of b and c; its idle-actor slot stays one.
-      expect(lent).toEqual(q(sum(own.map((s) => s.maxConcurrent)), own[0]!.idleActorSlots));
+      // a: its own hand plus what b and c lend (4 regular slots in all, 3 if a's own idle-actor slot was made of a
+      // regular one); its idle-actor slot stays its own.
+      const madeIdle = ["a", "b", "c"].filter((id) => shareOf(Q, q(4, 2), seats(id), id, true).maxConcurrent === 3);
+      expect(madeIdle).toHaveLength(1);
+      expect(lent).toEqual(q(madeIdle[0] === "a" ? 3 : 4, own[0]!.idleActorSlots));
       // The lenders keep their own share: work that arrives there starts at once.
       expect(shareOf(Q, q(4, 2), seats("a"), "b")).toEqual(own[1]);
     });
 
-    it("between them, the busy replicas hold exactly each querier's configured regular slots less the others' idle ones", () => {
-      for (const cfg of [q(5, 2), q(1, 1), q(7, 0), q(4, 2)])
+    it("a flood alone holds every regular slot, less an idle-actor slot its own hand was given beyond its turn", () => {
+      for (const cfg of [q(5, 2), q(1, 1), q(7, 0), q(4, 2), q(2, 2)])
         for (const busy of ["a", "ab", "bc", "abc", "c"]) {
-          const all = ["a", "b", "c"];
-          const own = all.map((id) => shareOf(Q, cfg, all, id));
           const held = sum([...busy].map((id) => shareOf(Q, cfg, seats(busy), id, true).maxConcurrent));
-          expect(held, `busy ${busy}, ${JSON.stringify(cfg)}`).toBe(sum(own.map((s) => s.maxConcurrent)));
+          expect(held, `busy ${busy}, ${JSON.stringify(cfg)}`).toBeLessThanOrEqual(cfg.maxConcurrent);
+          expect(held, `busy ${busy}, ${JSON.stringify(cfg)}`).toBeGreaterThanOrEqual(cfg.maxConcurrent - busy.length);
+          // Lenders and borrowers together never exceed the querier's total.
+          const idle = sum(["a", "b", "c"].map((id) => shareOf(Q, cfg, seats(busy), id, true).idleActorSlots));
+          expect(held + idle).toBeLessThanOrEqual(cfg.maxConcurrent + cfg.idleActorSlots + (busy.length < 3 ? 1 : 0));
         }
     });
 

@@ -34,6 +34,8 @@ const hand = (n: number, players: number, seat: number) => Math.floor(n / player
  *   slot is where a user who just arrived starts at once, and a tenant's users reach only its owner's hand. Dealt
  *   whole (2 slots over 3 replicas), one owner would have none and its light users would queue behind a flood; so
  *   a replica that would get none takes one of its regular slots as one instead, and the total stays the same.
+ *   (When it has nothing to run, it lends that slot as a regular one again: a flood alone still gets all of
+ *   max_concurrent.)
  * - Lent shares: the regular slots of replicas with nothing to run (`busy: false`) are dealt again among the busy
  *   ones, when `borrow` says this replica may take them. Without that, one tenant flooding alone would get only
  *   its owner's 1/N of the queriers. A lender that gets work uses its own share at once; the borrowers give it
@@ -53,14 +55,16 @@ export function shareOf(
   const order = dealOrder(querier, [...seats.keys()]);
   const n = order.length;
   const total = slots.maxConcurrent + slots.idleActorSlots;
-  const handOf = (seat: number): QuerierSlots => {
+  const handOf = (seat: number) => {
     const all = hand(total, n, seat);
-    const idle = slots.idleActorSlots > 0 ? Math.min(all, Math.max(1, hand(slots.idleActorSlots, n, seat))) : 0;
-    return { maxConcurrent: all - idle, idleActorSlots: idle };
+    const dealt = hand(slots.idleActorSlots, n, seat);
+    const idle = slots.idleActorSlots > 0 ? Math.min(all, Math.max(1, dealt)) : 0;
+    // What it lends when it has nothing to run: its regular slots, and a regular slot it made an idle-actor one.
+    return { maxConcurrent: all - idle, idleActorSlots: idle, lendable: all - Math.min(idle, dealt) };
   };
-  const own = handOf(order.indexOf(self));
+  const { lendable: _, ...own } = handOf(order.indexOf(self));
   if (!borrow) return own;
-  const lent = order.reduce((sum, id, seat) => sum + (seats.get(id)!.busy ? 0 : handOf(seat).maxConcurrent), 0);
+  const lent = order.reduce((sum, id, seat) => sum + (seats.get(id)!.busy ? 0 : handOf(seat).lendable), 0);
   const borrowers = order.filter((id) => seats.get(id)!.busy);
   return { ...own, maxConcurrent: own.maxConcurrent + hand(lent, borrowers.length, borrowers.indexOf(self)) };
 }
