@@ -41,6 +41,18 @@ describe("querier budget shared out among replicas", () => {
     expect(live.map((id) => shareOf("http://q:3100", q(6, 0), live, id).idleActorSlots)).toEqual([0, 0, 0]);
   });
 
+  it("sized as docs/discovery.md says (max_concurrent ≥ replicas, the total ≥ twice), every hand holds both kinds", () => {
+    for (let n = 1; n <= 6; n++)
+      for (let m = n; m <= 3 * n; m++)
+        for (let idle = Math.max(1, 2 * n - m); idle <= 3 * n; idle++) {
+          const live = replicas(n);
+          for (const id of live) {
+            const s = shareOf(`http://q${m}-${idle}:3100`, q(m, idle), live, id);
+            expect(s.maxConcurrent > 0 && s.idleActorSlots > 0, `${m}+${idle} over ${n}: ${id}`).toBe(true);
+          }
+        }
+  });
+
   it("each querier's share depends only on that querier and the live replicas, in any order", () => {
     const cfg = q(3, 1);
     expect(shareOf("http://a:1", cfg, ["b", "a", "c"], "a")).toEqual(shareOf("http://a:1", cfg, ["c", "b", "a"], "a"));
