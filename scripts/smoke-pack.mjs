@@ -4,9 +4,9 @@
 // (demo mode), one query through it, SIGTERM, exit 0. Run by .ci/run after the build.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./free-port.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
@@ -17,15 +17,6 @@ const sh = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: "utf8", 
 function check(ok, message) {
   if (!ok) throw new Error(message);
 }
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.once("error", reject);
-  });
 
 async function startAll(bin, config, cwd) {
   const [port, adminPort] = [await freePort(), await freePort()];

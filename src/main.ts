@@ -7,6 +7,7 @@ import { type Mode, run } from "./node/run.js";
 import { ListenError } from "./node/server.js";
 import { packageVersion as version } from "./observability/status-assets.js";
 import { stopOnSignals } from "./node/signals.js";
+import { closest } from "./node/suggest.js";
 import cluster from "node:cluster";
 import { runPrimary, runWorker, WorkerStartError } from "./node/cluster.js";
 
@@ -17,7 +18,7 @@ Usage:
   fairgate check-config [--config] FILE        validate a config and list every problem
   fairgate actor-hash --config FILE --issuer ISS --subject SUB [--client ID]
                                                the actor path (X-Loki-Actor-Path) this user's queries get
-  fairgate --help | --version
+  fairgate help | --help | --version
 
 Signals: SIGTERM or SIGINT drains in-flight requests, then exits 0 (another one later: at once);
 SIGHUP reads server.tls's certificate and key again.
@@ -66,12 +67,20 @@ async function main(argv: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(HELP);
   if (values.version) return void process.stdout.write(`fairgate ${version()}\n`);
   const [command = "all", ...rest] = positionals;
+  if (command === "help") return void process.stdout.write(HELP);
+  if (!(COMMANDS as readonly string[]).includes(command)) fail(unknownCommand(command));
   if (command === "check-config") return checkConfig(values, rest);
   if (rest.length) fail(`unexpected argument ${rest[0]} (see fairgate --help)`);
   if (command === "actor-hash") return actorHash(values);
-  if (command !== "all" && command !== "edge" && command !== "frontend")
-    fail(`unknown command ${command} (see fairgate --help)`);
-  return serve(command, values);
+  return serve(command as Mode, values);
+}
+
+const COMMANDS = ["all", "edge", "frontend", "check-config", "actor-hash", "help"] as const;
+
+function unknownCommand(command: string): string {
+  const meant = closest(command, COMMANDS);
+  if (meant) return `unknown command ${command}: did you mean ${meant}? (see fairgate --help)`;
+  return `unknown command ${command} (commands: ${COMMANDS.join(", ")}; see fairgate --help)`;
 }
 
 /** `check-config FILE` or `check-config --config FILE`, as the file is given to run. */

@@ -1,5 +1,6 @@
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { z } from "zod";
+import { exposureProblems } from "./exposure.js";
 import { configSchema, type Config } from "./schema.js";
 
 /** Every problem in a config, one line each, by path: `edge.issuers[0].audiences: required`. */
@@ -81,6 +82,7 @@ function cross(c: Config): Config {
     problems.push("identity: set secret, or private_jwk (edge) / public_jwk (frontend)");
   if (c.identity?.secret && (c.identity.private_jwk || c.identity.public_jwk))
     problems.push("identity: use either secret or a key pair, not both");
+  problems.push(...exposureProblems(c.server, c.demo.enabled));
   if (problems.length) throw new ConfigError(problems);
   return c;
 }

@@ -8,7 +8,7 @@ export type QuerierAddress =
   | { kind: "static"; url: string }
   | {
       kind: "dns";
-      /** a: A and AAAA records of `name`; srv: SRV records, each target looked up as A/AAAA; srvnoa: targets as named. */
+      /** a: A and AAAA records of `name`; srv: SRV records, targets looked up as A/AAAA; srvnoa: targets as named. */
       lookup: "a" | "srv" | "srvnoa";
       scheme: "http" | "https";
       name: string;

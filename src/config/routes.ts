@@ -15,19 +15,22 @@ const BYTE_UNITS: Record<string, number> = {
 
 /** A size in bytes: a number, or "512KiB", "1MiB", "16MB". */
 export const byteSize = () =>
-  z.union([z.number().int().min(0), z.string()]).transform((v, ctx) => {
-    if (typeof v === "number") return v;
-    const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
-    const unit = m && BYTE_UNITS[m[2]!.toLowerCase()];
-    if (!m || !unit) {
-      ctx.addIssue({
-        code: "custom",
-        message: `not a size: ${JSON.stringify(v)} (use e.g. 65536, 512KiB, 1MiB, 16MB)`,
-      });
-      return z.NEVER;
-    }
-    return Number(m[1]) * unit;
-  });
+  z
+    .union([z.number().int().min(0), z.string()])
+    .transform((v, ctx) => {
+      if (typeof v === "number") return v;
+      const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
+      const unit = m && BYTE_UNITS[m[2]!.toLowerCase()];
+      if (!m || !unit) {
+        ctx.addIssue({
+          code: "custom",
+          message: `not a size: ${JSON.stringify(v)} (use e.g. 65536, 512KiB, 1MiB, 16MB)`,
+        });
+        return z.NEVER;
+      }
+      return Number(m[1]) * unit;
+    })
+    .meta({ unit: "size" }); // for the configuration reference (src/config/reference.ts)
 
 // RFC 6749 §3.3: a scope is printable ASCII without spaces, double quotes or backslashes.
 const scope = z

@@ -8,14 +8,17 @@ import { tenantIdProblem } from "./tenant-id.js";
 
 /** A duration ("30s", "5m", or seconds as a number), parsed to milliseconds. */
 const duration = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDurationMs(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 30s, 5m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      const ms = parseDurationMs(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 30s, 5m, 1h)` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ unit: "duration" }); // for the configuration reference (src/config/reference.ts)
 
 const url = () => z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
@@ -537,6 +540,9 @@ export const configSchema = z
         listen: listen.default("127.0.0.1:8080"),
         // Operators only: /metrics, /debug/queue. Keep it off the public network.
         admin_listen: listen.optional(),
+        // An admin_listen on every interface, a public address or a hostname is refused unless this says the
+        // network in front of it (firewall, Kubernetes NetworkPolicy) keeps it private.
+        admin_public: z.boolean().default(false),
         // TLS on `listen`, from PEM files read again on SIGHUP (renewed certificates, no dropped connections).
         tls: z
           .object({ cert_file: z.string().min(1), key_file: z.string().min(1) })

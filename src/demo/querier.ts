@@ -1,4 +1,5 @@
 import { Hono, type Context } from "hono";
+import { syntaxErrorResponse } from "./query-syntax.js";
 
 // DEMO ONLY: a stand-in querier for the Loki and Prometheus query APIs, answering from deterministic
 // generated data, so `npm start` shows splitting, merging and the tenant and actor path each
@@ -37,6 +38,10 @@ export function demoQuerier(): Hono {
     const who = { tenant: c.req.header("x-scope-orgid") ?? "", actor_path: c.req.header("x-loki-actor-path") ?? "" };
     const route = c.req.path.replace(/^.*\/api\/v1\//, "");
     const loki = c.req.path.includes("/loki/");
+    if (route === "query" || route === "query_range") {
+      const refused = syntaxErrorResponse(p.get("query") ?? "", loki);
+      if (refused) return refused;
+    }
     if (route === "query_range") await sleep(WORK_MS);
     const end = seconds(p.get("end") ?? undefined, now());
     const start = seconds(p.get("start") ?? undefined, end - 3600);

@@ -7,6 +7,7 @@ import { bearerToken } from "./auth/bearer.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
 import { cleanHeaderMap, upstreamUrl } from "../http/forward.js";
 import type { HeaderMap, HeaderReader } from "../http/header-map.js";
+import { FORM } from "../http/media-type.js";
 import { checkRequest, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
 import { RateLimit } from "./rate-limit.js";
 import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
@@ -114,6 +115,8 @@ export class Edge {
       proto: url.protocol.replace(":", ""),
       keepAuthorization: this.config.upstream.forward_authorization,
     });
+    // A rewritten form body is sent as the one form type, however the client spelled it.
+    if (scoped?.body) headers.set("content-type", FORM);
     headers.set("x-scope-orgid", tenants.join("|"));
     headers.set("x-loki-actor-path", identity.actorPath);
     const policyHeader = policies && labelPolicyHeader(new Map(tenants.map((t) => [t, policies])));

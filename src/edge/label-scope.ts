@@ -3,6 +3,7 @@
 // that is sent on carries only the rewritten ones. The frontend therefore splits, caches and queues
 // the rewritten query: users with different policies never share a cache entry.
 import { ApiError } from "../http/errors.js";
+import { FORM, isForm } from "../http/media-type.js";
 import { limitBody } from "../http/request-limits.js";
 import type { LabelPolicy } from "../policy/policy.js";
 import { scopeRead } from "../policy/scope.js";
@@ -14,8 +15,6 @@ export interface ScopedRead {
   /** The new form body, when the request had one. */
   body?: string;
 }
-
-const FORM = "application/x-www-form-urlencoded";
 
 export async function scopeReadRequest(
   req: EdgeRequest,
@@ -31,9 +30,8 @@ export async function scopeReadRequest(
     text = await new Response(limitBody(req.body, maxBodyBytes, "read requests").body).text();
     if (text !== "") {
       // Prometheus also reads multipart forms, and an encoded body is not text: neither could be checked.
-      const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
       const encoding = (req.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
-      if (type !== FORM || encoding !== "identity")
+      if (!isForm(req.headers.get("content-type")) || encoding !== "identity")
         throw new ApiError(
           "bad_data",
           `under a label policy a request body must be an unencoded ${FORM} form; ` +

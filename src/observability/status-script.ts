@@ -40,8 +40,8 @@ export const STATUS_SCRIPT = String.raw`
   const plural = (n, one, many) => number.format(n) + " " + (n === 1 ? one : many);
   const percent = (part, total) => (total > 0 ? ((100 * part) / total).toFixed(1) + " %" : "\u2013");
   const show = (id, visible) => { $(id).hidden = !visible; };
-  // Actor paths read as in the tables: "users | 5f0c…".
-  const label = (key) => (key === OTHERS ? "others" : key === "" ? "(no actor path)" : key.split("|").join(" | "));
+  // Actor paths read as in the logs and tables, "users|5f0c…", so a copied path greps.
+  const label = (key) => (key === OTHERS ? "others" : key === "" ? "(no actor path)" : key);
   let serverNow = Date.now();
   const ago = (iso) => {
     if (!iso) return "never";
@@ -282,7 +282,7 @@ export const STATUS_SCRIPT = String.raw`
       tr.dataset.depth = String(r.depth);
       tr.style.setProperty("--depth", String(r.depth));
       tr.append(
-        rowHead(r.depth === 0 ? r.tenant : r.path.join(" | "), r.depth === 0 ? "" : "path", "node"),
+        rowHead(r.depth === 0 ? r.tenant : r.path.join("|"), r.depth === 0 ? "" : "path", "node"),
         cell(r.queued, "queued"),
         cell(r.inflight, "inflight"),
         cell(duration(r.querierMs), "querier-time"),
@@ -312,7 +312,7 @@ export const STATUS_SCRIPT = String.raw`
   function renderActors(a, windowMs) {
     const rows = a.rows.map((r) => {
       const tr = el("tr");
-      const actor = r.actor === "" ? "(none)" : r.actor.split("|").join(" | ");
+      const actor = r.actor === "" ? "(none)" : r.actor;
       tr.append(rowHead(r.tenant, "", "tenant"), cell(actor, "actor", "path"), ...useCells(r));
       return tr;
     });
@@ -395,7 +395,7 @@ export const STATUS_SCRIPT = String.raw`
       const p = j.progress;
       tr.append(
         rowHead(j.tenants.join(" | ")),
-        el("td", j.actorPath.split("|").join(" | "), "path"),
+        el("td", j.actorPath, "path"),
         el("td", j.state),
         cell(p.splitsTotal ? p.splitsDone + " of " + p.splitsTotal : "not started"),
         cell(ago(j.submittedAt)),

@@ -32,6 +32,33 @@ describe("fairgate CLI", { timeout: 120_000 }, () => {
     expect(help.stdout).toContain("fairgate [all|edge|frontend] --config FILE");
   });
 
+  it("answers help, and a mistyped command with the one it most likely meant", () => {
+    const help = cli("help");
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("fairgate check-config [--config] FILE");
+    const typo = cli("chek-config", "config/fairgate.yaml");
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toBe(
+      "fairgate: unknown command chek-config: did you mean check-config? (see fairgate --help)\n",
+    );
+  });
+
+  it("refuses the demo issuer on a public address, as check-config and at start", () => {
+    const file = join(scratch, "demo-public.yaml");
+    writeFileSync(
+      file,
+      'server: { listen: "0.0.0.0:8080" }\ndemo: { enabled: true }\nfrontend: { queriers: [{ url: "http://127.0.0.1:9" }] }\n',
+    );
+    for (const args of [
+      ["check-config", file],
+      ["all", "--config", file],
+    ]) {
+      const r = cli(...args);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain("demo.enabled: the demo issuer hands out tokens to anybody");
+    }
+  });
+
   it("checks a config and lists every problem by its path", () => {
     expect(cli("check-config", "config/fairgate.yaml").stdout).toBe("config/fairgate.yaml: ok\n");
     expect(cli("check-config", "--config", "config/fairgate.yaml").stdout).toBe("config/fairgate.yaml: ok\n");
@@ -104,6 +131,25 @@ describe("fairgate all (demo mode), for operators", { timeout: 120_000 }, () => 
     }
   });
   afterAll(() => child?.kill("SIGKILL"));
+
+  it("refuses a malformed LogQL or PromQL query with 400 in the backend's own format", async () => {
+    const token = await (await fetch(`${url}/demo/oidc/token?user=alice`)).text();
+    const ask = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const loki = await ask(`/loki/api/v1/query_range?query=${encodeURIComponent('sum(rate({app="api"}[5m])')}`);
+    expect(loki.status).toBe(400);
+    expect(loki.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(await loki.text()).toBe("parse error at line 1, col 26: syntax error: unexpected end of input");
+    const prom = await ask(`/api/v1/query?query=${encodeURIComponent("rate(up[5m]")}`);
+    expect(prom.status).toBe(400);
+    expect(await prom.json()).toEqual({
+      status: "error",
+      errorType: "bad_data",
+      error: 'invalid parameter "query": 1:12: parse error: unexpected end of input',
+    });
+    // Well-formed queries still get the demo's data.
+    expect((await ask(`/loki/api/v1/query?query=${encodeURIComponent("vector(1)")}`)).status).toBe(200);
+    expect((await ask("/api/v1/query?query=up")).status).toBe(200);
+  });
 
   it("actor-hash prints the actor path the user's queries carry", async () => {
     const token = (await (await fetch(`${url}/demo/oidc/token?user=alice`)).text()).trim();

@@ -179,7 +179,7 @@ describe("a frontend whose queriers are found by DNS", () => {
     for (const q of queriers) expect(q.maxRunning, q.url).toBe(1);
   });
 
-  it("a removed querier drains: its running sub-query completes, it gets no new work, then it is forgotten", async () => {
+  it("a removed querier drains: its running sub-query completes, it gets no new work, then it goes", async () => {
     // Two slots per querier: the draining one keeps a free slot, and must still get nothing new.
     await setUp(["127.0.0.2", "127.0.0.3"], [], () => -1, 2);
     const [q2, q3] = queriers as [SlotQuerier, SlotQuerier];

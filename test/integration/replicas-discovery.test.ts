@@ -181,7 +181,9 @@ describe("several replicas in front of queriers found by DNS", () => {
     await allFind(queriers.slice(0, 2).map((q) => q.url));
   }, 120_000);
 
-  it("whichever replica owns the tenant, a light user's query starts at once beside a flood holding every slot", async () => {
+  it("whichever replica owns the tenant, a light user's query starts at once beside a flood holding every slot", {
+    timeout: 120_000,
+  }, async () => {
     // One querier: 2 idle-actor slots over 3 replicas, which whole slots cannot give every replica. (4 + 2 slots: each
     // replica's hand of 2 is a regular slot, where the flood runs, and an idle-actor slot.)
     dns.zone.set(NAME, { a: hosts.slice(0, 1) });
@@ -215,7 +217,7 @@ describe("several replicas in front of queriers found by DNS", () => {
     }
     dns.zone.set(NAME, { a: hosts.slice(0, 2) });
     await allFind(queriers.slice(0, 2).map((q) => q.url));
-  }, 120_000);
+  });
 
   // Issue 21: asking again at once (0.1 s apart) through a non-owner, a light user lost the slot freed after its first
   // piece to the flood. Flood pieces here take 1 s each, as long as their estimate; light pieces are held until both

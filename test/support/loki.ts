@@ -36,7 +36,11 @@ export function lokiOrSkip(suite: string): string | undefined {
   const bin = findLoki();
   if (bin) return bin;
   const where = process.env.LOKI_BIN ? `LOKI_BIN=${process.env.LOKI_BIN} is not executable` : `no ${DEFAULT_BIN}`;
-  const how = "run it with LOKI_BIN=/path/to/loki-3.4.6-linux-amd64 npx vitest run";
+  // The test file that asked, read off the call stack, so the message names what to run.
+  const file = /(test\/[\w/.-]+\.test\.ts)/.exec(new Error().stack ?? "")?.[1] ?? "";
+  const how =
+    "get loki-linux-amd64.zip from https://github.com/grafana/loki/releases/tag/v3.4.6, unzip it, then " +
+    `run LOKI_BIN=/path/to/loki-linux-amd64 npx vitest run ${file}`;
   if (process.env.CI === "true") throw new Error(`${suite}: needs a real Loki, and CI must have it (${where}); ${how}`);
   console.warn(`SKIPPED ${suite}: no real Loki (${where}); ${how}`);
   return undefined;

@@ -46,7 +46,8 @@ describe("systemd unit (config/examples/fairgate.service)", () => {
   const value = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(unit)?.[1];
 
   it("runs fairgate itself as the main process, so systemd's stop signal reaches it", () => {
-    expect(value("ExecStart")).toMatch(/^\/usr\/local\/bin\/fairgate all --config \/etc\/fairgate\/fairgate\.yaml$/);
+    // env finds fairgate where npm put it (/usr/bin with Debian's nodejs, /usr/local/bin otherwise) and execs it.
+    expect(value("ExecStart")).toMatch(/^\/usr\/bin\/env fairgate all --config \/etc\/fairgate\/fairgate\.yaml$/);
     expect(value("Type")).toBe("exec");
     expect(value("KillSignal")).toBe("SIGTERM");
     expect(value("KillMode")).toBe("mixed");
@@ -55,5 +56,14 @@ describe("systemd unit (config/examples/fairgate.service)", () => {
   it("waits longer than the drain before killing, and reloads TLS with SIGHUP", () => {
     expect(Number(value("TimeoutStopSec"))).toBeGreaterThan(10);
     expect(value("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
+  });
+});
+
+describe("config/examples/loki.yaml follows the README's advice for Loki's queriers", () => {
+  const config = parseConfigText(readFileSync(new URL("loki.yaml", dir), "utf8"), env);
+  it("splits by Loki's own hour and keeps at most one idle-actor slot per querier", () => {
+    expect(config.frontend?.limits.split_metric_queries_by_interval).toBe(3_600_000);
+    expect(config.frontend?.limits.split_log_queries_by_interval).toBe(3_600_000);
+    for (const q of config.frontend?.queriers ?? []) expect(q.idle_actor_slots).toBeLessThanOrEqual(1);
   });
 });

@@ -1,6 +1,9 @@
+import { parser as promql } from "@prometheus-io/lezer-promql";
 import { describe, expect, it } from "vitest";
 import { thrownApiError } from "../support/api-error.js";
-import type { LabelPolicy } from "../../src/policy/policy.js";
+import { promSelectors } from "../support/selectors.js";
+import { combinePolicies, type LabelPolicy } from "../../src/policy/policy.js";
+import { parseStrictly } from "../../src/policy/syntax.js";
 import { labelPolicyHeader } from "../../src/policy/header.js";
 import { scopeRead } from "../../src/policy/scope.js";
 
@@ -95,5 +98,26 @@ describe("X-Prom-Label-Policy", () => {
       '{cluster="eu-1"}',
     ]);
     expect(labelPolicyHeader(new Map([["open", [[]]]]))).toBeUndefined();
+  });
+
+  it("is read back as Loki's label-based access control reads it, whatever the values hold", () => {
+    // Loki (pkg/labelaccess): split the value on ",", each part on its first ":", url.PathUnescape the
+    // selector, and parse it with Prometheus' ParseMetricSelector.
+    const nasty = ["a,b:c", 'q"uote', "back\\slash", "100%+1", "café ☕", "new\nline", "}"];
+    const policies: LabelPolicy[] = nasty.map((value, i) => [
+      { name: "ns", op: i % 2 ? "=~" : "=", value },
+      { name: "app", op: "!=", value: "x" },
+    ]);
+    const value = labelPolicyHeader(new Map([["shared", policies]]))!;
+    const read = value.split(",").map((part) => {
+      const colon = part.indexOf(":");
+      const selector = decodeURIComponent(part.slice(colon + 1));
+      const tree = parseStrictly(promql, selector, "X-Prom-Label-Policy");
+      expect(tree.topNode.firstChild?.name).toBe("VectorSelector");
+      return [part.slice(0, colon), promSelectors(selector)[0]];
+    });
+    expect(read).toEqual(
+      combinePolicies(policies).map((p) => ["shared", [...p].sort((a, b) => (a.name < b.name ? -1 : 1))]),
+    );
   });
 });

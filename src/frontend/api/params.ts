@@ -1,4 +1,5 @@
 import { ApiError } from "../../http/errors.js";
+import { isForm } from "../../http/media-type.js";
 import type { Params } from "../types.js";
 
 /** The read body limit when none is configured (routes.read.max_body_bytes). */
@@ -13,7 +14,7 @@ export async function readParams(req: Request, maxBodyBytes = MAX_BODY_BYTES): P
     params[k] = have === undefined ? v : Array.isArray(have) ? [...have, v] : [have, v];
   };
   // A form body comes first: Go's FormValue, which Prometheus uses, prefers it to the URL.
-  if (req.method === "POST" && (req.headers.get("content-type") ?? "").includes("application/x-www-form-urlencoded")) {
+  if (req.method === "POST" && isForm(req.headers.get("content-type"))) {
     const declared = Number(req.headers.get("content-length") ?? 0);
     if (declared > maxBodyBytes) throw new ApiError("too_large", `form body over ${maxBodyBytes} bytes`);
     const text = await req.text();

@@ -180,11 +180,11 @@ export class QuerierPool {
         this.#forgetIfDrained(q);
       }
     }
-    if (this.#sources[entry]!.address.kind === "dns")
-      this.log(
-        `querier discovery: ${this.config.queriers[entry]!.url}: ${urls.length} querier(s)` +
-          `${added.length ? `; new: ${added.join(", ")}` : ""}${removed.length ? `; draining: ${removed.join(", ")}` : ""}`,
-      );
+    if (this.#sources[entry]!.address.kind === "dns") {
+      const news = added.length ? `; new: ${added.join(", ")}` : "";
+      const gone = removed.length ? `; draining: ${removed.join(", ")}` : "";
+      this.log(`querier discovery: ${this.config.queriers[entry]!.url}: ${urls.length} querier(s)${news}${gone}`);
+    }
     this.queue.queriersChanged?.(this.queriers.filter((q) => !q.draining).map((q) => q.id));
     if (fresh.length) void this.checkHealth(fresh);
     this.#pump();
