@@ -63,6 +63,7 @@ export class QuerierPool {
   /** This replica's share of a querier's configured slots (all of them when it runs alone). */
   #share: (querierId: string, slots: SlotCount) => SlotCount = (_, slots) => slots;
   #closed = false;
+  #started = false;
 
   constructor(
     readonly config: FrontendConfig,
@@ -78,7 +79,9 @@ export class QuerierPool {
     this.#sources.forEach((s, entry) => {
       if (s.address.kind === "static") this.#found(entry, [s.address.url]);
     });
+    // Every querier known so far, once (those found later are checked as they come).
     void this.checkHealth();
+    this.#started = true;
     this.#every(config.health_check.interval, () => this.checkHealth());
     if (this.#sources.some((s) => s.address.kind === "dns")) {
       void this.discover();
@@ -186,7 +189,7 @@ export class QuerierPool {
       this.log(`querier discovery: ${this.config.queriers[entry]!.url}: ${urls.length} querier(s)${news}${gone}`);
     }
     this.queue.queriersChanged?.(this.queriers.filter((q) => !q.draining).map((q) => q.id));
-    if (fresh.length) void this.checkHealth(fresh);
+    if (fresh.length && this.#started) void this.checkHealth(fresh);
     this.#pump();
   }
 
