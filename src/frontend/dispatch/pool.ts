@@ -64,6 +64,7 @@ export class QuerierPool {
   #share: (querierId: string, slots: SlotCount) => SlotCount = (_, slots) => slots;
   #closed = false;
   #started = false;
+  #discovering = false;
 
   constructor(
     readonly config: FrontendConfig,
@@ -119,6 +120,17 @@ export class QuerierPool {
 
   /** Looks up every dns entry once; a failed lookup keeps that entry's last good set (and says why). */
   async discover(): Promise<void> {
+    // A refresh shorter than a slow lookup: the next round waits for this one rather than racing it.
+    if (this.#discovering) return;
+    this.#discovering = true;
+    try {
+      await this.#lookUpAll();
+    } finally {
+      this.#discovering = false;
+    }
+  }
+
+  async #lookUpAll(): Promise<void> {
     const { resolvers, timeout } = this.config.discovery;
     await Promise.all(
       this.#sources.map(async (s, entry) => {
