@@ -1,4 +1,3 @@
-import { diffQueriers, parseQuerierAddress, type QuerierAddress } from "../../config/querier-address.js";
 import type { FrontendConfig } from "../../config/schema.js";
 import { ApiError } from "../../http/errors.js";
 import type { Codec } from "../api/codec.js";
@@ -6,8 +5,8 @@ import type { QueuedRequest, RequestQueue } from "../queue/queue.js";
 import type { Api, Handler, QueryContext, QueryRequest, QueryResponse } from "../types.js";
 import type { FrontendMetrics, QuerierView } from "../../observability/metrics.js";
 import { admit, occupy, release } from "./admission.js";
-import { lookupQueriers } from "./discovery.js";
 import { callQuerier, QuerierFailure } from "./querier.js";
+import { QuerierEntries } from "./querier-entries.js";
 
 /** A querier's slots and health, as the pool keeps them (and operators see them). */
 export type QuerierState = QuerierView & {
@@ -20,15 +19,6 @@ export type QuerierState = QuerierView & {
 export interface SlotCount {
   maxConcurrent: number;
   idleActorSlots: number;
-}
-
-/** One `queriers` entry: a URL, or a DNS name whose queriers were last found at `urls`. */
-interface Source {
-  address: QuerierAddress;
-  /** Undefined until a lookup first succeeds. */
-  urls?: Set<string>;
-  /** Why the last lookup failed (cleared by a good one). */
-  error?: string;
 }
 
 export interface Job extends QueuedRequest {
@@ -58,13 +48,11 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export class QuerierPool {
   /** Every querier known now, draining ones included (in the order they were found). */
   readonly queriers: QuerierState[] = [];
-  readonly #sources: Source[];
+  readonly #entries: QuerierEntries;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   /** This replica's share of a querier's configured slots (all of them when it runs alone). */
   #share: (querierId: string, slots: SlotCount) => SlotCount = (_, slots) => slots;
-  #closed = false;
   #started = false;
-  #discovering = false;
 
   constructor(
     readonly config: FrontendConfig,
@@ -75,16 +63,17 @@ export class QuerierPool {
     readonly fetch: typeof globalThis.fetch = globalThis.fetch,
     readonly log: (line: string) => void = (line) => console.error(line),
   ) {
-    this.#sources = config.queriers.map((q) => ({ address: parseQuerierAddress(q.url) }));
     // A querier's ID is its URL: stable across restarts and replicas, which shuffle sharding and the budget need.
-    this.#sources.forEach((s, entry) => {
-      if (s.address.kind === "static") this.#found(entry, [s.address.url]);
+    this.#entries = new QuerierEntries(config, (entry, change) => this.#found(entry, change), {
+      log,
+      failed: (entry) => metrics?.discoveryFailures.inc({ entry }),
     });
+    this.#entries.applyStatic();
     // Every querier known so far, once (those found later are checked as they come).
     void this.checkHealth();
     this.#started = true;
     this.#every(config.health_check.interval, () => this.checkHealth());
-    if (this.#sources.some((s) => s.address.kind === "dns")) {
+    if (this.#entries.discovers) {
       void this.discover();
       this.#every(config.discovery.refresh_interval, () => this.discover());
     }
@@ -97,7 +86,7 @@ export class QuerierPool {
   }
 
   close(): void {
-    this.#closed = true;
+    this.#entries.close();
     for (const t of this.#timers) clearInterval(t);
   }
 
@@ -119,48 +108,15 @@ export class QuerierPool {
   }
 
   /** Looks up every dns entry once; a failed lookup keeps that entry's last good set (and says why). */
-  async discover(): Promise<void> {
-    // A refresh shorter than a slow lookup: the next round waits for this one rather than racing it.
-    if (this.#discovering) return;
-    this.#discovering = true;
-    try {
-      await this.#lookUpAll();
-    } finally {
-      this.#discovering = false;
-    }
-  }
-
-  async #lookUpAll(): Promise<void> {
-    const { resolvers, timeout } = this.config.discovery;
-    await Promise.all(
-      this.#sources.map(async (s, entry) => {
-        if (s.address.kind !== "dns") return;
-        const name = this.config.queriers[entry]!.url;
-        try {
-          const urls = await lookupQueriers(s.address, { resolvers, timeoutMs: timeout });
-          if (this.#closed) return;
-          this.#found(entry, urls);
-          s.error = undefined;
-        } catch (e) {
-          if (this.#closed) return;
-          s.error = (e as Error).message;
-          this.metrics?.discoveryFailures.inc({ entry: name });
-          const kept = s.urls ? `keeping the ${s.urls.size} querier(s) found before` : "no querier found yet";
-          this.log(`querier discovery: ${name}: ${s.error}; ${kept}`);
-        }
-      }),
-    );
+  discover(): Promise<void> {
+    return this.#entries.refresh();
   }
 
   /**
-   * Entry `entry` now stands for `urls`: new queriers get their slots at once; queriers no longer found drain (their
+   * Entry `entry` changed: new queriers get their slots at once; queriers no longer found drain (their
    * running sub-queries finish, nothing new starts there) and are forgotten when the last one ends.
    */
-  #found(entry: number, urls: readonly string[]): void {
-    const source = this.#sources[entry]!;
-    const { added, removed } = diffQueriers(source.urls ?? [], urls);
-    source.urls = new Set(urls);
-    if (added.length === 0 && removed.length === 0) return;
+  #found(entry: number, { added, removed }: { added: string[]; removed: string[] }): void {
     const fresh: QuerierState[] = [];
     for (const url of added) {
       const known = this.queriers.find((q) => q.id === url);
@@ -188,17 +144,12 @@ export class QuerierPool {
       const q = this.queriers.find((x) => x.id === url && x.entry === entry);
       if (!q) continue;
       // Another entry still lists it: it stays, as that entry's.
-      const other = this.#sources.findIndex((s) => s.urls?.has(url));
+      const other = this.#entries.listing(url);
       if (other >= 0) q.entry = other;
       else {
         q.draining = true;
         this.#forgetIfDrained(q);
       }
-    }
-    if (this.#sources[entry]!.address.kind === "dns") {
-      const news = added.length ? `; new: ${added.join(", ")}` : "";
-      const gone = removed.length ? `; draining: ${removed.join(", ")}` : "";
-      this.log(`querier discovery: ${this.config.queriers[entry]!.url}: ${urls.length} querier(s)${news}${gone}`);
     }
     this.queue.queriersChanged?.(this.queriers.filter((q) => !q.draining).map((q) => q.id));
     if (fresh.length && this.#started) void this.checkHealth(fresh);
@@ -213,11 +164,7 @@ export class QuerierPool {
 
   /** Undefined when queries can be served; otherwise why not (readiness). */
   notReady(): string | undefined {
-    const unresolved = this.#sources
-      .map((s, entry) =>
-        s.urls ? undefined : `${this.config.queriers[entry]!.url}: ${s.error ?? "not looked up yet"}`,
-      )
-      .filter((x) => x !== undefined);
+    const unresolved = this.#entries.unresolved();
     // A dns entry that never found a querier is a mistake to show at start-up, whatever the other entries do.
     if (unresolved.length) return `querier discovery found nothing yet: ${unresolved.join("; ")}`;
     return this.#noQuerier();
