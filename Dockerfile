@@ -4,12 +4,13 @@
 # directory, give a tree that starts with ENTRYPOINT + CMD, passes the HEALTHCHECK and stops on SIGTERM.
 ARG NODE_VERSION=20
 
-# Build: compile src/ to dist/ with the dev dependencies (TypeScript).
+# Build: compile src/ to dist/ with the dev dependencies (TypeScript; esbuild bundles the status page's client).
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build-status-client.mjs scripts/
 COPY src/ src/
 RUN npm run build
 

@@ -16,6 +16,7 @@ import { createFrontend, type Frontend } from "../src/frontend/app.js";
 import type { Job } from "../src/frontend/dispatch/pool.js";
 import { FairQueue, type Policy } from "../src/frontend/queue/fair-queue.js";
 import { TenantFifoQueue } from "../src/frontend/queue/queue.js";
+import type { QueueNodeView } from "../src/observability/metrics.js";
 import { startDelayQuerier, type DelayQuerier } from "./lib/delay-querier.js";
 
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 50);
@@ -200,17 +201,11 @@ interface ShareFigures {
   jain_snapshot: number;
 }
 
-interface SnapNode {
-  name: string;
-  queued: number;
-  querier_time_ms: number;
-  children: SnapNode[];
-}
-
-function actorNode(f: Frontend, actor: string): SnapNode | undefined {
-  const snap = (f.queue as FairQueue<Job>).snapshot() as { tenants: SnapNode[] };
-  return snap.tenants
-    .find((t) => t.name === TENANT)
+/** The actor's node in the fair queue's tree, as operators see it (f.queue is the queue the status page watches). */
+function actorNode(f: Frontend, actor: string): QueueNodeView | undefined {
+  return f.metrics.sources
+    ?.queueSnapshot()
+    .tenants?.find((t) => t.name === TENANT)
     ?.children.find((c) => c.name === "users")
     ?.children.find((c) => c.name === actor);
 }
@@ -344,7 +339,7 @@ function memoryCase(n = 10_000, actors = 100): MemoryFigures {
   t = performance.now();
   for (let job; (job = queue.dequeue("http://querier:3100")); ) queue.finished(job, 5);
   const dequeueMs = performance.now() - t;
-  const emptyAfter = queue.length === 0 && queue.root.children.size === 0;
+  const emptyAfter = queue.length === 0 && queue.tree.root.children.size === 0;
   const MB = 1024 * 1024;
   return {
     items: n,

@@ -62,6 +62,8 @@ async function main() {
     // The status page's chart library comes from the installed uplot package, offline.
     const page = await fetch(`${running.admin}/status`);
     check(page.status === 200, `/status answered ${page.status}`);
+    // Its client was bundled by the build (dist/observability/status-client.js): no bundler in the package.
+    check((await page.text()).includes("debug/history?after="), "/status carries its client script");
     const chartLib = await fetch(`${running.admin}/status/assets/uplot.js`);
     check(chartLib.status === 200 && (await chartLib.text()).includes("uPlot"), "/status/assets/uplot.js");
     step("admin: /status and its chart library 200");

@@ -10,18 +10,19 @@ import { stopOnSignals } from "./node/signals.js";
 import { closest } from "./node/suggest.js";
 import cluster from "node:cluster";
 import { runPrimary, runWorker, WorkerStartError } from "./node/cluster.js";
+import { checkRuntimeFile } from "./node/runtime-config.js";
 
 const HELP = `fairgate — fair queueing and tenant enforcement in front of Loki and Mimir
 
 Usage:
   fairgate [all|edge|frontend] --config FILE   run (default: all = edge and frontend in one process)
-  fairgate check-config [--config] FILE        validate a config and list every problem
+  fairgate check-config [--config] FILE        validate a config (and its runtime_config file), list every problem
   fairgate actor-hash --config FILE --issuer ISS --subject SUB [--client ID]
                                                the actor path (X-Loki-Actor-Path) this user's queries get
   fairgate help | --help | --version
 
 Signals: SIGTERM or SIGINT drains in-flight requests, then exits 0 (another one later: at once);
-SIGHUP reads server.tls's certificate and key again.
+SIGHUP reads server.tls's certificate and key, and runtime_config's file, again.
 Environment: \${NAME} in the config expands from the environment (\${NAME:-default} for a default).
 `;
 
@@ -87,8 +88,11 @@ function unknownCommand(command: string): string {
 function checkConfig(values: Options, rest: string[]): void {
   const files = [...(values.config ? [values.config] : []), ...rest];
   if (files.length !== 1) fail("check-config needs one FILE (check-config FILE or check-config --config FILE)");
-  loadConfig(files[0]!);
+  const config = loadConfig(files[0]!);
   process.stdout.write(`${files[0]}: ok\n`);
+  if (!config.runtime_config) return;
+  const { sections } = checkRuntimeFile(config, process.env);
+  process.stdout.write(`${config.runtime_config.file}: ok (${sections.join(", ") || "no sections"})\n`);
 }
 
 const required = (values: Options, name: keyof typeof OPTIONS): string =>

@@ -3,16 +3,9 @@
 import { performance } from "node:perf_hooks";
 import { parseConfig } from "../../src/config/load.js";
 import { createFrontend, type Frontend } from "../../src/frontend/app.js";
-import {
-  findLoki,
-  generateHistory,
-  pushBatches,
-  pushHistory,
-  startLoki,
-  type TestLoki,
-} from "../../test/support/loki.js";
+import { findLoki, generateHistory, pushHistory, startLoki, type TestLoki } from "../../test/support/loki.js";
 
-export { querierSubQueries } from "../../test/support/loki.js";
+export { pushDenseHour, querierSubQueries } from "../../test/support/loki.js";
 
 export const TENANT = "tenant-a";
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -88,29 +81,4 @@ export function jain(xs: number[]): number {
   const sum = xs.reduce((a, b) => a + b, 0);
   const sq = xs.reduce((a, b) => a + b * b, 0);
   return sq === 0 ? 1 : (sum * sum) / (xs.length * sq);
-}
-
-/**
- * A dense stream, {app="batch"}, over the last whole hour before now: `perSecond` lines a second.
- * Queries over it cost the querier far more than the same queries over the seeded, sparse history.
- * Returns the end of that hour (seconds).
- */
-export async function pushDenseHour(loki: TestLoki, perSecond: number): Promise<number> {
-  const endMs = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-  const bodies: string[] = [];
-  for (let minute = 0; minute < 60; minute++) {
-    const values: [string, string][] = [];
-    const base = BigInt(endMs - 3_600_000 + minute * 60_000) * 1_000_000n;
-    for (let i = 0; i < 60 * perSecond; i++) {
-      const status = i % 7 === 0 ? 500 : 200;
-      const line = `level=info method=GET path=/api/orders status=${status} duration=0.0${i % 10} msg="batch ${i}"`;
-      values.push([(base + BigInt(Math.floor((i * 1e9) / perSecond))).toString(), line]);
-    }
-    bodies.push(JSON.stringify({ streams: [{ stream: { app: "batch", env: "prod", level: "info" }, values }] }));
-  }
-  await pushBatches(
-    loki,
-    bodies.map((body) => ({ tenant: TENANT, body })),
-  );
-  return endMs / 1000;
 }

@@ -78,7 +78,7 @@ function formatDefault(value: unknown, unit: string | undefined): string {
 }
 
 const formatBytes = (n: number): string =>
-  n % 1_048_576 === 0 ? `${n / 1_048_576}MiB` : n % 1024 === 0 ? `${n / 1024}KiB` : String(n);
+  n === 0 ? "0" : n % 1_048_576 === 0 ? `${n / 1_048_576}MiB` : n % 1024 === 0 ? `${n / 1024}KiB` : String(n);
 
 /** Every key under `schema`, depth first in schema order; objects inside lists get `[]` in their path. */
 export function referenceRows(schema: z.ZodType, prefix = "", seen = new Set<z.ZodType>()): ReferenceRow[] {

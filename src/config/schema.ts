@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { parseDurationMs } from "./duration.js";
 import { parseQuerierAddress } from "./querier-address.js";
-import { rateLimitSchema, routesSchema } from "./routes.js";
+import { byteSize, rateLimitSchema, routesSchema } from "./routes.js";
 import type { LabelPolicy } from "../policy/policy.js";
 import { parsePolicyTemplate, usesClaimValue } from "../policy/template.js";
 import { tenantIdProblem } from "./tenant-id.js";
@@ -72,6 +72,150 @@ const issuer = z
   })
   .strict();
 
+/**
+ * A query a tenant or a group of users may not run (Loki's blocked_queries, with Mimir's reason): every part
+ * given must match. `pattern` is the exact query text (trimmed), or a regex with `regex: true`; `hash` is Loki's
+ * query_hash (32-bit FNV-1 of the text); `types` are LogQL's metric, filter and limited; `source` is the client's
+ * X-Query-Tags source (case-insensitive). With `every`, a match is allowed once per interval instead of never
+ * (Mimir's limited_queries).
+ */
+const blockedQuery = z
+  .object({
+    pattern: z.string().min(1).optional(),
+    regex: z.boolean().default(false),
+    hash: z.number().int().min(0).max(0xffffffff).optional(),
+    types: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) => (typeof v === "string" ? v.split(",") : v).map((t) => t.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(["metric", "filter", "limited"], { error: "use metric, filter or limited" })))
+      .optional(),
+    source: z.string().min(1).optional(),
+    every: duration().optional(),
+    reason: z.string().min(1).max(200).optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.pattern === undefined && b.hash === undefined && b.types === undefined && b.source === undefined)
+      ctx.addIssue({ code: "custom", message: "give pattern, hash, types or source: which queries to block" });
+    if (b.regex && b.pattern !== undefined)
+      try {
+        new RegExp(b.pattern);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", path: ["pattern"], message: `not a regex: ${(e as Error).message}` });
+      }
+  });
+
+export type BlockedQuery = z.infer<typeof blockedQuery>;
+
+const regexText = z.string().superRefine((v, ctx) => {
+  try {
+    new RegExp(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: `not a regex: ${(e as Error).message}` });
+  }
+});
+
+/**
+ * A request a tenant or a group of users may not make (Mimir's blocked_requests): every part given must match.
+ * `path` is the API path (e.g. /api/v1/series); `query_params` each name a parameter whose value (any of its
+ * values) equals `value`, or matches it whole with `is_regexp`.
+ */
+const blockedRequest = z
+  .object({
+    path: z.string().startsWith("/").optional(),
+    method: z
+      .string()
+      .transform((m) => m.toUpperCase())
+      .optional(),
+    query_params: z
+      .record(z.string(), z.object({ value: regexText, is_regexp: z.boolean().default(false) }).strict())
+      .optional(),
+    reason: z.string().min(1).max(200).optional(),
+  })
+  .strict()
+  .refine((b) => b.path !== undefined || b.method !== undefined || b.query_params !== undefined, {
+    message: "give path, method or query_params: which requests to block",
+  });
+
+export type BlockedRequest = z.infer<typeof blockedRequest>;
+
+/**
+ * The limits that bound what one query may cost: per tenant (frontend.limits, frontend.tenant_limits) and per
+ * group of users (a tenant rule's `limits`). The strictest of all that apply wins; 0 means no limit; lists add up.
+ */
+const queryLimitShape = {
+  // Longest time range one query may cover; 0 means no limit (Loki's API: 721h unless configured).
+  max_query_length: duration(),
+  // How far back a query may reach: its start is moved up to now − this.
+  max_query_lookback: duration(),
+  // Longest [range] in a LogQL query (Loki enforces it: sent in X-Loki-Query-Limits).
+  max_query_range: duration(),
+  max_entries_limit_per_query: z.number().int().min(1),
+  // Series in one answer (metric queries and series lookups).
+  max_query_series: z.number().int().min(0),
+  // Bytes a LogQL query may read, as Loki's index/stats estimates before it runs.
+  max_query_bytes_read: byteSize(),
+  query_timeout: duration(),
+  max_query_parallelism: z.number().int().min(1),
+  // Labels every stream selector must match on (Loki enforces it: sent in X-Loki-Query-Limits).
+  required_labels: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a label name")),
+  blocked_queries: z.array(blockedQuery),
+  blocked_requests: z.array(blockedRequest),
+};
+
+/** A group of users' limits (a tenant rule's `limits`): they only ever tighten the tenant's. */
+const userLimits = z.object(queryLimitShape).partial().strict();
+export type UserLimits = z.infer<typeof userLimits>;
+
+/** Per-tenant query limits: DEFAULT_LIMITS, then `frontend.limits`, then `frontend.tenant_limits.<id>`. */
+const limitsOverride = z
+  .object({
+    ...queryLimitShape,
+    max_points_per_series: z.number().int().min(1),
+    // Split intervals per query kind; 0 turns splitting off.
+    split_metric_queries_by_interval: duration(),
+    split_log_queries_by_interval: duration(),
+    split_metadata_queries_by_interval: duration(),
+    // A query cut into more pieces than this is cut at a multiple of its interval instead.
+    max_splits_per_query: z.number().int().min(1),
+    // Off by default: exact PromQL answers. On: start/end snap to the step grid, so repeated
+    // dashboard queries hit the same cache entries, at the price of results shifted by up to one step.
+    align_queries_with_step: z.boolean(),
+    // Nothing newer than now − this is cached: recent data may still change (late samples, ingesters).
+    max_cache_freshness: duration(),
+    max_metadata_cache_freshness: duration(),
+  })
+  .partial()
+  .strict();
+
+export type Limits = Required<z.infer<typeof limitsOverride>>;
+export type LimitsOverride = z.infer<typeof limitsOverride>;
+
+export const DEFAULT_LIMITS: Limits = {
+  max_query_length: 0,
+  max_query_lookback: 0,
+  max_query_range: 0,
+  max_points_per_series: 11_000,
+  max_entries_limit_per_query: 5_000,
+  max_query_series: 0,
+  max_query_bytes_read: 0,
+  split_metric_queries_by_interval: 86_400_000,
+  split_log_queries_by_interval: 3_600_000,
+  split_metadata_queries_by_interval: 86_400_000,
+  max_query_parallelism: 14,
+  max_splits_per_query: 512,
+  align_queries_with_step: false,
+  query_timeout: 120_000,
+  max_cache_freshness: 600_000,
+  max_metadata_cache_freshness: 86_400_000,
+  required_labels: [],
+  blocked_queries: [],
+  blocked_requests: [],
+};
+
+/** Loki's own default max_query_length (721h): a Loki API query longer than this is refused unless configured. */
+export const LOKI_MAX_QUERY_LENGTH = 721 * 3_600_000;
+
 // A claim value a rule compares with: YAML's true and 42 match the claims true and 42 (and "true", "42").
 const claimValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -121,6 +265,9 @@ const tenantRule = z
     // '{cluster="eu-1", app!="billing"}', OR'ed; "$value" is each matched value of the rule's claim, escaped.
     // Without labels the rule grants whole tenants.
     labels: z.array(labelPolicy).min(1, "list at least one label policy, or leave labels out").optional(),
+    // Limits for the users this rule matches, on the tenants it lets them read (on every tenant when it grants
+    // none); they only tighten the tenant's.
+    limits: userLimits.optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -143,6 +290,14 @@ const tenantRule = z
         if (p) ctx.addIssue({ code: "custom", path: [key, i], message: `${p} (or use "$value")` });
       });
   });
+
+// Who may read and write which tenant, under which label policies: reloadable (runtime_config).
+const tenants = z
+  .object({
+    rules: z.array(tenantRule).min(1, "add at least one rule, or nobody can read anything"),
+    default: tenantId.optional(),
+  })
+  .strict();
 
 const PLACEHOLDERS = ["{hash}", "{client}", "{issuer}"];
 const actorTemplate = z.string().min(1);
@@ -201,12 +356,7 @@ const edge = z
       .prefault({}),
     token_cache_size: z.number().int().min(0).default(10_000),
     max_token_bytes: z.number().int().min(512).default(16_384),
-    tenants: z
-      .object({
-        rules: z.array(tenantRule).min(1, "add at least one rule, or nobody can read anything"),
-        default: tenantId.optional(),
-      })
-      .strict(),
+    tenants,
     actor,
     upstream: z
       .object({
@@ -224,49 +374,6 @@ const edge = z
     rate_limit: rateLimitSchema.optional(),
   })
   .strict();
-
-/** Per-tenant query limits: DEFAULT_LIMITS, then `frontend.limits`, then `frontend.tenant_limits.<id>`. */
-const limitsOverride = z
-  .object({
-    // Longest time range one query may cover; 0 means no limit.
-    max_query_length: duration(),
-    max_points_per_series: z.number().int().min(1),
-    max_entries_limit_per_query: z.number().int().min(1),
-    // Split intervals per query kind; 0 turns splitting off.
-    split_metric_queries_by_interval: duration(),
-    split_log_queries_by_interval: duration(),
-    split_metadata_queries_by_interval: duration(),
-    max_query_parallelism: z.number().int().min(1),
-    // A query cut into more pieces than this is cut at a multiple of its interval instead.
-    max_splits_per_query: z.number().int().min(1),
-    // Off by default: exact PromQL answers. On: start/end snap to the step grid, so repeated
-    // dashboard queries hit the same cache entries, at the price of results shifted by up to one step.
-    align_queries_with_step: z.boolean(),
-    query_timeout: duration(),
-    // Nothing newer than now − this is cached: recent data may still change (late samples, ingesters).
-    max_cache_freshness: duration(),
-    max_metadata_cache_freshness: duration(),
-  })
-  .partial()
-  .strict();
-
-export type Limits = Required<z.infer<typeof limitsOverride>>;
-export type LimitsOverride = z.infer<typeof limitsOverride>;
-
-export const DEFAULT_LIMITS: Limits = {
-  max_query_length: 0,
-  max_points_per_series: 11_000,
-  max_entries_limit_per_query: 5_000,
-  split_metric_queries_by_interval: 86_400_000,
-  split_log_queries_by_interval: 3_600_000,
-  split_metadata_queries_by_interval: 86_400_000,
-  max_query_parallelism: 14,
-  max_splits_per_query: 512,
-  align_queries_with_step: false,
-  query_timeout: 120_000,
-  max_cache_freshness: 600_000,
-  max_metadata_cache_freshness: 86_400_000,
-};
 
 // One memcached of the results cache ring: "host:port", or { address: "host:port", weight: 2 } for a
 // server that takes twice the keys of a weight-1 one.
@@ -515,6 +622,12 @@ const frontend = z
     limits: limitsOverride.default({}),
     tenant_limits: z.record(z.string(), limitsOverride).default({}),
     membership: membership.optional(),
+    // A "query stats" log line (who, what it cost) for each query that took at least this long; 0: every query.
+    // Absent: none.
+    log_queries_longer_than: duration().optional(),
+    // Per-actor counters (fairgate_actor_*): the actors that used the most querier time recently get a series each,
+    // at most this many; the others count under actor="other".
+    top_actors: z.number().int().min(0).max(1000).default(20),
   })
   .strict()
   .refine((f) => f.tail_url !== undefined || !f.queriers[0] || !isDiscovered(f.queriers[0].url), {
@@ -530,6 +643,23 @@ function isDiscovered(entry: string): boolean {
     return false;
   }
 }
+
+/**
+ * What a runtime file (runtime_config) may hold: the config's per-tenant sections, each by the config's own schema,
+ * so whatever is added inside them reloads too. A section given replaces the config's; one left out keeps it.
+ */
+export const runtimeSchema = z
+  .object({
+    edge: z.object({ tenants }).partial().strict().optional(),
+    frontend: z
+      .object({ limits: limitsOverride, tenant_limits: z.record(z.string(), limitsOverride) })
+      .partial()
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type RuntimeOverrides = z.infer<typeof runtimeSchema>;
 
 const listen = z.string().regex(/^[^\s:]*:\d{1,5}$/, 'use "host:port", e.g. 127.0.0.1:8080');
 
@@ -574,6 +704,17 @@ export const configSchema = z
         // Its charts cover this much time, sampled every `sample_every`.
         charts: duration().default(1_800_000),
         sample_every: duration().default(1_000),
+        // Off by default: actor paths are keyed hashes so that nobody reading them learns who is behind one. On, the
+        // edge tells which subject or client id (and `claim`, such as email) each hash stands for, and the admin
+        // listener's status page and /debug/actors show it; never the public listener. Kept in memory, bounded.
+        actor_directory: z
+          .object({
+            enabled: z.boolean().default(false),
+            claim: z.string().min(1).optional(),
+            max_actors: z.number().int().min(1).max(1_000_000).default(10_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({})
@@ -582,6 +723,12 @@ export const configSchema = z
         message: "charts / sample_every: at most 7200 points per series (sample less often or chart less time)",
         path: ["charts"],
       }),
+    // The per-tenant sections (runtimeSchema) read again from `file` on SIGHUP and every `period` (as Loki's).
+    runtime_config: z
+      .object({ file: z.string().min(1), period: duration().default(10_000) })
+      .strict()
+      .refine((r) => r.period === 0 || r.period >= 1000, { message: "period: 0 (SIGHUP only) or at least 1s" })
+      .optional(),
     identity: signedIdentity.optional(),
     routes: routesSchema,
     edge: edge.optional(),
@@ -599,3 +746,4 @@ export type SignedIdentityConfig = z.infer<typeof signedIdentity>;
 export type FrontendConfig = z.infer<typeof frontend>;
 export type NatsConnectionConfig = z.infer<typeof natsConnection>;
 export type MembershipConfig = z.infer<typeof membership>;
+export type ActorDirectoryConfig = Config["status"]["actor_directory"];

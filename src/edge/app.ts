@@ -3,7 +3,8 @@ import type { RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError, errorResponse } from "../http/errors.js";
 import type { Identity } from "../identity/identity.js";
-import { Edge, type Admitted } from "./edge.js";
+import { Edge } from "./edge.js";
+import type { Admitted } from "./request.js";
 import { forward } from "../http/forward.js";
 import { limitBody, rebuilt } from "../http/request-limits.js";
 import { TAIL_NEEDS_UPGRADE } from "../http/route-policy.js";
@@ -23,6 +24,12 @@ export interface EdgeRuntime {
   observe?: (fields: Record<string, unknown>) => void;
   /** SHA-256 in hex, where the runtime has a faster one than the pure-JS default (Node). */
   tokenDigest?: (text: string) => string;
+  /** Why what serves reads in this process (the frontend) cannot serve them now; undefined when it can. */
+  notReady?: () => string | undefined;
+  /** The config in force, where a runtime file may replace its per-tenant sections (Node: runtime_config). */
+  live?: () => EdgeConfig;
+  /** status.actor_directory is on: identities say who each actor path stands for (Node's admin listener shows it). */
+  actorDirectory?: { claim?: string };
 }
 
 export interface EdgeApp {
@@ -36,12 +43,20 @@ export function createEdgeApp(
   signedIdentity?: SignedIdentityConfig,
   routes?: RoutesConfig,
 ): EdgeApp {
-  const edge = new Edge(config, { signedIdentity, routes, tokenDigest: runtime.tokenDigest });
+  const edge = new Edge(config, {
+    signedIdentity,
+    routes,
+    tokenDigest: runtime.tokenDigest,
+    live: runtime.live,
+    actorDirectory: runtime.actorDirectory,
+  });
   const app = new Hono();
 
   app.get("/healthz", (c) => c.text("ok\n"));
   app.get("/ready", async () => {
     const problems = await edge.verifier.problems();
+    const reads = runtime.notReady?.();
+    if (reads) problems.push(reads);
     return problems.length === 0
       ? new Response("ready\n")
       : new Response(`not ready:\n${problems.map((p) => `- ${p}`).join("\n")}\n`, {

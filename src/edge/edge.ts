@@ -1,30 +1,21 @@
 import { routesSchema, type RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError } from "../http/errors.js";
-import { IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
+import { type ActorName, IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
+import { LOKI_QUERY_LIMITS_HEADER, lokiQueryLimits } from "../http/loki-query-limits.js";
 import { ActorPaths } from "./actor.js";
 import { bearerToken } from "./auth/bearer.js";
+import { getClaim } from "./auth/claims.js";
 import { TokenVerifier, type VerifiedUser } from "./auth/verifier.js";
 import { cleanHeaderMap, upstreamUrl } from "../http/forward.js";
-import type { HeaderMap, HeaderReader } from "../http/header-map.js";
 import { FORM } from "../http/media-type.js";
-import { checkRequest, requireScopes, type Route, type RouteTarget } from "../http/route-policy.js";
+import { checkRequest, requireScopes, type Route } from "../http/route-policy.js";
 import { RateLimit } from "./rate-limit.js";
 import { LABEL_POLICY_HEADER, labelPolicyHeader } from "../policy/header.js";
 import { scopeReadRequest } from "./label-scope.js";
+import type { Admitted, EdgeRequest } from "./request.js";
 import { grantFor, readPolicies, resolveTenants, type TenantGrant } from "./tenant.js";
-
-/**
- * What admission reads of a request. A Web Request is one (Workers, upgrades); the Node server builds a lighter one
- * from node:http's request, whose body only becomes a stream when label policies read it.
- */
-export interface EdgeRequest {
-  method: string;
-  /** Absolute; only its scheme, path and query matter. */
-  url: string;
-  headers: HeaderReader;
-  readonly body: ReadableStream<Uint8Array> | null;
-}
+import { userLimitsFor } from "./user-limits.js";
 
 const MAX_ACTORS = 10_000;
 
@@ -35,24 +26,6 @@ function memo<K, V>(map: { get(key: K): V | undefined; set(key: K, value: V): un
   return value;
 }
 
-/** A request that passed every check: where it goes, with which headers, on whose behalf. */
-export interface Admitted {
-  kind: RouteTarget;
-  route: Route;
-  /** The canonical path: the one sent on, whatever the client wrote. */
-  path: string;
-  /** Body bytes this route takes (the stream is cut past them). */
-  maxBodyBytes: number;
-  identity: Identity;
-  /** Undefined for reads when the frontend runs in this process. */
-  target?: URL;
-  headers: HeaderMap;
-  /** The query string sent on (with its "?"): the client's, or rewritten under label policies. */
-  search: string;
-  /** The form body sent on instead of the client's, when label policies rewrote it. */
-  body?: string;
-}
-
 export interface EdgeOptions {
   /** Sign the identity into a header for a frontend in another process. */
   signedIdentity?: SignedIdentityConfig;
@@ -60,6 +33,13 @@ export interface EdgeOptions {
   routes?: RoutesConfig;
   /** SHA-256 in hex, for the verified-token cache's keys (TokenVerifier's pure-JS one when omitted). */
   tokenDigest?: (text: string) => string;
+  /**
+   * The config in force, whose per-tenant sections (runtime_config) may change between requests; each request reads
+   * it once. The constructor's config when omitted.
+   */
+  live?: () => EdgeConfig;
+  /** The actor directory is on (status.actor_directory): identities say who each actor path stands for. */
+  actorDirectory?: { claim?: string };
 }
 
 /**
@@ -72,6 +52,8 @@ export class Edge {
   readonly routes: RoutesConfig;
   readonly #sign?: Promise<(id: Identity) => Promise<string>>;
   readonly #rateLimit?: RateLimit;
+  readonly #live: () => EdgeConfig;
+  readonly #actorDirectory?: { claim?: string };
 
   constructor(
     readonly config: EdgeConfig,
@@ -82,10 +64,14 @@ export class Edge {
     if (opts.signedIdentity) this.#sign = identitySigner(opts.signedIdentity);
     this.routes = opts.routes ?? routesSchema.parse(undefined);
     if (config.rate_limit) this.#rateLimit = new RateLimit(config.rate_limit);
+    this.#live = opts.live ?? (() => config);
+    this.#actorDirectory = opts.actorDirectory;
   }
 
   /** Throws ApiError for anything that must not reach an upstream. */
   async admit(req: EdgeRequest, clientIp?: string): Promise<Admitted> {
+    // The config in force when the request came: a reload meanwhile applies from the next request on.
+    const config = this.#live();
     const url = new URL(req.url);
     const { route, path } = checkRequest(req, this.routes, url);
     const limits = this.routes[route.group];
@@ -97,9 +83,9 @@ export class Edge {
     requireScopes(route.group, user.scopes, this.routes);
     // Deleting logs, changing rules and administering the TSDB change a tenant: they need its write access.
     const access = route.group === "write" || (route.group !== "read" && req.method !== "GET") ? "write" : "read";
-    const grant = this.#grantOf(user);
+    const grant = this.#grantOf(user, config.tenants);
     const tenants = resolveTenants(req.headers.get("x-scope-orgid"), grant, access);
-    const identity = await this.#identityOf(user, tenants);
+    const identity = await this.#identityOf(user, grant, tenants);
     this.#rateLimit?.check(identity.actorPath, tenants);
 
     // Under label policies every read is rewritten before it goes anywhere; other groups' reads
@@ -113,15 +99,19 @@ export class Edge {
     const headers = cleanHeaderMap(req.headers, {
       clientIp,
       proto: url.protocol.replace(":", ""),
-      keepAuthorization: this.config.upstream.forward_authorization,
+      keepAuthorization: config.upstream.forward_authorization,
     });
     // A rewritten form body is sent as the one form type, however the client spelled it.
     if (scoped?.body) headers.set("content-type", FORM);
     headers.set("x-scope-orgid", tenants.join("|"));
     headers.set("x-loki-actor-path", identity.actorPath);
     const policyHeader = policies && labelPolicyHeader(new Map(tenants.map((t) => [t, policies])));
-    if (policyHeader && this.config.upstream.label_policy_header) headers.set(LABEL_POLICY_HEADER, policyHeader);
+    if (policyHeader && config.upstream.label_policy_header) headers.set(LABEL_POLICY_HEADER, policyHeader);
     if (this.#sign) headers.set(IDENTITY_HEADER, await (await this.#sign)(identity));
+    // Straight to Loki (or to a frontend, which sends its own): the user's limits, which Loki only tightens with.
+    const userLimits =
+      identity.limits && route.target !== "tail" && path.startsWith("/loki/") && lokiQueryLimits(identity.limits);
+    if (userLimits) headers.set(LOKI_QUERY_LIMITS_HEADER, userLimits);
     const target = this.#target(route, path, search);
     const maxBodyBytes = limits.max_body_bytes;
     return { kind: route.target, route, path, maxBodyBytes, identity, target, headers, search, body: scoped?.body };
@@ -130,16 +120,22 @@ export class Edge {
   // Hashes depend only on the verified user, which the token cache keeps: compute them once per token.
   readonly #actors = new WeakMap<VerifiedUser, Promise<{ subject: string; actorPath: string }>>();
   // One Identity object per user and tenants: the signer signs it once per half its lifetime.
-  readonly #identities = new WeakMap<VerifiedUser, Map<string, Promise<Identity>>>();
-  #identityOf(user: VerifiedUser, tenants: string[]): Promise<Identity> {
+  // Kept by the grant (per user and rules in force): a reload's new rules give new limits from the next request on.
+  readonly #identities = new WeakMap<TenantGrant, Map<string, Promise<Identity>>>();
+  #identityOf(user: VerifiedUser, grant: TenantGrant, tenants: string[]): Promise<Identity> {
     return memo(
-      memo(this.#identities, user, () => new Map()),
+      memo(this.#identities, grant, () => new Map()),
       tenants.join("|"),
-      async () => ({
-        ...(await this.#actorOf(user)),
-        tenants,
-        scopes: user.scopes,
-      }),
+      async () => {
+        const limits = userLimitsFor(grant, tenants);
+        return {
+          ...(await this.#actorOf(user)),
+          tenants,
+          scopes: user.scopes,
+          ...(limits ? { limits } : {}),
+          ...(this.#actorDirectory ? { who: actorName(user, this.#actorDirectory.claim) } : {}),
+        };
+      },
     );
   }
 
@@ -158,10 +154,15 @@ export class Edge {
     });
   }
 
-  // Like the hashes, what the tenant rules grant depends only on the verified user's claims.
-  readonly #grants = new WeakMap<VerifiedUser, TenantGrant>();
-  #grantOf(user: VerifiedUser): TenantGrant {
-    return memo(this.#grants, user, () => grantFor(user.claims, this.config.tenants));
+  // Like the hashes, what the tenant rules grant depends only on the verified user's claims (and on the rules, which
+  // a reload replaces: the grants of rules no longer in force go with them).
+  readonly #grants = new WeakMap<EdgeConfig["tenants"], WeakMap<VerifiedUser, TenantGrant>>();
+  #grantOf(user: VerifiedUser, tenants: EdgeConfig["tenants"]): TenantGrant {
+    return memo(
+      memo(this.#grants, tenants, () => new WeakMap()),
+      user,
+      () => grantFor(user.claims, tenants),
+    );
   }
 
   #target(route: Route, path: string, search: string): URL | undefined {
@@ -181,4 +182,11 @@ export class Edge {
     }
     return upstreamUrl(base, path, search);
   }
+}
+
+/** Who an actor path stands for, for the actor directory: the client id of a service, else the subject. */
+function actorName(user: VerifiedUser, claim: string | undefined): ActorName {
+  const id = user.service ? (user.clientId ?? user.subject) : user.subject;
+  const value = claim === undefined ? undefined : getClaim(user.claims, claim);
+  return typeof value === "string" || typeof value === "number" ? { id, claim: String(value) } : { id };
 }

@@ -7,7 +7,7 @@ import { FORM, isForm } from "../http/media-type.js";
 import { limitBody } from "../http/request-limits.js";
 import type { LabelPolicy } from "../policy/policy.js";
 import { scopeRead } from "../policy/scope.js";
-import type { EdgeRequest } from "./edge.js";
+import type { EdgeRequest } from "./request.js";
 
 export interface ScopedRead {
   /** The new query string, with its "?" (or empty). */

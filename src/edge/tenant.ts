@@ -1,4 +1,4 @@
-import type { EdgeConfig, TenantCondition } from "../config/schema.js";
+import type { EdgeConfig, TenantCondition, UserLimits } from "../config/schema.js";
 import { isTenantId, tenantIdProblem } from "../config/tenant-id.js";
 import { ApiError, printable } from "../http/errors.js";
 import { combinePolicies, type LabelPolicy } from "../policy/policy.js";
@@ -17,6 +17,8 @@ export interface TenantGrant {
   wholeRead: Set<string>;
   /** For the other readable tenants, the label policies the rules with labels gave (OR'ed). */
   labels: Map<string, LabelPolicy[]>;
+  /** Query limits of the rules that matched: on the tenants each lets read, or on every tenant (undefined). */
+  limits: { tenants?: Set<string>; limits: UserLimits }[];
 }
 
 export function grantFor(claims: Record<string, unknown>, policy: EdgeConfig["tenants"]): TenantGrant {
@@ -26,6 +28,7 @@ export function grantFor(claims: Record<string, unknown>, policy: EdgeConfig["te
     federate: false,
     wholeRead: new Set(),
     labels: new Map(),
+    limits: [],
   };
   for (const rule of policy.rules) {
     if (!holds(claims, rule)) continue;
@@ -34,6 +37,10 @@ export function grantFor(claims: Record<string, unknown>, policy: EdgeConfig["te
     for (const t of expand(rule.write, matched)) grant.write.add(t);
     if (rule.labels) addLabels(grant, rule.read, rule.labels, matched);
     else for (const t of expand(rule.read, matched)) grant.wholeRead.add(t);
+    if (rule.limits) {
+      const read = expand(rule.read, matched);
+      grant.limits.push({ tenants: rule.read.length ? new Set(read) : undefined, limits: rule.limits });
+    }
     grant.federate ||= rule.federate;
     grant.defaultTenant ??= rule.default;
   }

@@ -8,6 +8,14 @@ type Env = Record<string, unknown> & { FAIRGATE_CONFIG?: string };
 
 let built: { app?: Hono; error?: string } | undefined;
 
+/**
+ * Workers keep what a Worker writes to the console (Workers Logs, `wrangler tail`): it is the logger there, as
+ * pino is on Node (which does not run on Workers). Unexpected errors and a broken config are written as errors.
+ */
+const workersLog = (fields: Record<string, unknown>): void => {
+  if (fields.error) console.error(fields.error);
+};
+
 function build(env: Env): { app?: Hono; error?: string } {
   try {
     if (typeof env.FAIRGATE_CONFIG !== "string")
@@ -24,6 +32,7 @@ function build(env: Env): { app?: Hono; error?: string } {
       {
         clientIp: (req) => req.headers.get("cf-connecting-ip") ?? undefined,
         bodiesDecoded: false,
+        observe: workersLog,
         // Workers pass a WebSocket through when the upstream fetch carries the Upgrade header.
         tail: async (a) => {
           const headers = a.headers.toHeaders();
@@ -44,7 +53,7 @@ export default {
   fetch(req: Request, env: Env, ctx: unknown): Response | Promise<Response> {
     built ??= build(env);
     if (built.error) {
-      console.error(built.error);
+      workersLog({ error: built.error });
       return new Response(`fairgate edge is misconfigured:\n${built.error}\n`, { status: 500 });
     }
     return built.app!.fetch(req, env, ctx as never);

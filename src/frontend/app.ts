@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import type { RoutesConfig } from "../config/routes.js";
 import type { FrontendConfig } from "../config/schema.js";
-import { ApiError, errorResponse } from "../http/errors.js";
+import { ApiError, errorResponse, unexpected } from "../http/errors.js";
+import type { ActorDirectory } from "../observability/actor-directory.js";
 import { frontendAdmin } from "../observability/frontend-admin.js";
 import { FrontendMetrics, type FrontendSources } from "../observability/metrics.js";
 import { codecs } from "./api/codecs.js";
@@ -19,12 +20,14 @@ import { type FrontendEnv, type IdentityVerifier, requireIdentity } from "./iden
 import { limitsFor } from "./limits.js";
 import { answerCached } from "./pipeline/answer-cache.js";
 import { answerCache, queryPipeline } from "./pipeline/pipeline.js";
+import { queryGuard } from "./pipeline/query-guard.js";
 import { queryRoutes, runJob } from "./query-routes.js";
 import { fairQueue } from "./queue/configured.js";
 import { FairQueue } from "./queue/fair-queue.js";
 import { ObservedQueue } from "./queue/observed.js";
 import type { RequestQueue } from "./queue/queue.js";
 import { routeGuard } from "./route-guard.js";
+import { fallbackLog } from "../observability/log.js";
 
 /** How long closing may wait for the async store and the cache. */
 const CLOSE_MS = 3000;
@@ -46,6 +49,12 @@ export interface FrontendDeps {
   recentMs?: number;
   /** How queriers are reached; the global fetch by default. */
   querierFetch?: typeof fetch;
+  /** The config in force, whose per-tenant sections a runtime file may replace (runtime_config); `config` if not. */
+  live?: () => FrontendConfig;
+  /** Writes "query stats" lines (frontend.log_queries_longer_than). */
+  logQueryStats?: (line: Record<string, unknown>) => void;
+  /** The actor directory (status.actor_directory), when on: fed by each query's identity, read on the admin listener. */
+  directory?: ActorDirectory;
 }
 
 export interface Frontend {
@@ -70,11 +79,12 @@ export interface Frontend {
  * APIs in query-routes.ts, the asynchronous API in async/, the operators' data in observability/.
  */
 export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}): Frontend {
-  const metrics = new FrontendMetrics(deps.recentMs);
+  const live = deps.live ?? (() => config);
+  const metrics = new FrontendMetrics(deps.recentMs, config.top_actors);
   const inner = deps.queue ?? fairQueue(config);
   // The status page watches what passes through the queue; the queue alone decides.
   const queue = new ObservedQueue(inner, metrics.usage);
-  const log = deps.log ?? ((line: string) => console.error(line));
+  const log = deps.log ?? fallbackLog;
   const pool = new QuerierPool(config, queue, codecs, metrics, deps.querierFetch, log);
   const cache = deps.cache ?? configuredCache(config, metrics, log);
   const store = new StoredValues(cache, maxItemBytes(config));
@@ -84,6 +94,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     ? new Cluster({ ...config, membership: config.membership }, pool, {
         log,
         maxBodyBytes: 2 * routes.read.max_body_bytes + 65_536,
+        live,
       })
     : undefined;
   const pipeline = queryPipeline(config, store, cluster?.dispatch ?? pool.dispatch, {
@@ -91,11 +102,16 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     heldPieces: (delta) => void (metrics.heldPieces += delta),
   });
   const answers = answerCache(config, store, deps);
-  const answered = answers ? answerCached(answers)(pipeline) : pipeline;
+  // Blocked queries and the limits fairgate checks itself come first: a cached answer is refused the same.
+  const guard = queryGuard({
+    blocked: (tenant, reason) => metrics.blockedQueries.inc({ tenant, reason }),
+    now: deps.now,
+  });
+  const answered = guard(answers ? answerCached(answers)(pipeline) : pipeline);
   const jobs = new AsyncJobs(
     buildJobStore(config.async, log),
     config.async,
-    runJob(config, pipeline),
+    runJob(config, guard(pipeline), live),
     {
       finished: (state) => metrics.asyncFinished.inc({ state }),
       log,
@@ -118,18 +134,25 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   asyncRoutes(app, jobs);
   queryRoutes(app, {
     config,
+    live,
     answered,
     jobs,
     metrics,
     observe: deps.observe,
     maxBodyBytes: deps.routes?.read.max_body_bytes,
+    logQueryStats: deps.logQueryStats,
+    directory: deps.directory,
   });
   app.all("*", (c) => {
     throw new ApiError("not_found", `no route ${c.req.path}`);
   });
   app.onError((err, c) => {
-    if (err instanceof ApiError) return errorResponse(err, c.req.path);
-    console.error("frontend: unexpected error", err);
+    if (err instanceof ApiError) {
+      // A refusal fairgate decided says why in its request's log line.
+      if (err.status >= 400 && err.status < 500) deps.observe?.({ reason: err.message });
+      return errorResponse(err, c.req.path);
+    }
+    log(`frontend: unexpected error on ${c.req.method} ${c.req.path}: ${unexpected(err)}`);
     return errorResponse(new ApiError("internal", "internal error in the query frontend"), c.req.path);
   });
 
@@ -137,7 +160,10 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     pool.close();
     // A store that cannot be reached (NATS down) must not hold the process: its jobs are re-run elsewhere.
     const bounded = (p: Promise<unknown>) =>
-      Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, CLOSE_MS).unref?.())]);
+      Promise.race([
+        p.catch((e: unknown) => log(`frontend: closing: ${String(e)}`)),
+        new Promise((r) => setTimeout(r, CLOSE_MS).unref?.()),
+      ]);
     await Promise.all([bounded(jobs.close()), bounded(cache.close()), bounded(cluster?.close() ?? Promise.resolve())]);
   };
   return {
@@ -149,7 +175,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     metrics,
     cluster,
     drain: async () => cluster?.drain(),
-    admin: frontendAdmin(metrics, { maxQueryParallelism: limitsFor(config, []).max_query_parallelism }),
+    admin: frontendAdmin(metrics, { maxQueryParallelism: limitsFor(config, []).max_query_parallelism }, deps.directory),
     close,
   };
 }

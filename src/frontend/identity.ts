@@ -27,6 +27,7 @@ export async function identityOf(req: Request, env: unknown, verify?: IdentityVe
   try {
     return await verify(jws);
   } catch {
+    // Why it failed is kept from the caller (it would guide a forger); the request's own log line records the 401.
     throw new ApiError("unauthorized", REFUSED);
   }
 }

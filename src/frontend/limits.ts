@@ -1,23 +1,46 @@
-import { DEFAULT_LIMITS, type FrontendConfig, type Limits } from "../config/schema.js";
+import {
+  DEFAULT_LIMITS,
+  type FrontendConfig,
+  LOKI_MAX_QUERY_LENGTH,
+  type Limits,
+  type UserLimits,
+} from "../config/schema.js";
+import type { Api } from "./types.js";
+
+export interface LimitsScope {
+  /** The API asked: Loki's max_query_length defaults to Loki's own 721h. */
+  api?: Api;
+  /** The user's limits, resolved by the edge from the token's claims: they only tighten the tenants'. */
+  user?: UserLimits;
+}
 
 /**
- * The limits for a query's tenants. For a multi-tenant query each limit is the strictest of its
- * tenants' (smallest positive; 0 = unlimited loses to any bound), so federation never widens a limit.
+ * The limits for a query's tenants and user. Each numeric limit is the strictest of the tenants' and the user's
+ * (smallest positive; 0 = unlimited loses to any bound), so neither federation nor a user's rule widens a limit;
+ * blocked queries, blocked requests and required labels add up.
  */
-export function limitsFor(config: FrontendConfig, tenants: string[]): Limits {
-  const per = tenants.map((t) => ({ ...DEFAULT_LIMITS, ...config.limits, ...config.tenant_limits[t] }));
-  if (per.length === 1) return per[0]!;
-  const base = { ...DEFAULT_LIMITS, ...config.limits };
-  if (per.length === 0) return base;
+export function limitsFor(config: FrontendConfig, tenants: string[], scope: LimitsScope = {}): Limits {
+  const defaults =
+    scope.api === "loki" ? { ...DEFAULT_LIMITS, max_query_length: LOKI_MAX_QUERY_LENGTH } : DEFAULT_LIMITS;
+  const base = { ...defaults, ...config.limits };
+  const per: Partial<Limits>[] = tenants.length
+    ? tenants.map((t) => ({ ...base, ...config.tenant_limits[t] }))
+    : [base];
+  const tenantsOnly = per.slice();
+  if (scope.user) per.push(scope.user);
+  if (per.length === 1) return per[0] as Limits;
   const strictest = (k: keyof Limits) => {
-    const vals = per.map((l) => l[k] as number);
-    const positive = vals.filter((v) => v > 0);
+    const positive = per.map((l) => l[k] as number | undefined).filter((v): v is number => v !== undefined && v > 0);
     return positive.length ? Math.min(...positive) : 0;
   };
-  const out = { ...per[0]! };
+  const out = { ...base, ...tenantsOnly[0] } as Limits;
   for (const k of Object.keys(base) as (keyof Limits)[]) {
-    if (typeof base[k] === "number") (out[k] as number) = strictest(k);
-    else (out[k] as boolean) = per.every((l) => l[k]);
+    const v = base[k];
+    if (typeof v === "number") (out[k] as number) = strictest(k);
+    else if (typeof v === "boolean") (out[k] as boolean) = tenantsOnly.every((l) => l[k]);
   }
+  out.blocked_queries = per.flatMap((l) => l.blocked_queries ?? []);
+  out.blocked_requests = per.flatMap((l) => l.blocked_requests ?? []);
+  out.required_labels = [...new Set(per.flatMap((l) => l.required_labels ?? []))];
   return out;
 }

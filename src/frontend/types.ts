@@ -72,12 +72,28 @@ export const emptyCacheStats = (): CacheStats => ({
   queryLengthServedNs: 0n,
 });
 
+/** What the queriers read for a query, as they report it (Loki's stats summary): sums over its sub-queries. */
+export interface Processed {
+  bytes: number;
+  lines: number;
+}
+
 export interface QueryStats {
   splits: number;
   queueWaitMs: number;
   querierMs: number;
   retries: number;
   cache: CacheStats;
+  /** Only when a querier reported it (Loki), and only what queriers read for this query (cache hits read nothing). */
+  processed?: Processed;
+}
+
+/** Adds what one sub-query's querier read to the query's stats. */
+export function addProcessed(stats: QueryStats, p: Processed | undefined): void {
+  if (!p) return;
+  stats.processed ??= { bytes: 0, lines: 0 };
+  stats.processed.bytes += p.bytes;
+  stats.processed.lines += p.lines;
 }
 
 export interface QueryContext {

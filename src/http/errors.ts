@@ -76,3 +76,7 @@ export function printable(s: unknown, max = 120): string {
     .replace(/["\\]/g, "'");
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
+
+/** An error nobody expected, for the operators' log line: its stack when it has one (the message is in it), bounded. */
+export const unexpected = (err: unknown): string =>
+  (err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err)).slice(0, 2000);

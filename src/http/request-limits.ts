@@ -49,7 +49,7 @@ export function limitBody(body: ReadableStream<Uint8Array> | null, max: number, 
       const error = tooLarge(max, what);
       over.abort(error);
       controller.error(error);
-      await reader.cancel(error).catch(() => undefined);
+      await reader.cancel(error).catch(() => undefined); // the body is refused already: its source only stops
     },
     cancel: (reason) => reader.cancel(reason),
   });

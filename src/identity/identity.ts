@@ -1,5 +1,5 @@
 import { importJWK, jwtVerify, SignJWT, type JWTPayload } from "jose";
-import type { SignedIdentityConfig } from "../config/schema.js";
+import type { SignedIdentityConfig, UserLimits } from "../config/schema.js";
 
 /** The only thing the edge hands the frontend. */
 export interface Identity {
@@ -8,6 +8,19 @@ export interface Identity {
   tenants: string[];
   actorPath: string;
   scopes: string[];
+  /** The user's query limits, from the tenant rules that matched the token's claims (none: the tenants' alone). */
+  limits?: UserLimits;
+  /**
+   * Who the actor path stands for, only when the operator turned the actor directory on (status.actor_directory):
+   * for the admin listener's status page, never sent to a querier.
+   */
+  who?: ActorName;
+}
+
+/** The subject or client id behind an actor path, and the configured claim's value (such as an email). */
+export interface ActorName {
+  id: string;
+  claim?: string;
 }
 
 /** Header carrying the signed identity when edge and frontend run apart. Clients' copies are stripped. */
@@ -48,7 +61,13 @@ export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Id
   // The same Identity object (the edge keeps one per user and tenants) is found without building its key.
   const reuseSame = new WeakMap<Identity, { jws: string; until: number }>();
   const sign = (id: Identity) =>
-    new SignJWT({ ten: id.tenants, act: id.actorPath, scp: id.scopes })
+    new SignJWT({
+      ten: id.tenants,
+      act: id.actorPath,
+      scp: id.scopes,
+      ...(id.limits ? { lim: id.limits } : {}),
+      ...(id.who ? { who: id.who } : {}),
+    })
       .setProtectedHeader({ alg })
       .setSubject(id.subject)
       .setIssuer(ISSUER)
@@ -60,7 +79,7 @@ export async function identitySigner(cfg: SignedIdentityConfig): Promise<(id: Id
     const now = Date.now();
     const same = reuseSame.get(id);
     if (same && same.until > now) return same.jws;
-    const k = JSON.stringify([id.subject, id.tenants, id.actorPath, id.scopes]);
+    const k = JSON.stringify([id.subject, id.tenants, id.actorPath, id.scopes, id.limits ?? null, id.who ?? null]);
     let hit = reuse.get(k);
     if (!hit || hit.until <= now) {
       hit = { jws: await sign(id), until: now + (ttlSeconds * 1000) / 2 };
@@ -78,7 +97,8 @@ const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every
 export async function identityVerifier(cfg: SignedIdentityConfig): Promise<(jws: string) => Promise<Identity>> {
   const { alg, key } = await keyFor(cfg, "verify");
   return async (jws) => {
-    const { payload } = await jwtVerify<JWTPayload & { ten?: unknown; act?: unknown; scp?: unknown }>(jws, key, {
+    type Payload = JWTPayload & { ten?: unknown; act?: unknown; scp?: unknown; lim?: unknown; who?: unknown };
+    const { payload } = await jwtVerify<Payload>(jws, key, {
       algorithms: [alg],
       issuer: ISSUER,
       audience: AUDIENCE,
@@ -89,9 +109,28 @@ export async function identityVerifier(cfg: SignedIdentityConfig): Promise<(jws:
       !isStringArray(payload.ten) ||
       payload.ten.length === 0 ||
       typeof payload.act !== "string" ||
-      !isStringArray(payload.scp)
+      !isStringArray(payload.scp) ||
+      (payload.lim !== undefined && (typeof payload.lim !== "object" || payload.lim === null))
     )
       throw new Error("identity payload is malformed");
-    return { subject: payload.sub!, tenants: payload.ten, actorPath: payload.act, scopes: payload.scp };
+    const identity: Identity = {
+      subject: payload.sub!,
+      tenants: payload.ten,
+      actorPath: payload.act,
+      scopes: payload.scp,
+    };
+    // Signed by the edge from its own configuration: taken as it is.
+    if (payload.lim !== undefined) identity.limits = payload.lim as UserLimits;
+    const who = actorName(payload.who);
+    if (who) identity.who = who;
+    return identity;
   };
+}
+
+/** A signed `who` as the edge wrote it; anything else is left out (the name is for display only). */
+function actorName(v: unknown): ActorName | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const { id, claim } = v as Record<string, unknown>;
+  if (typeof id !== "string") return undefined;
+  return typeof claim === "string" ? { id, claim } : { id };
 }

@@ -76,12 +76,18 @@ export async function runPrimary(config: Config, mode: Mode): Promise<Primary> {
         process.stderr.write(
           `fairgate: worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another\n`,
         );
-        setTimeout(() => void start().catch(() => undefined), RESTART_MS).unref();
+        const restart = () =>
+          start().catch((e: unknown) =>
+            process.stderr.write(
+              `fairgate: the worker replacing ${worker.process.pid} failed to start: ${String(e)}\n`,
+            ),
+          );
+        setTimeout(() => void restart(), RESTART_MS).unref();
       });
     });
   let admin: Listener | undefined;
   // Signals are handled from the start: a SIGTERM while workers start stops them too.
-  const running: Pick<Running, "close" | "reloadTls"> = {
+  const running: Pick<Running, "close" | "reload"> = {
     close: async (graceMs) => {
       stopping = true;
       const exits = [...workers].map((w) => new Promise((resolve) => w.once("exit", resolve)));
@@ -97,10 +103,13 @@ export async function runPrimary(config: Config, mode: Mode): Promise<Primary> {
       clearTimeout(late);
       await admin?.close(1000);
     },
-    reloadTls: () => {
-      if (!config.server.tls) return "no server.tls to reload";
+    // Each worker reads its own files again (TLS, runtime_config) and says what it did.
+    reload: () => {
       for (const w of workers) w.process.kill("SIGHUP");
-      return `asked ${workers.size} workers to read ${config.server.tls.cert_file} and its key again`;
+      const what = [config.server.tls && "server.tls", config.runtime_config && "runtime_config"].filter(Boolean);
+      return [
+        { ok: true, line: `asked ${workers.size} workers to reload (${what.join(", ") || "nothing to reload"})` },
+      ];
     },
   };
   stopOnSignals(running);

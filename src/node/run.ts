@@ -24,6 +24,8 @@ import { createHash } from "node:crypto";
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type pino from "pino";
 import { upstreamFetch } from "./upstream-fetch.js";
+import { RuntimeConfig } from "./runtime-config.js";
+import { ActorDirectory } from "../observability/actor-directory.js";
 import { edgeServer, type EdgeServer } from "./edge-server.js";
 import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
 
@@ -34,8 +36,11 @@ const TAIL = "/loki/api/v1/tail";
 export interface Running extends Listener {
   mode: Mode;
   adminUrl?: string;
-  /** Reads server.tls's files again for new connections (SIGHUP); a message saying what it did. */
-  reloadTls(): string;
+  /**
+   * SIGHUP: reads server.tls's files again for new connections, and the runtime file (runtime_config); a line for
+   * each saying what it did. A file that cannot be used keeps what is in force, and its line says why.
+   */
+  reload(): { ok: boolean; line: string }[];
   /** The answer to /healthz or /ready, asked in this process (the admin listener's, and a cluster primary's). */
   probe(path: "/healthz" | "/ready"): Promise<Response>;
 }
@@ -71,6 +76,8 @@ export async function run(
     slowQueryMs: config.log.slow_query,
     destination: opts.logDestination,
   });
+  // Before anything starts: a bad runtime file is a start-up error, as a bad config is.
+  const runtime = config.runtime_config ? new RuntimeConfig(config, requests.logger) : undefined;
   const top = new Hono();
   top.use("*", requests.middleware());
   const wss = new WebSocketServer({ noServer: true });
@@ -85,6 +92,7 @@ export async function run(
   }
 
   const verifyIdentity = mode === "frontend" && config.identity ? await identityVerifier(config.identity) : undefined;
+  const names = config.status.actor_directory;
   const frontend =
     config.frontend && mode !== "edge"
       ? createFrontend(config.frontend, {
@@ -96,6 +104,9 @@ export async function run(
           // The demo querier is answered in this process: a draining listener takes no new connections,
           // and the queries in flight must still reach it.
           querierFetch: config.demo.enabled ? inProcess(`${base}/demo/querier`, top.fetch) : undefined,
+          live: runtime && (() => runtime.current.frontend!),
+          logQueryStats: (line) => requests.logger.info(line, "query stats"),
+          directory: names.enabled ? new ActorDirectory(names.max_actors) : undefined,
         })
       : undefined;
   const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
@@ -136,6 +147,10 @@ export async function run(
         observe: requests.observe,
         tokenDigest: (text) => createHash("sha256").update(text).digest("hex"),
         inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.app.fetch(req, { identity })) : undefined,
+        // Co-deployed, the edge is ready only while the frontend can reach a querier (queries get 503 otherwise).
+        notReady: frontend ? () => frontend.pool.notReady() : undefined,
+        live: runtime && (() => runtime.current.edge!),
+        actorDirectory: names.enabled ? { claim: names.claim } : undefined,
       },
       mode === "edge" ? config.identity : undefined,
       config.routes,
@@ -167,7 +182,12 @@ export async function run(
   const adminApp = new Hono();
   const processMetrics = new Registry();
   collectDefaultMetrics({ register: processMetrics }); // memory, CPU, event-loop lag, handles, GC
-  const registries = [processMetrics, requests.registry, ...(frontend ? [frontend.metrics.registry] : [])];
+  const registries = [
+    processMetrics,
+    requests.registry,
+    ...(frontend ? [frontend.metrics.registry] : []),
+    ...(runtime ? [runtime.registry] : []),
+  ];
   // A cluster worker's metrics are read by the primary, which serves them all on its admin listener.
   // (prom-client answers the primary's requests once an AggregatorRegistry exists in the worker.)
   if (cluster.isWorker) {
@@ -203,12 +223,17 @@ export async function run(
     const a = statusAssets()[c.req.param("file")];
     return a ? c.body(a.body, 200, a.headers) : c.text("no such asset\n", 404);
   });
+  // The status page polls this in every mode: the runtime file's state travels with it.
   adminApp.get("/debug/history", (c) => {
     const after = Number(c.req.query("after") ?? -1);
-    return c.json(history.read(Number.isInteger(after) ? after : -1, c.req.query("tenant")), 200, {
-      "cache-control": "no-store",
-    });
+    const read = history.read(Number.isInteger(after) ? after : -1, c.req.query("tenant"));
+    return c.json({ ...read, runtimeConfig: runtime?.status() ?? null }, 200, { "cache-control": "no-store" });
   });
+  adminApp.get("/debug/runtime-config", (c) =>
+    runtime
+      ? c.json(runtime.status(), 200, { "cache-control": "no-store" })
+      : c.text("no runtime_config in this process's config\n", 404),
+  );
   if (frontend) adminApp.route("/", frontend.admin);
   const admin = config.server.admin_listen
     ? await listen(adminApp.fetch, config.server.admin_listen).catch(async (e: unknown) => {
@@ -221,10 +246,17 @@ export async function run(
     mode,
     adminUrl: admin?.url,
     probe,
-    reloadTls: () => {
-      if (!tls) return "no server.tls to reload";
-      listener.setSecureContext!(readTls(tls));
-      return `reloaded ${tls.cert_file} and ${tls.key_file}`;
+    reload: () => {
+      const lines: { ok: boolean; line: string }[] = [];
+      if (tls)
+        try {
+          listener.setSecureContext!(readTls(tls));
+          lines.push({ ok: true, line: `reloaded ${tls.cert_file} and ${tls.key_file}` });
+        } catch (e) {
+          lines.push({ ok: false, line: `${(e as Error).message}; still serving the previous certificate` });
+        }
+      if (runtime) lines.push(runtime.reload("SIGHUP"));
+      return lines.length ? lines : [{ ok: true, line: "nothing to reload (no server.tls, no runtime_config)" }];
     },
     // In-flight requests drain first; the admin listener stays up meanwhile, so the drain can be watched.
     close: async (graceMs) => {
@@ -233,6 +265,7 @@ export async function run(
       await frontend?.drain();
       for (const client of wss.clients) client.terminate();
       history.close();
+      runtime?.close();
       await listener.close(graceMs);
       await edgeShell?.close();
       await frontend?.close();

@@ -10,7 +10,7 @@ const DRAIN_MS = 10_000;
 const SAME_SIGNAL_MS = 1000;
 
 /** SIGTERM or SIGINT: drain, then exit 0. Another one later: exit at once. */
-export function stopOnSignals(running: Pick<Running, "close" | "reloadTls">): void {
+export function stopOnSignals(running: Pick<Running, "close" | "reload">): void {
   let firstAt: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
     if (firstAt === undefined) {
@@ -30,12 +30,10 @@ export function stopOnSignals(running: Pick<Running, "close" | "reloadTls">): vo
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  // SIGHUP: renewed TLS certificate and key for new connections; a bad file keeps the ones in use.
+  // SIGHUP: renewed TLS certificate and key for new connections, and the runtime file; a bad file keeps what is in
+  // force.
   process.on("SIGHUP", () => {
-    try {
-      process.stdout.write(`fairgate: SIGHUP: ${running.reloadTls()}\n`);
-    } catch (e) {
-      process.stderr.write(`fairgate: SIGHUP: ${(e as Error).message}; still serving the previous certificate\n`);
-    }
+    for (const { ok, line } of running.reload())
+      (ok ? process.stdout : process.stderr).write(`fairgate: SIGHUP: ${line}\n`);
   });
 }

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import type { FrontendMetrics, FrontendSources } from "./metrics.js";
+import type { ActorDirectory } from "./actor-directory.js";
+import type { FrontendMetrics, FrontendSources, QueueNodeView as QueueNode } from "./metrics.js";
 import type { RecentUse } from "./recent.js";
 
 /** What the status page needs to know of the frontend's configuration, to explain its numbers. */
@@ -9,7 +10,7 @@ export interface StatusFacts {
 }
 
 /** The frontend's routes for operators, served on the admin listener: metrics, queue snapshot, status data. */
-export function frontendAdmin(metrics: FrontendMetrics, facts: StatusFacts): Hono {
+export function frontendAdmin(metrics: FrontendMetrics, facts: StatusFacts, directory?: ActorDirectory): Hono {
   const admin = new Hono();
   admin.get("/metrics", async (c) =>
     c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
@@ -24,18 +25,16 @@ export function frontendAdmin(metrics: FrontendMetrics, facts: StatusFacts): Hon
     });
   });
   // What the status page (/status on the admin listener) polls.
-  admin.get("/debug/status", (c) => c.json(statusData(metrics, facts), 200, { "cache-control": "no-store" }));
+  admin.get("/debug/status", (c) =>
+    c.json(statusData(metrics, facts, Date.now(), directory), 200, { "cache-control": "no-store" }),
+  );
+  // Who each actor path stands for: only here, on the admin listener, and only when status.actor_directory is on.
+  admin.get("/debug/actors", (c) =>
+    directory
+      ? c.json({ actors: directory.list(), size: directory.size }, 200, { "cache-control": "no-store" })
+      : c.text("the actor directory is off (status.actor_directory.enabled)\n", 404),
+  );
   return admin;
-}
-
-/** The fair queue's tree as FairQueue.snapshot() gives it. */
-interface QueueNode {
-  name: string;
-  queued: number;
-  inflight: number;
-  querier_time_ms: number;
-  weight: number;
-  children: QueueNode[];
 }
 
 /** Rows the page gets at most per table: the rest is counted, not sent. */
@@ -44,15 +43,18 @@ const ACTOR_ROWS = 100;
 const TENANT_ROWS = 50;
 const QUERIER_ROWS = 100;
 
+/** What GET /debug/status answers, and the status page's client reads. */
+export type StatusData = ReturnType<typeof statusData>;
+
 /**
  * The status page's data: the queue tree, recently active actors, tenants and queriers, the
  * cache and the asynchronous jobs. Every table is bounded; names are untrusted and always sent as
  * values, never as object keys.
  */
-export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = Date.now()) {
+export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = Date.now(), directory?: ActorDirectory) {
   const sources = metrics.sources!;
   const usage = metrics.usage;
-  const snapshot = sources.queueSnapshot() as { queued: number; tenants?: QueueNode[] };
+  const snapshot = sources.queueSnapshot();
   const tenants = snapshot.tenants ?? [];
   const live = liveCounts(tenants);
   const recent = (use: RecentUse) => ({
@@ -82,6 +84,7 @@ export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = D
       rows: actors.rows.map((r) => ({
         tenant: r.labels.tenant,
         actor: r.labels.actor,
+        ...(directory ? { name: directory.nameOf(r.labels.actor) ?? null } : {}),
         ...live(r.labels.tenant, r.labels.actor === "" ? [] : r.labels.actor.split("|")),
         ...recent(r),
       })),

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { TopActors } from "./top-actors.js";
 import { QuerierUsage } from "./usage.js";
 
 /**
@@ -8,12 +9,38 @@ import { QuerierUsage } from "./usage.js";
  */
 export interface FrontendSources {
   queuedByTenant(): { tenant: string; queued: number }[];
-  /** The queue as operators see it: the fair queue's tree, or just its length. */
-  queueSnapshot(): unknown;
+  queueSnapshot(): QueueSnapshot;
   queriers(): QuerierView[];
   asyncJobs(): AsyncJobView[];
   /** With several replicas: the live ones and who owns which tenant. */
-  cluster?(): unknown;
+  cluster?(): ClusterView;
+}
+
+/** The queue as operators see it (GET /debug/queue): the fair queue's tree, or only its length. */
+export interface QueueSnapshot {
+  queued: number;
+  tenants?: QueueNodeView[];
+}
+
+/** A tenant, or an actor path segment below it, in the fair queue's tree; counts include the nodes below. */
+export interface QueueNodeView {
+  name: string;
+  queued: number;
+  /** Requests whose actor path ends at this node. */
+  local: number;
+  inflight: number;
+  /** Querier time the fair queue has booked to the node (its charge, times its weight). */
+  querier_time_ms: number;
+  weight: number;
+  children: QueueNodeView[];
+}
+
+/** The replicas as operators see them (the status data). */
+export interface ClusterView {
+  self: string;
+  live: { id: string; url: string; started: string }[];
+  /** Tenants this replica has served, and the replica that owns each now. */
+  tenants: { tenant: string; owner: string }[];
 }
 
 export interface QuerierView {
@@ -67,9 +94,20 @@ export class FrontendMetrics {
   /** Split pieces by cache outcome so far, read synchronously by the status page's sampler. */
   readonly cacheTally = { hit: 0, partial: 0, miss: 0 };
 
-  /** `recentMs`: how long the status page keeps an actor, tenant or querier after its last sub-query. */
-  constructor(recentMs = 900_000) {
+  /** Per-actor counters of queries and querier time, for the actors that used the most recently. */
+  readonly topActors: TopActors;
+
+  /**
+   * `recentMs`: how long the status page keeps an actor, tenant or querier after its last sub-query; `topActors`:
+   * how many actors get series of their own (frontend.top_actors).
+   */
+  constructor(recentMs = 900_000, topActors = 20) {
     this.usage = new QuerierUsage(recentMs);
+    this.topActors = new TopActors(
+      topActors,
+      this.registry,
+      (tenant, actor) => this.usage.actors.get(`${tenant}\0${actor}`, Date.now())?.querierMs ?? 0,
+    );
   }
   readonly queueLength = this.#gauge(
     "loki_query_scheduler_queue_length",
@@ -179,6 +217,12 @@ export class FrontendMetrics {
     name: "fairgate_cache_bypassed",
     help: "1 while a memcached server is bypassed after repeated failures (its keys miss), per server.",
     labelNames: ["server"],
+    registers: [this.registry],
+  });
+  readonly blockedQueries = new Counter({
+    name: "fairgate_blocked_queries_total",
+    help: "Queries refused by a blocked_queries rule (tenant's or user group's), by the rule's reason.",
+    labelNames: ["tenant", "reason"],
     registers: [this.registry],
   });
   readonly retries = new Counter({

@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
-import pino, { type Logger } from "pino";
+import type pino from "pino";
+import type { Logger } from "pino";
 import { Counter, Histogram, Registry } from "prom-client";
+import { createLogger } from "./log.js";
 
 /**
  * What the edge and the frontend tell about a request, for its log line and metrics. Never tokens or raw identities.
@@ -78,16 +80,7 @@ export class RequestLog {
   readonly byStatusClass = new Map<string, number>();
 
   constructor(readonly opts: RequestLogOptions) {
-    this.logger = pino(
-      {
-        level: opts.level,
-        base: undefined,
-        timestamp: pino.stdTimeFunctions.isoTime,
-        // "level":"info", as Loki and Grafana users filter on it, not pino's numbers.
-        formatters: { level: (label) => ({ level: label }) },
-      },
-      opts.destination,
-    );
+    this.logger = createLogger(opts.level, opts.destination);
   }
 
   readonly observe = (fields: RequestFields): void => {

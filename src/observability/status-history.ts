@@ -8,6 +8,11 @@ export interface HistoryOptions {
   intervalMs: number;
 }
 
+/** What GET /debug/history answers, and the status page's client reads. */
+export type HistoryData = ReturnType<StatusHistory["read"]>;
+/** The series groups in HistoryData: the charts draw from these. */
+export type HistorySource = keyof HistoryData["charts"];
+
 /** At most this many tenants get a series of their own per chart; the rest are summed as "others". */
 const TENANT_SERIES = 12;
 /** Tenants with a per-actor breakdown, and actors per tenant. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { STATUS_SCRIPT as SCRIPT } from "./status-script.js";
+import { statusScript } from "./status-script.js";
 import { STATUS_STYLE as STYLE } from "./status-style.js";
 
 /**
@@ -201,6 +201,7 @@ export function statusPage(info: {
   html: string;
   headers: Record<string, string>;
 } {
+  const script = statusScript();
   const since = new Date(info.startedAt).toISOString().replace("T", " ").slice(0, 19);
   const links = [...(info.frontend ? ["debug/status", "debug/queue"] : []), "debug/history", "metrics"].map(
     (l) => `<a href="${l}">/${l}</a>`,
@@ -221,6 +222,7 @@ export function statusPage(info: {
   up <strong id="uptime">–</strong> (since ${since} UTC)</p>
   <p id="connection" role="status" aria-live="polite">Loading…</p>
   <p id="updated"></p>
+  <p id="runtime-config" role="status" hidden></p>
   <nav aria-label="Raw data">${links.join("")}</nav>
 </header>
 <main>
@@ -236,14 +238,14 @@ export function statusPage(info: {
 <noscript><p>This page needs JavaScript; <a href="debug/status">/debug/status</a> and
 <a href="debug/history">/debug/history</a> have the same data as JSON.</p></noscript>
 <script src="status/assets/uplot.js"></script>
-<script>${SCRIPT}</script>
+<script>${script}</script>
 </body>
 </html>
 `;
   const csp = [
     "default-src 'none'",
     // This page's own script and style, and the chart library from this listener; nothing else runs.
-    `script-src 'self' ${sha256(SCRIPT)}`,
+    `script-src 'self' ${sha256(script)}`,
     `style-src 'self' ${sha256(STYLE)}`,
     // It talks to this listener alone.
     "connect-src 'self'",

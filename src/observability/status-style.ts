@@ -43,7 +43,7 @@ h1 { font-size: 1.3rem; margin: 0; }
 h2 { font-size: 1.05rem; margin: 0 0 .6rem; }
 header p { margin: 0; color: var(--muted); }
 #connection[data-state="ok"]::before { content: "\\25CF  "; color: var(--ok); }
-#connection[data-state="error"] { color: var(--bad); font-weight: 600; }
+#connection[data-state="error"], #runtime-config[data-state="error"] { color: var(--bad); font-weight: 600; }
 main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 2fr); gap: 1rem; padding: 1rem 1.5rem 2rem; }
 @media (max-width: 60rem) { main { grid-template-columns: minmax(0, 1fr); } }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 1rem; min-width: 0; }

@@ -72,6 +72,21 @@ describe("fairgate CLI", { timeout: 120_000 }, () => {
     expect(r.stderr).toContain("edge.tenants: required");
   });
 
+  it("checks the config's runtime file too", () => {
+    const runtime = join(scratch, "runtime.yaml");
+    const config = join(scratch, "with-runtime.yaml");
+    writeFileSync(
+      config,
+      `${"frontend:\n  queriers: [{ url: http://127.0.0.1:9 }]\n"}runtime_config: { file: ${runtime} }\n`,
+    );
+    writeFileSync(runtime, "frontend: { tenant_limits: { team-a: { max_query_length: 1h } } }\n");
+    expect(cli("check-config", config).stdout).toBe(`${config}: ok\n${runtime}: ok (frontend.tenant_limits)\n`);
+    writeFileSync(runtime, "frontend: { limits: { max_query_length: soon } }\n");
+    const r = cli("check-config", config);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${runtime}: frontend.limits.max_query_length: not a duration: "soon"`);
+  });
+
   it("says in one line that a config file is missing", () => {
     const r = cli("all", "--config", "/nonexistent/fairgate.yaml");
     expect(r.status).toBe(2);

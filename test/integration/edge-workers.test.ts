@@ -45,6 +45,7 @@ describe("fairgate edge with server.workers: 2", { timeout: 120_000 }, () => {
   };
   let url: string;
   let admin: string;
+  let runtimeFile: string;
   // Requests to ?query=slow are answered when the test says so.
   const held: (() => void)[] = [];
 
@@ -62,6 +63,10 @@ describe("fairgate edge with server.workers: 2", { timeout: 120_000 }, () => {
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
     const config = jwksEdgeConfig(jwks, upstreamUrl);
     config.server = { listen: `127.0.0.1:${port}`, admin_listen: `127.0.0.1:${adminPort}`, workers: 2 };
+    // Tenant rules from a runtime file, read again on SIGHUP only (no period).
+    runtimeFile = join(scratch, "runtime.yaml");
+    writeFileSync(runtimeFile, JSON.stringify({ edge: { tenants: config.edge.tenants } }));
+    Object.assign(config, { runtime_config: { file: runtimeFile, period: 0 } });
     writeFileSync(join(scratch, "edge.yaml"), JSON.stringify(config));
     fairgate = spawn(process.execPath, ["--import", "tsx", MAIN, "edge", "--config", join(scratch, "edge.yaml")], {
       detached: true,
@@ -94,6 +99,43 @@ describe("fairgate edge with server.workers: 2", { timeout: 120_000 }, () => {
     const status = await fetch(`${admin}/status`);
     expect(status.status).toBe(404);
     expect(await status.text()).toContain("not served with server.workers above 1");
+  });
+
+  it("SIGHUP to the primary: every worker reloads the runtime file; a broken one is refused by each", async () => {
+    const headers = { authorization: `Bearer ${await jwks.sign({ tenants: ["team-a"] })}`, "x-scope-orgid": "team-b" };
+    const statuses = async () => {
+      const seen: number[] = [];
+      for (let i = 0; i < 6; i++)
+        seen.push((await getOnNewConnection(`${url}/loki/api/v1/query?query=x`, headers)).status);
+      return seen;
+    };
+    expect(await statuses()).toEqual([403, 403, 403, 403, 403, 403]);
+    const grantB = { claim: "tenants", values: ["team-a"], read: ["team-b"] };
+    writeFileSync(
+      runtimeFile,
+      JSON.stringify({ edge: { tenants: { rules: [{ claim: "tenants", read: ["$value"] }, grantB] } } }),
+    );
+    fairgate.kill("SIGHUP");
+    const count = (text: string) => output.split(text).length - 1;
+    await expect.poll(() => count(`SIGHUP: reloaded runtime config ${runtimeFile} (edge.tenants)`)).toBe(2);
+    expect(await statuses()).toEqual([200, 200, 200, 200, 200, 200]);
+
+    writeFileSync(runtimeFile, "edge: { tenants: { rules: [{ claim: tenants, read: [$value], federate: maybe }] } }");
+    fairgate.kill("SIGHUP");
+    await expect.poll(() => count("; the one in force stays")).toBe(2);
+    expect(output).toContain("edge.tenants.rules[0].federate: ");
+    expect(await statuses()).toEqual([200, 200, 200, 200, 200, 200]);
+    // The primary's /metrics: the lowest of the workers' (0 when any refused its file).
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/^fairgate_runtime_config_last_reload_successful 0$/m);
+
+    // Back to the rules the next test expects (one tenant per token: no X-Scope-OrgID needed).
+    writeFileSync(
+      runtimeFile,
+      JSON.stringify({ edge: { tenants: { rules: [{ claim: "tenants", read: ["$value"] }] } } }),
+    );
+    fairgate.kill("SIGHUP");
+    await expect.poll(() => count(`SIGHUP: reloaded runtime config ${runtimeFile} (edge.tenants)`)).toBe(4);
   });
 
   it("drains every worker on SIGTERM to the primary, then exits 0 with nothing left running", async () => {

@@ -1,23 +1,16 @@
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { run, type Running } from "../../src/node/run.js";
 import { edgeConfig } from "../support/edge-config.js";
 import { startEchoUpstream, type EchoUpstream } from "../support/echo-upstream.js";
+import { logLines } from "../support/log-lines.js";
 import { startOidcProvider, type TestIdp } from "../support/oidc-provider.js";
 
 describe("request log and metrics", () => {
   let idp: TestIdp;
   let echo: EchoUpstream;
   let edge: Running;
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split("\n").filter(Boolean))
-        lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { lines, sink } = logLines();
 
   beforeAll(async () => {
     idp = await startOidcProvider({ audience: "fairgate" });

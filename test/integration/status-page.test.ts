@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -208,7 +208,8 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" },
       log: { level: "error" },
       // Charts get their points sooner; the page itself polls every second.
-      status: { sample_every: "250ms" },
+      // With the actor directory on, the names the edge signs into identities are shown next to the hashes.
+      status: { sample_every: "250ms", actor_directory: { enabled: true } },
       identity: { secret: IDENTITY_SECRET },
       frontend: {
         queriers: [
@@ -239,8 +240,15 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       tenants: ["team-a"],
       actorPath: "users|5f0c2a9e1b7d4c3a8e6f0b1d2c3e4f5a",
       scopes: [],
+      who: { id: "alice", claim: "alice@example.com" },
     };
-    const mallory: Identity = { subject: "s-mallory", tenants: [HOSTILE_TENANT], actorPath: HOSTILE_ACTOR, scopes: [] };
+    const mallory: Identity = {
+      subject: "s-mallory",
+      tenants: [HOSTILE_TENANT],
+      actorPath: HOSTILE_ACTOR,
+      scopes: [],
+      who: { id: HOSTILE_TENANT },
+    };
     // Two whole days a week ago: two one-day pieces, old enough to be cached.
     const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 7 * DAY;
     const query = (who: Identity, extra = "") =>
@@ -334,9 +342,15 @@ describe("status page (/status on the admin listener) in Chromium", () => {
       return a && a.ran >= 4 && a.lastActive !== "running now" ? r : undefined;
     }, "alice to be listed as a recent actor with her sub-queries");
     const aliceRow = actors.find((r) => r.tenant === "team-a")!;
-    expect(aliceRow).toMatchObject({ actor: alice.actorPath, queued: 0, inflight: 0 });
+    expect(aliceRow).toMatchObject({
+      actor: `${alice.actorPath} \u2014 alice (alice@example.com)`,
+      queued: 0,
+      inflight: 0,
+    });
     expect(aliceRow.querierTime).toMatch(/\d (ms|s)$/);
-    expect(actors).toContainEqual(expect.objectContaining({ tenant: HOSTILE_TENANT, actor: HOSTILE_ACTOR, ran: 2 }));
+    expect(actors).toContainEqual(
+      expect.objectContaining({ tenant: HOSTILE_TENANT, actor: `${HOSTILE_ACTOR} \u2014 ${HOSTILE_TENANT}`, ran: 2 }),
+    );
     expect((await page.locator("#tenants-body").innerText()).includes(HOSTILE_TENANT)).toBe(true);
 
     // The charts have data and drew it.
@@ -367,19 +381,26 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     expect(errors).toEqual([]);
   }, 90_000); // a browser session through several phases of real traffic, on a machine that may be busy
 
-  it("says there is no frontend when the process runs the edge alone", async () => {
+  it("says there is no frontend when the process runs the edge alone, and that its runtime file was refused", async () => {
     await context();
     const { edge, identity } = edgeConfig({ issuer: "http://127.0.0.1:9/unused-issuer" }, "http://127.0.0.1:9");
+    const dir = mkdtempSync(join(tmpdir(), "fairgate-status-runtime-"));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const runtimeFile = join(dir, "runtime.yaml");
+    writeFileSync(runtimeFile, JSON.stringify({ edge: { tenants: edge.tenants } }));
     const gw = await run(
       parseConfig({
         server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" },
         log: { level: "error" },
+        runtime_config: { file: runtimeFile, period: 0 },
         edge,
         identity,
       }),
       "edge",
     );
     cleanup.push(() => gw.close(0));
+    writeFileSync(runtimeFile, "edge: { tenants: { rules: [] } }");
+    expect(gw.reload()[0]!.ok).toBe(false);
     expect((await fetch(`${gw.adminUrl}/debug/status`)).status).toBe(404);
     const { page, errors } = await openPage(`${gw.adminUrl}/status`);
     await page.getByRole("heading", { name: "No query frontend" }).waitFor();
@@ -389,6 +410,13 @@ describe("status page (/status on the admin listener) in Chromium", () => {
     await until(async () => (await chartPoints(page, "requests")) > 0, "the requests chart to show the refusal");
     expect(await page.locator("#chart-requests .u-legend").innerText()).toContain("4xx");
     expect(await page.locator("#chart-busy").isHidden()).toBe(true);
+    // The refused runtime file, under the title, and the one in force.
+    await until(async () => (await text(page, "#runtime-config")).includes("refused"), "the runtime file's refusal");
+    expect(await text(page, "#runtime-config")).toMatch(
+      new RegExp(
+        `^Runtime config ${runtimeFile} refused: edge\\.tenants\\.rules: add at least one rule.* stays in force\\.$`,
+      ),
+    );
     await page.screenshot({ path: join(ARTIFACTS, "status-edge.png"), fullPage: true });
     expect(errors).toEqual([]);
   });

@@ -7,6 +7,10 @@ export interface Arrival {
   actor: string;
   path: string;
   query: string;
+  /** performance.now() when it arrived. */
+  atMs: number;
+  /** How long the querier took to answer it (set once it has, delay not counted): its querier time. */
+  ms?: number;
 }
 
 /**
@@ -47,20 +51,24 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
       counted = false;
     };
     res.on("close", done);
+    let arrival: Arrival | undefined;
     if (!health) {
       const form = new URLSearchParams(body.toString());
-      p.arrivals.push({
+      arrival = {
         tenant: String(req.headers["x-scope-orgid"] ?? ""),
         actor: String(req.headers["x-loki-actor-path"] ?? ""),
         path: url.pathname,
         query: url.searchParams.get("query") ?? form.get("query") ?? "",
-      });
+        atMs: performance.now(),
+      };
+      p.arrivals.push(arrival);
       counted = true;
       p.inflight++;
       p.maxInflight = Math.max(p.maxInflight, p.inflight);
       if (p.delayMs > 0) await new Promise((r) => setTimeout(r, p.delayMs));
     }
     try {
+      const sent = performance.now();
       const headers = new Headers();
       for (const name of ["content-type", "x-scope-orgid"])
         if (req.headers[name]) headers.set(name, String(req.headers[name]));
@@ -70,6 +78,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
         body: req.method === "GET" || req.method === "HEAD" ? undefined : body,
       });
       const bytes = Buffer.from(await answer.arrayBuffer());
+      if (arrival) arrival.ms = performance.now() - sent;
       res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "text/plain" }).end(bytes);
     } catch (e) {
       res.writeHead(502).end(String(e));

@@ -1,10 +1,6 @@
-import { accessSync, constants } from "node:fs";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { answersOk, type ReadyProcess, startReadyProcess, until } from "./ready-process.js";
 import { rng } from "./rng.js";
-import { freePort, startSupervised, type ExitStatus } from "./supervised.js";
+import { findShared, type SharedBinary, sharedOrSkip } from "./shared-binary.js";
 
 /**
  * A real Grafana Loki (the single binary, every target in one process) for tests and benchmarks,
@@ -15,49 +11,24 @@ import { freePort, startSupervised, type ExitStatus } from "./supervised.js";
  * missing binary is an error, since CI always has it.
  */
 
-const DEFAULT_BIN = fileURLToPath(new URL("../../../shared/loki/loki-3.4.6-linux-amd64", import.meta.url));
+const LOKI: SharedBinary = {
+  product: "Loki",
+  envVar: "LOKI_BIN",
+  sharedPath: "loki/loki-3.4.6-linux-amd64",
+  get: "get loki-linux-amd64.zip from https://github.com/grafana/loki/releases/tag/v3.4.6 and unzip it",
+  released: "loki-linux-amd64",
+};
 
 /** The Loki binary to run, if there is one (LOKI_BIN first). */
-export function findLoki(): string | undefined {
-  const bin = process.env.LOKI_BIN || DEFAULT_BIN;
-  try {
-    accessSync(bin, constants.X_OK);
-    return bin;
-  } catch {
-    return undefined;
-  }
-}
+export const findLoki = (): string | undefined => findShared(LOKI);
 
 /**
  * The Loki binary, or undefined after a plain warning that `suite` is skipped and how to run it.
  * Throws when CI=true: CI always has the binary, so its absence there is a failure, not a skip.
  */
-export function lokiOrSkip(suite: string): string | undefined {
-  const bin = findLoki();
-  if (bin) return bin;
-  const where = process.env.LOKI_BIN ? `LOKI_BIN=${process.env.LOKI_BIN} is not executable` : `no ${DEFAULT_BIN}`;
-  // The test file that asked, read off the call stack, so the message names what to run.
-  const file = /(test\/[\w/.-]+\.test\.ts)/.exec(new Error().stack ?? "")?.[1] ?? "";
-  const how =
-    "get loki-linux-amd64.zip from https://github.com/grafana/loki/releases/tag/v3.4.6, unzip it, then " +
-    `run LOKI_BIN=/path/to/loki-linux-amd64 npx vitest run ${file}`;
-  if (process.env.CI === "true") throw new Error(`${suite}: needs a real Loki, and CI must have it (${where}); ${how}`);
-  console.warn(`SKIPPED ${suite}: no real Loki (${where}); ${how}`);
-  return undefined;
-}
+export const lokiOrSkip = (suite: string): string | undefined => sharedOrSkip(LOKI, suite);
 
-export interface TestLoki {
-  /** http://127.0.0.1:PORT */
-  url: string;
-  /** Everything Loki printed so far. */
-  logs(): string;
-  /** Stops Loki and removes its scratch directory; safe to call twice. */
-  close(): Promise<void>;
-  /** How long Loki took to answer /ready. */
-  readyMs: number;
-  /** False once Loki has exited, stopped by close() or not. */
-  alive(): boolean;
-}
+export type TestLoki = ReadyProcess;
 
 export interface StartLokiOptions {
   /** The binary (default: findLoki()). */
@@ -72,13 +43,21 @@ export interface StartLokiOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
   /** Runs the pattern ingester, which /loki/api/v1/patterns asks (default off, as in Loki). */
   patterns?: boolean;
+  /** querier.per_request_limits_enabled: Loki applies X-Loki-Query-Limits (only where it tightens its own). */
+  perRequestLimits?: boolean;
+  /** More limits_config lines, YAML at two spaces (e.g. "max_query_bytes_read: 1KB"). */
+  limits?: string[];
 }
 
+/** Where one Loki process keeps its ring: in memory (alone), or in memberlist joined to `join` (several). */
+type Ring = { store: "inmemory" } | { store: "memberlist"; join: number };
+
 /**
- * Multi-tenant, everything on the local filesystem under `dir`, an in-memory ring, Loki's own results
- * cache off unless asked for, history of any age accepted, and no reporting anywhere.
+ * Multi-tenant, everything on the local filesystem under `dir`, Loki's own results cache off unless asked for,
+ * history of any age accepted, and no reporting anywhere. ports: [http, grpc, memberlist].
  */
-function lokiConfig(dir: string, httpPort: number, grpcPort: number, opts: StartLokiOptions): string {
+function lokiConfig(dir: string, ports: number[], ring: Ring, opts: StartLokiOptions, extra = ""): string {
+  const [httpPort, grpcPort, memberlistPort] = ports;
   const cache = opts.resultsCache
     ? `cache_results: true
   results_cache:
@@ -87,6 +66,18 @@ function lokiConfig(dir: string, httpPort: number, grpcPort: number, opts: Start
         enabled: true
         max_size_mb: 256`
     : "cache_results: false";
+  const memberlist =
+    ring.store === "memberlist"
+      ? `memberlist:
+  bind_addr: [127.0.0.1]
+  bind_port: ${memberlistPort}
+  advertise_addr: 127.0.0.1
+  advertise_port: ${memberlistPort}
+  join_members: [127.0.0.1:${ring.join}]
+query_scheduler:
+  use_scheduler_ring: true
+`
+      : "";
   return `auth_enabled: true
 server:
   http_listen_address: 127.0.0.1
@@ -94,13 +85,13 @@ server:
   grpc_listen_address: 127.0.0.1
   grpc_listen_port: ${grpcPort}
   log_level: ${opts.logLevel ?? "warn"}
-common:
+${memberlist}common:
   instance_addr: 127.0.0.1
   path_prefix: ${dir}
   replication_factor: 1
   ring:
     kvstore:
-      store: inmemory
+      store: ${ring.store}
   storage:
     filesystem:
       chunks_directory: ${dir}/chunks
@@ -124,63 +115,138 @@ limits_config:
   per_stream_rate_limit_burst: 1024MB
   max_query_series: 100000
   volume_enabled: true
-query_range:
+${(opts.limits ?? []).map((l) => `  ${l}\n`).join("")}query_range:
   ${cache}
-querier:
-  max_concurrent: ${opts.maxConcurrent ?? 4}
 pattern_ingester:
   enabled: ${opts.patterns ?? false}
 analytics:
   reporting_enabled: false
-`;
+${extra}`;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
+/** One Loki process holding every target, its ring in memory. */
 export async function startLoki(opts: StartLokiOptions = {}): Promise<TestLoki> {
   const bin = opts.bin ?? findLoki();
   if (!bin) throw new Error("startLoki: no Loki binary (set LOKI_BIN)");
-  const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
-  const t0 = Date.now();
-  for (let attempt = 1; ; attempt++) {
-    const scratch = await mkdtemp(join(tmpdir(), "fairgate-loki-"));
-    const [httpPort, grpcPort] = [await freePort(), await freePort()];
-    const configFile = join(scratch, "loki.yaml");
-    await writeFile(configFile, lokiConfig(scratch, httpPort, grpcPort, opts));
-    const proc = startSupervised({ command: bin, args: [`-config.file=${configFile}`], scratch, onChildExit: "exit" });
-    let exited: ExitStatus | undefined;
-    void proc.exited.then((s) => (exited = s));
-    const url = `http://127.0.0.1:${httpPort}`;
-    let closing: Promise<void> | undefined;
-    const close = () => (closing ??= proc.close());
-    while (!exited && Date.now() < deadline) {
-      try {
-        const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2000) });
-        const text = await res.text();
-        if (res.status === 200 && text.trim() === "ready") {
-          // Every later failure of the suite would only say "connection refused": say why Loki is gone.
-          void proc.exited.then((s) => {
-            if (!closing)
-              console.error(
-                `loki at ${url} exited before the test stopped it (${s.signal ?? `code ${s.code}`}); ` +
-                  `its last output:\n${proc.output().slice(-4000)}`,
-              );
-          });
-          return { url, logs: proc.output, close, readyMs: Date.now() - t0, alive: () => !exited };
-        }
-      } catch {
-        // not listening yet
-      }
-      await sleep(200);
-    }
-    await close();
-    const log = proc.output();
-    // A port taken between freePort() and Loki's bind: try other ports.
-    if (exited && /address already in use/.test(log) && attempt < 5) continue;
-    throw new Error(
-      `loki ${exited ? `exited (${exited.signal ?? exited.code})` : "not ready in time"}\n` +
-        `--- loki log ---\n${log.slice(-4000)}`,
+  const querier =
+    `querier:\n  max_concurrent: ${opts.maxConcurrent ?? 4}\n` +
+    `  per_request_limits_enabled: ${opts.perRequestLimits ?? false}\n`;
+  return startReadyProcess({
+    name: "loki",
+    bin,
+    portCount: 2,
+    timeoutMs: opts.timeoutMs,
+    config: (dir, ports) => lokiConfig(dir, ports, { store: "inmemory" }, opts, querier),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several queriers that serve the query API themselves
+// ---------------------------------------------------------------------------------------------
+
+/*
+ * Facts established with Loki 3.4.6 (2026-12-06), which this test bed relies on:
+ * - A write process `-target=distributor,ingester,compactor` and any number of `-target=querier` processes, each
+ *   with `memberlist.join_members` set to the write process's memberlist port and `common.ring.kvstore.store:
+ *   memberlist`, form one ring on loopback: the queriers find the ingester through it within seconds.
+ * - With `querier.query_ingester_only: true` and `query_ingesters_within: 0` every querier reads all seven days
+ *   from the ingester (nothing is flushed: `ingester.max_chunk_age: 2160h`), so all queriers see the same data
+ *   at once after a push. Each process has its own path_prefix; the queriers never read the write process's files.
+ * - A querier needs `common.compactor_address` (the write process's HTTP address) to serve queries at all
+ *   ("query filtering for deletes requires 'compactor_grpc_address' or 'compactor_address'").
+ * - A `-target=querier` process serves /loki/api/v1/query_range, /query, labels, series... itself, answering
+ *   `text/plain; charset=utf-8` with a JSON body. Started with no frontend or scheduler address, its worker
+ *   watches the query-scheduler ring (logging "error getting addresses from ring: empty ring" every 3 s at level
+ *   error while there is none). With `query_scheduler.use_scheduler_ring: true` everywhere, a process started
+ *   later with `-target=query-frontend,query-scheduler` joins that ring, the running queriers connect to it and
+ *   pull its work (querier.max_concurrent workers each), and it answers `application/json`: Loki's own read path
+ *   in front of the same querier processes, with no restart of the queriers.
+ */
+
+export interface LokiQueriersOptions extends StartLokiOptions {
+  /** Querier processes (default 2). */
+  queriers?: number;
+}
+
+export interface TestLokiQueriers {
+  /** The write path (distributor, ingester, compactor): push here. */
+  write: TestLoki;
+  /** The querier processes, each serving the query API itself. */
+  queriers: TestLoki[];
+  /** Their URLs, for fairgate's `queriers:`. */
+  querierUrls: string[];
+  /**
+   * Starts (once) Loki's own query-frontend and query-scheduler in one process, joined to the ring, so that the
+   * same querier processes also take its work. Its results cache follows the options (off by default).
+   */
+  startFrontend(): Promise<TestLoki>;
+  /** Stops every process; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Whether a Loki query API reaches the ingester through the ring (an empty ring answers an error). */
+const reachesIngester = (url: string) => answersOk(`${url}/loki/api/v1/labels`);
+
+/** A write process and `queriers` querier processes on one memberlist ring, each ready and reaching the ingester. */
+export async function startLokiQueriers(opts: LokiQueriersOptions = {}): Promise<TestLokiQueriers> {
+  const bin = opts.bin ?? findLoki();
+  if (!bin) throw new Error("startLokiQueriers: no Loki binary (set LOKI_BIN)");
+  const started: TestLoki[] = [];
+  const close = async () => void (await Promise.all(started.map((p) => p.close())));
+  try {
+    const readOnlyIngester = "querier:\n  query_ingester_only: true\n  query_ingesters_within: 0\n";
+    const write = await startReadyProcess({
+      name: "loki write",
+      bin,
+      args: ["-target=distributor,ingester,compactor"],
+      portCount: 3,
+      timeoutMs: opts.timeoutMs,
+      config: (dir, ports) =>
+        lokiConfig(dir, ports, { store: "memberlist", join: ports[2]! }, opts, readOnlyIngester).replace(
+          "common:\n",
+          `common:\n  compactor_address: http://127.0.0.1:${ports[0]}\n`,
+        ),
+    });
+    started.push(write);
+    const ring: Ring = { store: "memberlist", join: write.ports[2]! };
+    const joined = (dir: string, ports: number[], extra: string) =>
+      lokiConfig(dir, ports, ring, opts, extra).replace("common:\n", `common:\n  compactor_address: ${write.url}\n`);
+    const queriers = await Promise.all(
+      Array.from({ length: opts.queriers ?? 2 }, async (_, i) => {
+        const q = await startReadyProcess({
+          name: `loki querier ${i + 1}`,
+          bin,
+          args: ["-target=querier"],
+          portCount: 3,
+          timeoutMs: opts.timeoutMs,
+          config: (dir, ports) =>
+            joined(dir, ports, `${readOnlyIngester}  max_concurrent: ${opts.maxConcurrent ?? 4}\n`),
+        });
+        started.push(q);
+        await until(`loki querier ${q.url} reaching the ingester`, () => reachesIngester(q.url));
+        return q;
+      }),
     );
+    let frontend: Promise<TestLoki> | undefined;
+    const startFrontend = () =>
+      (frontend ??= (async () => {
+        const f = await startReadyProcess({
+          name: "loki frontend",
+          bin,
+          args: ["-target=query-frontend,query-scheduler"],
+          portCount: 3,
+          timeoutMs: opts.timeoutMs,
+          config: (dir, ports) => joined(dir, ports, ""),
+        });
+        started.push(f);
+        // Ready before any querier has connected: it answers once a query gets through.
+        await until(`loki frontend ${f.url} reaching a querier`, () => reachesIngester(f.url));
+        return f;
+      })());
+    return { write, queriers, querierUrls: queriers.map((q) => q.url), startFrontend, close };
+  } catch (e) {
+    await close();
+    throw e;
   }
 }
 
@@ -317,6 +383,54 @@ export async function pushBatches(loki: Pick<TestLoki, "url">, batches: { tenant
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));
+}
+
+/**
+ * A dense stream, {app="batch"}, over the last whole hour before now: `perSecond` lines a second, for `tenant`
+ * (default tenant-a). Queries over it cost the querier far more than the same queries over the seeded, sparse
+ * history. Returns the end of that hour (seconds).
+ */
+export async function pushDenseHour(loki: Pick<TestLoki, "url">, perSecond: number, tenant = "tenant-a") {
+  const endMs = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+  const bodies: string[] = [];
+  for (let minute = 0; minute < 60; minute++) {
+    const values: [string, string][] = [];
+    const base = BigInt(endMs - 3_600_000 + minute * 60_000) * 1_000_000n;
+    for (let i = 0; i < 60 * perSecond; i++) {
+      const status = i % 7 === 0 ? 500 : 200;
+      const line = `level=info method=GET path=/api/orders status=${status} duration=0.0${i % 10} msg="batch ${i}"`;
+      values.push([(base + BigInt(Math.floor((i * 1e9) / perSecond))).toString(), line]);
+    }
+    bodies.push(JSON.stringify({ streams: [{ stream: { app: "batch", env: "prod", level: "info" }, values }] }));
+  }
+  await pushBatches(
+    loki,
+    bodies.map((body) => ({ tenant, body })),
+  );
+  return endMs / 1000;
+}
+
+let costSerial = 0;
+
+/**
+ * Two users' queries over pushDenseHour's hour (ending at `hourEnd`), each call a distinct query: `dear`, a regex over
+ * 12 minutes of the dense stream, costs several times `cheap`, an hour of a sparse stream. Their texts hold
+ * "cost-e-" and "cost-c-", to find them in the queriers' logs.
+ */
+export function denseHourCostQueries(hourEnd: number) {
+  const step = { end: String(hourEnd), step: "60" };
+  return {
+    dear: () => ({
+      query: `sum(count_over_time({app="batch"} |~ "status=5.." != "cost-e-${costSerial++}" [1m]))`,
+      start: String(hourEnd - 12 * 60),
+      ...step,
+    }),
+    cheap: () => ({
+      query: `sum(count_over_time({env="prod", app="api", level="error"} != "cost-c-${costSerial++}" [1m]))`,
+      start: String(hourEnd - 3600),
+      ...step,
+    }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

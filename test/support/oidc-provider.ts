@@ -13,6 +13,8 @@ import type { JWK } from "jose";
 export interface TestAccount {
   groups: string[];
   tenants: string[];
+  /** An `email` claim in the account's access tokens. */
+  email?: string;
 }
 
 export interface StartOidcProviderOptions {
@@ -387,7 +389,9 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
           async extraTokenClaims(_ctx: unknown, token: IssuedToken) {
             if (token.accountId !== undefined) {
               const account = accounts[token.accountId];
-              return account ? { groups: [...account.groups], tenants: [...account.tenants] } : undefined;
+              if (!account) return undefined;
+              const email = account.email ? { email: account.email } : {};
+              return { groups: [...account.groups], tenants: [...account.tenants], ...email };
             }
             if (token.clientId !== undefined && services[token.clientId]) return { ...services[token.clientId] };
             return undefined;

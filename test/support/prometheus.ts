@@ -4,7 +4,7 @@ import { rmSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startSupervised, type ExitStatus } from "./supervised.js";
+import { freePort, groupAlive, startSupervised, type ExitStatus } from "./supervised.js";
 import { rng } from "./rng.js";
 
 /**
@@ -52,6 +52,10 @@ export interface TestPrometheus {
   timings: { prepareMs: number; readyMs: number };
   /** Everything Prometheus logged so far. */
   logs(): string;
+  /** SIGKILLs Prometheus (as a crash would), keeping its data and port for restart(). */
+  kill(): Promise<void>;
+  /** Starts Prometheus again on the same port with the same data, after kill(). */
+  restart(): Promise<void>;
 }
 
 export interface StartPrometheusOptions {
@@ -612,12 +616,14 @@ interface Running {
   url: string;
   close(): Promise<void>;
   logs(): string;
+  /** The process group: Prometheus and its watchdog. */
+  pid: number;
 }
 
-async function launch(scratch: string, extraArgs: string[], deadline: number): Promise<Running> {
+async function launch(scratch: string, extraArgs: string[], deadline: number, samePort?: number): Promise<Running> {
   const logFile = join(scratch, "prometheus.log");
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = samePort ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
     const args = [
       `--config.file=${join(scratch, "prometheus.yml")}`,
@@ -648,7 +654,7 @@ async function launch(scratch: string, extraArgs: string[], deadline: number): P
       try {
         const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2000) });
         await res.arrayBuffer();
-        if (res.status === 200) return { url, close: stop, logs };
+        if (res.status === 200) return { url, close: stop, logs, pid: proc.pid };
       } catch {
         // not listening yet
       }
@@ -718,7 +724,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
             `---\n${running.logs().slice(-4000)}`,
         );
       const readyMs = Date.now() - t1;
-      const r = running;
+      let r = running;
       let closing: Promise<void> | undefined;
       const m = blocks.manifest;
       return {
@@ -730,6 +736,14 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
             await r.close();
             await rm(scratch, { recursive: true, force: true });
           })()),
+        // The whole group at once: a watchdog killed with it cannot remove the data directory.
+        kill: async () => {
+          process.kill(-r.pid, "SIGKILL");
+          for (let i = 0; i < 100 && groupAlive(r.pid); i++) await sleep(50);
+        },
+        restart: async () => {
+          r = await launch(scratch, opts.extraArgs ?? [], Date.now() + 60_000, Number(new URL(r.url).port));
+        },
         dataset: {
           stepSeconds: step,
           series: m.series,
@@ -741,7 +755,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
           fromCache: blocks.fromCache,
         },
         timings: { prepareMs, readyMs },
-        logs: r.logs,
+        logs: () => r.logs(),
       };
     } catch (e) {
       await running?.close();

@@ -115,7 +115,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Whether any process of the group still runs. Zombies do not count: on a machine whose init reaps
  * orphans lazily, killed grandchildren (workerd, esbuild) linger as zombies for a second or more.
  */
-function groupAlive(pgid: number): boolean {
+export function groupAlive(pgid: number): boolean {
   if (process.platform === "linux") {
     try {
       for (const entry of readdirSync("/proc")) {

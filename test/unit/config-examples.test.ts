@@ -59,11 +59,22 @@ describe("systemd unit (config/examples/fairgate.service)", () => {
   });
 });
 
-describe("config/examples/loki.yaml follows the README's advice for Loki's queriers", () => {
-  const config = parseConfigText(readFileSync(new URL("loki.yaml", dir), "utf8"), env);
-  it("splits by Loki's own hour and keeps at most one idle-actor slot per querier", () => {
-    expect(config.frontend?.limits.split_metric_queries_by_interval).toBe(3_600_000);
-    expect(config.frontend?.limits.split_log_queries_by_interval).toBe(3_600_000);
-    for (const q of config.frontend?.queriers ?? []) expect(q.idle_actor_slots).toBeLessThanOrEqual(1);
+describe("config/examples/loki.yaml and mimir.yaml follow docs/queriers.md (fairgate in front of the queriers)", () => {
+  const load = (f: string) => parseConfigText(readFileSync(new URL(f, dir), "utf8"), env).frontend!;
+  it.each(["loki.yaml", "mimir.yaml"])(
+    "%s: one idle-actor slot per querier, slots = the 2 cores it is sized for",
+    (f) => {
+      const frontend = load(f);
+      expect(frontend.queriers.length).toBeGreaterThanOrEqual(2);
+      for (const q of frontend.queriers) {
+        expect(q.idle_actor_slots).toBe(1);
+        expect(q.max_concurrent + q.idle_actor_slots).toBe(2);
+      }
+    },
+  );
+  it("loki.yaml: log queries split by Loki's own hour, metric queries by day (fewer pieces and cache entries)", () => {
+    const frontend = load("loki.yaml");
+    expect(frontend.limits.split_log_queries_by_interval).toBe(3_600_000);
+    expect(frontend.limits.split_metric_queries_by_interval).toBe(86_400_000);
   });
 });

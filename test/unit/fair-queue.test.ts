@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { FairQueue, type FairQueueOptions, type Policy } from "../../src/frontend/queue/fair-queue.js";
+import type { QueueRefusal } from "../../src/frontend/queue/limits.js";
 import type { QueuedRequest } from "../../src/frontend/queue/queue.js";
 import { shardFor } from "../../src/frontend/queue/shard.js";
+import { refusalError } from "../../src/frontend/dispatch/refusal.js";
 import { ApiError } from "../../src/http/errors.js";
+import type { QueueNodeView } from "../../src/observability/metrics.js";
 import { rng } from "../support/rng.js";
 
 interface Item extends QueuedRequest {
@@ -38,20 +41,8 @@ function drain(q: FairQueue<Item>, finishMs?: number, querier = "q0"): Item[] {
   return out;
 }
 
-interface SnapNode {
-  name: string;
-  queued: number;
-  local: number;
-  inflight: number;
-  querier_time_ms: number;
-  weight: number;
-  children: SnapNode[];
-}
-interface Snap {
-  queued: number;
-  tenants: SnapNode[];
-}
-const snap = (q: FairQueue<Item>) => q.snapshot() as Snap;
+type SnapNode = QueueNodeView;
+const snap = (q: FairQueue<Item>) => q.snapshot();
 function nodeAt(q: FairQueue<Item>, tenant: string, path: string[] = []): SnapNode | undefined {
   let n = snap(q).tenants.find((t) => t.name === tenant);
   for (const seg of path) n = n?.children.find((c) => c.name === seg);
@@ -829,9 +820,11 @@ describe("FairQueue: cancellation", () => {
 });
 
 describe("FairQueue: limits", () => {
-  const expectApiError = (f: () => void, status: number, message: RegExp): ApiError => {
+  /** The queue refuses with a value; the dispatcher answers with its HTTP error (dispatch/refusal.ts). */
+  const expectApiError = (enqueue: () => QueueRefusal | undefined, status: number, message: RegExp): ApiError => {
     try {
-      f();
+      const refused = enqueue();
+      if (refused) throw refusalError(refused);
     } catch (e) {
       expect(e).toBeInstanceOf(ApiError);
       expect((e as ApiError).status).toBe(status);

@@ -469,7 +469,8 @@ describe("split", () => {
 });
 
 describe("align", () => {
-  const on = align(() => true);
+  const on = align;
+  const aligned = () => context({ align_queries_with_step: true });
   const recordNext = () => {
     const seen: QueryRequest[] = [];
     const next: Handler = async (req) => (seen.push(req), ok({}));
@@ -478,31 +479,24 @@ describe("align", () => {
 
   it("snaps a metric query's start and end down to the step grid when enabled", async () => {
     const { seen, next } = recordNext();
-    await on(next)(metricReq(T0 + 30n * 60n * S, T0 + 5n * HOUR + 30n * 60n * S, 3_600_000), context());
+    await on(next)(metricReq(T0 + 30n * 60n * S, T0 + 5n * HOUR + 30n * 60n * S, 3_600_000), aligned());
     expect([seen[0]!.startNs, seen[0]!.endNs]).toEqual([T0, T0 + 5n * HOUR]);
   });
 
   it("leaves aligned, non-metric and disabled requests alone", async () => {
     const { seen, next } = recordNext();
-    const aligned = metricReq(T0, T0 + HOUR, 60_000);
+    const onGrid = metricReq(T0, T0 + HOUR, 60_000);
     const log = logReq(T0 + 1n, T0 + HOUR + 1n, 10, "backward");
     const unaligned = metricReq(T0 + 1n, T0 + HOUR + 1n, 60_000);
-    await on(next)(aligned, context());
-    await on(next)(log, context());
-    await align(() => false)(next)(unaligned, context());
-    expect(seen).toEqual([aligned, log, unaligned]);
-  });
-
-  it("asks about the query's tenants", async () => {
-    const asked: string[][] = [];
-    const { next } = recordNext();
-    await align((t) => (asked.push(t), false))(next)(metricReq(T0, T0 + HOUR, 60_000), context());
-    expect(asked).toEqual([["team-a"]]);
+    await on(next)(onGrid, aligned());
+    await on(next)(log, aligned());
+    await align(next)(unaligned, context());
+    expect(seen).toEqual([onGrid, log, unaligned]);
   });
 
   it("a step that is not a whole number of milliseconds does not crash alignment", async () => {
     const { seen, next } = recordNext();
-    await expect(on(next)(metricReq(T0 + 1n, T0 + S, 1.5), context())).resolves.toBeDefined();
+    await expect(on(next)(metricReq(T0 + 1n, T0 + S, 1.5), aligned())).resolves.toBeDefined();
     expect(seen).toHaveLength(1);
   });
 });

@@ -13,6 +13,14 @@ describe("lokiQuerierTimeMs: the querier time a Loki answer cost", () => {
     expect(lokiQuerierTimeMs(answer({ queueTime: 0.001, splits: 1, shards: 0 }), 50)).toBeCloseTo(49);
   });
 
+  it("a piece a querier ran itself (no Loki queue): the execution time it reports, within the wall time", () => {
+    expect(lokiQuerierTimeMs(answer({ queueTime: 0, splits: 0, shards: 0, execTime: 0.004 }), 25)).toBeCloseTo(4);
+    expect(lokiQuerierTimeMs(answer({ queueTime: 0, splits: 0, shards: 0, execTime: 0.0001 }), 25)).toBe(1);
+    expect(lokiQuerierTimeMs(answer({ queueTime: 0, splits: 0, shards: 0, execTime: 0.09 }), 60)).toBe(60);
+    // No execution time reported: the wall time, as before.
+    expect(lokiQuerierTimeMs(answer({ queueTime: 0, splits: 0, shards: 0 }), 25)).toBe(25);
+  });
+
   it("a piece Loki fanned out: the waits overlap other sub-queries' execution, so the wall time stays", () => {
     expect(lokiQuerierTimeMs(answer({ queueTime: 114.9, splits: 169, shards: 169 }), 2430)).toBe(2430);
     expect(lokiQuerierTimeMs(answer({ queueTime: 0.5, splits: 2, shards: 2 }), 900)).toBe(900);

@@ -74,7 +74,7 @@ describe("the internal sub-query route", () => {
   let draining = false;
   const config = configSchema.parse({ frontend: { queriers: [{ url: "http://127.0.0.1:1" }] } }).frontend!;
   const route = subqueryRoute({
-    config,
+    live: () => config,
     verify: async (token, body) => (await replicaVerifier(SECRET, "owner"))(token, body),
     run: async (req) => {
       ran.push(req);

@@ -145,6 +145,7 @@ describe("composable tenant rules", () => {
       federate: false,
       wholeRead: new Set(),
       labels: new Map(),
+      limits: [],
     });
   });
 

@@ -1,5 +1,5 @@
 import type { Limits } from "../../config/schema.js";
-import type { Api, Params, QueryRequest, QueryResponse } from "../types.js";
+import type { Api, Params, Processed, QueryRequest, QueryResponse } from "../types.js";
 
 /** What the querier is asked for one (sub-)request. */
 export interface QuerierCall {
@@ -17,4 +17,6 @@ export interface Codec {
   merge(req: QueryRequest, parts: QueryResponse[]): QueryResponse;
   /** The querier time an answer cost, when the querier says more than its wall time does. */
   querierTimeMs?(res: QueryResponse, wallMs: number): number;
+  /** What the querier read to answer, when it says (Loki's stats). */
+  processed?(res: QueryResponse): Processed | undefined;
 }

@@ -3,7 +3,7 @@ import { ApiError } from "../../http/errors.js";
 import { NS_PER_MS, type Params, type QueryRequest } from "../types.js";
 import type { Codec, QuerierCall } from "./codec.js";
 import { mergeResponses } from "./merge-responses.js";
-import { lokiQuerierTimeMs } from "./querier-time.js";
+import { lokiProcessed, lokiQuerierTimeMs } from "./querier-time.js";
 import { one, parsed, required, toSearchParams, without } from "./params.js";
 import { checkRange } from "./range.js";
 import { parseLokiTime, parseStepMs } from "./time.js";
@@ -85,6 +85,7 @@ function directionOf(params: Params): "forward" | "backward" {
 export const lokiCodec: Codec = {
   api: "loki",
   querierTimeMs: lokiQuerierTimeMs,
+  processed: lokiProcessed,
 
   parse(route: string, params: Params, nowNs: bigint, limits: Limits): QueryRequest {
     const base = { api: "loki" as const, path: `/loki/api/v1/${route}`, params, startNs: nowNs, endNs: nowNs };

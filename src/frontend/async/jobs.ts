@@ -16,6 +16,7 @@ import {
 import { freeSlot, takeSlot } from "./slots.js";
 import { type JobStore, modify } from "./store.js";
 import { JobWorkers, type RunJob } from "./worker.js";
+import { fallbackLog } from "../../observability/log.js";
 
 export type { Answer, JobRecord, JobState } from "./record.js";
 
@@ -44,7 +45,7 @@ export class AsyncJobs {
   ) {
     this.#finished.setMaxListeners(0);
     const replica = randomBytes(6).toString("hex");
-    const log = hooks.log ?? ((line) => console.error(line));
+    const log = hooks.log ?? fallbackLog;
     this.workers = new JobWorkers(
       store,
       opts,
@@ -98,6 +99,7 @@ export class AsyncJobs {
   async endsWithin(id: string, ms: number): Promise<boolean> {
     const until = this.now() + ms;
     for (;;) {
+      // The store away for a moment: not ended (yet); asked again until `ms` is up.
       const r = await this.store.get<JobRecord>(recordKey(id)).catch(() => undefined);
       if (r && isFinal(r.value.state)) return true;
       const left = until - this.now();
@@ -198,7 +200,7 @@ export class AsyncJobs {
     } catch (e) {
       if (e instanceof ApiError) throw e;
       // The detail names servers (and may hold credentials in a URL): operators read it, clients do not.
-      (this.hooks.log ?? console.error)(`async store: cannot ${what}: ${String(e).slice(0, 500)}`);
+      (this.hooks.log ?? fallbackLog)(`async store: cannot ${what}: ${String(e).slice(0, 500)}`);
       throw new ApiError(
         "unavailable",
         `cannot ${what}: the async store is unavailable; try again shortly, or run the query without async=true`,

@@ -109,7 +109,7 @@ export class NatsJobStore implements JobStore {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const parts = await this.#parts.catch(() => undefined);
+    const parts = await this.#parts.catch(() => undefined); // not connected: reported when it failed
     await parts?.nc.close();
   }
 
@@ -159,6 +159,7 @@ export class NatsJobStore implements JobStore {
       max_age: nanos(this.maxAgeMs),
       num_replicas: replicas,
     };
+    // No such stream yet (info's error): added; any other trouble with the server fails the add, and is reported.
     if (await jsm.streams.info(stream).catch(() => undefined)) await jsm.streams.update(stream, config);
     else await jsm.streams.add({ name: stream, ...config });
     const consumer = {

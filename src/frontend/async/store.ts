@@ -64,7 +64,7 @@ export function modify<T>(
   writers.set(store, keys);
   const previous = keys.get(key) ?? Promise.resolve();
   const mine = previous.then(() => modifyNow(store, key, change));
-  const settled = mine.catch(() => {});
+  const settled = mine.catch(() => {}); // the caller gets mine's failure: the next writer only waits for it
   keys.set(key, settled);
   void settled.then(() => keys.get(key) === settled && keys.delete(key));
   return mine;

@@ -214,8 +214,8 @@ export class JobWorkers {
     try {
       if (job.stop === "shutdown") return d.nak(); // another replica runs it again at once
       if (job.stop === "taken over") return; // the replica that took it owns the message now
-      if (job.stop === "cancelled") return void (await d.ack().catch(() => {}));
-      if (await this.#store(job, state, answer, error)) await d.ack().catch(() => {});
+      if (job.stop === "cancelled") return void (await this.#ack(d, job.record.id));
+      if (await this.#store(job, state, answer, error)) await this.#ack(d, job.record.id);
     } finally {
       clearInterval(timer);
       await beat;
@@ -232,6 +232,7 @@ export class JobWorkers {
       job.revision = await this.store.update(recordKey(job.record.id), job.record, job.revision);
     } catch (e) {
       if (!(e instanceof Conflict)) return; // the store is away for now: the next heartbeat tries again
+      // Unreadable now: taken as gone, as the store's answer would be; the next heartbeat looks again.
       const current = await this.store.get<JobRecord>(recordKey(job.record.id)).catch(() => undefined);
       if (!current || current.value.state === "cancelled") this.stop(job.record.id, "cancelled");
       else if (current.value.attempt !== job.record.attempt) this.stop(job.record.id, "taken over");
@@ -263,7 +264,10 @@ export class JobWorkers {
         if (!(e instanceof Conflict)) throw e;
         const current = await this.store.get<JobRecord>(recordKey(r.id));
         if (!current || current.value.attempt !== r.attempt || isFinal(current.value.state)) {
-          if (answer) await this.store.deleteAnswer(name).catch(() => {});
+          if (answer)
+            await this.store
+              .deleteAnswer(name)
+              .catch((e) => this.hooks.log(`async: cannot delete the unused answer ${name}: ${String(e)}`));
           return current?.value.state === "cancelled";
         }
         job.revision = current.revision;
@@ -271,6 +275,11 @@ export class JobWorkers {
     }
     await this.#settle(final, state);
     return true;
+  }
+
+  /** Acknowledges a job's message; one that cannot be comes back after its ack wait and is seen to be done. */
+  async #ack(d: Delivery, id: string): Promise<void> {
+    await d.ack().catch((e) => this.hooks.log(`async: cannot acknowledge job ${id} (it comes back): ${String(e)}`));
   }
 
   async #settle(r: JobRecord, state: JobState): Promise<void> {

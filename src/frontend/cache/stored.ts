@@ -44,7 +44,7 @@ export class StoredValues {
     try {
       return { value: JSON.parse(got.value.toString()) as T, bytes: got.bytes };
     } catch {
-      return undefined;
+      return undefined; // unreadable: a miss, as below; the next write replaces it
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import type { FrontendConfig, MembershipConfig } from "../../config/schema.js";
+import type { ClusterView } from "../../observability/metrics.js";
 import type { QuerierPool } from "../dispatch/pool.js";
 import type { Handler } from "../types.js";
 import { shareOf } from "./budget.js";
@@ -7,14 +8,6 @@ import { clusterDispatcher } from "./dispatcher.js";
 import { Membership } from "./membership.js";
 import { replicaSigner, replicaVerifier } from "./replica-auth.js";
 import { subqueryRoute } from "./subquery-route.js";
-
-/** The cluster as operators see it (the status data). */
-export interface ClusterView {
-  self: string;
-  live: { id: string; url: string; started: string }[];
-  /** Tenants this replica has served, and the replica that owns each now. */
-  tenants: { tenant: string; owner: string }[];
-}
 
 /**
  * This replica among several: the membership, the querier budget it keeps in step with the live set, the
@@ -48,11 +41,12 @@ export class Cluster {
     });
     this.dispatch = this.#dispatcher;
     this.routes = subqueryRoute({
-      config,
+      live: opts.live ?? (() => config),
       verify: async (token, body) => (await verifier)(token, body),
       run,
       draining: () => this.#draining,
       maxBodyBytes: opts.maxBodyBytes,
+      log: opts.log,
     });
     // Each querier's slots shared out among the live replicas, queriers found later included; a shrinking share
     // drains as sub-queries end.
@@ -99,4 +93,6 @@ export interface ClusterOptions {
   log: (line: string) => void;
   /** The largest sub-query call the internal route reads. */
   maxBodyBytes: number;
+  /** The config in force (runtime_config): read once per sub-query. */
+  live?: () => FrontendConfig;
 }

@@ -1,6 +1,6 @@
 import { ApiError, type ErrorKind } from "../../http/errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { QueryRequest, QueryResponse, QueryStats } from "../types.js";
+import { addProcessed, type QueryRequest, type QueryResponse, type QueryStats } from "../types.js";
 
 /**
  * What a replica sends a tenant's owner: one sub-query, who asks, the headers for the querier, and how long
@@ -17,7 +17,7 @@ export interface SubqueryCall {
 export interface SubqueryAnswer {
   response?: Omit<QueryResponse, "raw"> & { raw?: string };
   error?: { kind: ErrorKind; message: string; headers: Record<string, string> };
-  stats: Pick<QueryStats, "queueWaitMs" | "querierMs" | "retries">;
+  stats: Pick<QueryStats, "queueWaitMs" | "querierMs" | "retries" | "processed">;
 }
 
 export function encodeCall(req: QueryRequest, identity: Identity, headers: Headers, remainingMs: number): string {
@@ -55,7 +55,12 @@ export function decodeCall(body: string): {
 
 export function encodeAnswer(outcome: QueryResponse | ApiError, stats: QueryStats): string {
   const answer: SubqueryAnswer = {
-    stats: { queueWaitMs: stats.queueWaitMs, querierMs: stats.querierMs, retries: stats.retries },
+    stats: {
+      queueWaitMs: stats.queueWaitMs,
+      querierMs: stats.querierMs,
+      retries: stats.retries,
+      processed: stats.processed,
+    },
   };
   if (outcome instanceof ApiError)
     answer.error = { kind: outcome.kind, message: outcome.message, headers: outcome.headers };
@@ -72,6 +77,7 @@ export function decodeAnswer(body: string, stats: QueryStats): QueryResponse {
   stats.queueWaitMs += answer.stats.queueWaitMs;
   stats.querierMs += answer.stats.querierMs;
   stats.retries += answer.stats.retries;
+  addProcessed(stats, answer.stats.processed);
   if (answer.error) throw new ApiError(answer.error.kind, answer.error.message, answer.error.headers);
   const { raw, ...rest } = answer.response!;
   return { ...rest, ...(raw !== undefined ? { raw: new Uint8Array(Buffer.from(raw, "base64")) } : {}) };

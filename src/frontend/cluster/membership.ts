@@ -43,7 +43,7 @@ export class Membership {
   #closed = false;
   #left = false;
   #lastLive = "";
-  #lastTick = Date.now();
+  #lastTick: number;
   #beat = 0;
   /** Busy since the heartbeat numbered so; the others have heard it once that heartbeat came back. */
   #busySince = 0;
@@ -55,8 +55,10 @@ export class Membership {
   constructor(
     readonly config: MembershipConfig,
     readonly log: (line: string) => void,
-    now: () => number = Date.now,
+    /** The clock every age and timeout here is measured by. */
+    readonly now: () => number = Date.now,
   ) {
+    this.#lastTick = now();
     this.self = { id: config.replica_id ?? defaultReplicaId(), url: config.advertise_url, started: now(), busy: false };
     this.#lastLive = this.self.id;
     // Heartbeats; and a member that fell silent is dropped within a quarter heartbeat of its timeout.
@@ -83,7 +85,7 @@ export class Membership {
 
   /** A sub-query arrived for this replica's querier pool: busy from now on, and the others are told at once. */
   working(): void {
-    this.#lastWorkAt = Date.now();
+    this.#lastWorkAt = this.now();
     if (this.self.busy) return;
     this.self.busy = true;
     this.#heardAt = undefined;
@@ -99,13 +101,13 @@ export class Membership {
    */
   get mayBorrow(): boolean {
     return (
-      this.self.busy === true && this.#heardAt !== undefined && Date.now() - this.#heardAt >= this.config.heartbeat
+      this.self.busy === true && this.#heardAt !== undefined && this.now() - this.#heardAt >= this.config.heartbeat
     );
   }
 
   /** The live members, sorted by ID; this replica among them. */
   live(): Member[] {
-    const now = Date.now();
+    const now = this.now();
     const live = new Map<string, Member>([[this.self.id, this.self]]);
     for (const [id, m] of this.#members)
       if (!this.#connected || now - m.seenAt < this.config.timeout) live.set(id, m.member);
@@ -159,6 +161,7 @@ export class Membership {
     for (const t of this.#timers) clearTimeout(t);
     await this.leave();
     this.#closed = true;
+    // A connection that failed was logged when it failed (connectNats): there is nothing to close then.
     const nc = await Promise.race([this.#nc, new Promise<undefined>((r) => setTimeout(r, 0))]).catch(() => undefined);
     await nc?.close();
   }
@@ -225,7 +228,7 @@ export class Membership {
 
   /** Back after an outage: everyone gets a full timeout to be heard of again, instead of leaving at once. */
   #reconnected(): void {
-    const now = Date.now();
+    const now = this.now();
     for (const m of this.#members.values()) m.seenAt = now;
     this.#connected = true;
     void this.#heartbeat();
@@ -246,7 +249,7 @@ export class Membership {
     else if (!member) this.#members.delete(e.key);
     else if (typeof member.url === "string") {
       // What was there before the watch began is as old as the server says; news is as old as now.
-      const seenAt = e.isUpdate ? Date.now() : Math.min(Date.now(), e.created.getTime());
+      const seenAt = e.isUpdate ? this.now() : Math.min(this.now(), e.created.getTime());
       this.#members.set(e.key, { member: { ...member, id: e.key }, seenAt });
     }
     this.#announce();
@@ -255,11 +258,11 @@ export class Membership {
   /** This replica's own heartbeat came back: once it is the one saying busy, the others have heard so. */
   #sawOwn(echo: Member | undefined): void {
     if (!this.self.busy || this.#heardAt !== undefined || !echo?.busy || (echo.beat ?? 0) < this.#busySince) return;
-    this.#heardAt = Date.now();
+    this.#heardAt = this.now();
   }
 
   #expire(): void {
-    const now = Date.now();
+    const now = this.now();
     const paused = now - this.#lastTick > this.config.timeout / 2;
     this.#lastTick = now;
     // This process stood still (stopped, or its event loop blocked): the heartbeats it missed meanwhile are still
@@ -279,8 +282,8 @@ export class Membership {
    */
   async #heartbeat(regular = true): Promise<void> {
     if (regular) {
-      if (this.#hasWork()) this.#lastWorkAt = Date.now();
-      if (this.self.busy && Date.now() - this.#lastWorkAt > this.config.timeout) {
+      if (this.#hasWork()) this.#lastWorkAt = this.now();
+      if (this.self.busy && this.now() - this.#lastWorkAt > this.config.timeout) {
         this.self.busy = false;
         this.#heardAt = undefined;
         this.#announce();

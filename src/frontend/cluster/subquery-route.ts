@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import type { FrontendConfig } from "../../config/schema.js";
-import { ApiError, errorResponse } from "../../http/errors.js";
+import { ApiError, errorResponse, unexpected } from "../../http/errors.js";
 import { limitBody, requireDeclaredLength } from "../../http/request-limits.js";
+import { fallbackLog, type LogLine } from "../../observability/log.js";
 import { limitsFor } from "../limits.js";
 import { queryContext } from "../query-routes.js";
 import type { Handler, QueryResponse } from "../types.js";
@@ -14,13 +15,16 @@ export const SUBQUERY_PATH = "/fairgate/internal/v1/subquery";
 export const DRAINING_HEADER = "x-fairgate-draining";
 
 export interface SubqueryRouteDeps {
-  config: FrontendConfig;
+  /** The config in force: its limits may be reloaded (runtime_config). */
+  live: () => FrontendConfig;
   /** Checks the caller's signed token against the body; throws 401 ApiErrors. */
   verify: (token: string | null | undefined, body: string) => Promise<void>;
   /** What runs the sub-query here: the querier pool's queue and dispatch. */
   run: Handler;
   draining: () => boolean;
   maxBodyBytes: number;
+  /** Where an unexpected error is logged (default: fallbackLog). */
+  log?: LogLine;
 }
 
 /**
@@ -42,7 +46,7 @@ export function subqueryRoute(deps: SubqueryRouteDeps): Hono {
       });
     const { req, identity, headers, remainingMs } = decodeCall(body);
     const signal = AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(Math.max(1, remainingMs))]);
-    const limits = limitsFor(deps.config, identity.tenants);
+    const limits = limitsFor(deps.live(), identity.tenants);
     const ctx = queryContext(identity, headers, limits, signal, Date.now() + remainingMs);
     let outcome: QueryResponse | ApiError;
     try {
@@ -59,7 +63,7 @@ export function subqueryRoute(deps: SubqueryRouteDeps): Hono {
   });
   app.onError((err, c) => {
     if (err instanceof ApiError) return errorResponse(err, c.req.path);
-    console.error("frontend: unexpected error in a replica's sub-query", err);
+    (deps.log ?? fallbackLog)(`cluster: unexpected error in a replica's sub-query: ${unexpected(err)}`);
     return errorResponse(new ApiError("internal", "internal error running a replica's sub-query"), c.req.path);
   });
   return app;

@@ -2,11 +2,19 @@ import type { FrontendConfig } from "../../config/schema.js";
 import { ApiError } from "../../http/errors.js";
 import type { Codec } from "../api/codec.js";
 import type { QueuedRequest, RequestQueue } from "../queue/queue.js";
-import type { Api, Handler, QueryContext, QueryRequest, QueryResponse } from "../types.js";
+import {
+  addProcessed,
+  type Api,
+  type Handler,
+  type QueryContext,
+  type QueryRequest,
+  type QueryResponse,
+} from "../types.js";
 import type { FrontendMetrics, QuerierView } from "../../observability/metrics.js";
 import { admit, occupy, release } from "./admission.js";
 import { callQuerier, QuerierFailure } from "./querier.js";
 import { QuerierEntries } from "./querier-entries.js";
+import { refusalError } from "./refusal.js";
 
 /** A querier's slots and health, as the pool keeps them (and operators see them). */
 export type QuerierState = QuerierView & {
@@ -61,7 +69,8 @@ export class QuerierPool {
     readonly metrics?: FrontendMetrics,
     /** How queriers are reached (demo mode answers its demo querier in this process). */
     readonly fetch: typeof globalThis.fetch = globalThis.fetch,
-    readonly log: (line: string) => void = (line) => console.error(line),
+    /** Told when a querier turns unhealthy and healthy again, and what querier discovery finds. */
+    readonly log: (line: string) => void = () => {},
   ) {
     // A querier's ID is its URL: stable across restarts and replicas, which shuffle sharding and the budget need.
     this.#entries = new QuerierEntries(config, (entry, change) => this.#found(entry, change), {
@@ -251,6 +260,7 @@ export class QuerierPool {
               const wall = Date.now() - began;
               const used = answer && codec.querierTimeMs ? codec.querierTimeMs(answer, wall) : wall;
               ctx.stats.querierMs += used;
+              if (answer) addProcessed(ctx.stats, codec.processed?.(answer));
               this.queue.finished(job, used);
               this.metrics?.querierTime.inc({ user: job.tenant }, used / 1000);
               release(querier, extra);
@@ -259,14 +269,10 @@ export class QuerierPool {
             });
         },
       };
-      try {
-        this.queue.enqueue(job);
-      } catch (e) {
-        this.metrics?.discarded.inc({
-          user: job.tenant,
-          reason: e instanceof ApiError && e.status === 429 ? "too_many_outstanding" : "invalid",
-        });
-        throw e;
+      const refused = this.queue.enqueue(job);
+      if (refused) {
+        this.metrics?.discarded.inc({ user: job.tenant, reason: refused.reason });
+        throw refusalError(refused);
       }
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       this.#pump();
@@ -280,7 +286,10 @@ export class QuerierPool {
   #failed(q: QuerierState, error: string): void {
     q.failures++;
     q.lastError = error;
-    if (q.failures >= this.config.health_check.unhealthy_after) q.healthy = false;
+    if (q.failures >= this.config.health_check.unhealthy_after && q.healthy) {
+      q.healthy = false;
+      this.log(`querier ${q.url} is unhealthy: ${error}`);
+    }
   }
 
   async checkHealth(queriers: QuerierState[] = this.queriers): Promise<void> {
@@ -301,7 +310,10 @@ export class QuerierPool {
               q.healthy = true;
               q.failures = 0;
               q.lastError = undefined;
-              if (wasDown) this.#pump();
+              if (wasDown) {
+                this.log(`querier ${q.url} is healthy again`);
+                this.#pump();
+              }
               return;
             }
             errors.push(`${path} answered ${res.status}`);

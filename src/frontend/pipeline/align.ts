@@ -7,11 +7,8 @@ import type { Middleware } from "../types.js";
  * cache can answer; the price is that results may shift by up to one step from what PromQL would
  * return for the exact range. Per tenant: `align_queries_with_step`, off by default.
  */
-export const align =
-  (enabled: (tenants: string[]) => boolean): Middleware =>
-  (next) =>
-  (req, ctx) => {
-    if (req.kind !== "metric" || !req.stepMs || !enabled(ctx.identity.tenants)) return next(req, ctx);
-    const step = msToNs(req.stepMs);
-    return next({ ...req, startNs: (req.startNs / step) * step, endNs: (req.endNs / step) * step }, ctx);
-  };
+export const align: Middleware = (next) => (req, ctx) => {
+  if (req.kind !== "metric" || !req.stepMs || !ctx.limits.align_queries_with_step) return next(req, ctx);
+  const step = msToNs(req.stepMs);
+  return next({ ...req, startNs: (req.startNs / step) * step, endNs: (req.endNs / step) * step }, ctx);
+};

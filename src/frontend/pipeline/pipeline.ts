@@ -1,7 +1,6 @@
 import type { FrontendConfig } from "../../config/schema.js";
 import { codecs } from "../api/codecs.js";
 import type { StoredValues } from "../cache/stored.js";
-import { limitsFor } from "../limits.js";
 import { compose, type Handler } from "../types.js";
 import { align } from "./align.js";
 import { AnswerCache } from "./answer-cache.js";
@@ -27,7 +26,7 @@ export function queryPipeline(
 ): Handler {
   const c = config.cache;
   return compose(
-    align((tenants) => limitsFor(config, tenants).align_queries_with_step),
+    align,
     split((req, parts) => codecs[req.api].merge(req, parts), opts.heldPieces),
     ...(c.results.enabled
       ? [

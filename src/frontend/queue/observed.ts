@@ -1,4 +1,5 @@
 import type { SubQueryObserver } from "../../observability/usage.js";
+import type { QueueRefusal } from "./limits.js";
 import type { QueuedRequest, RequestQueue } from "./queue.js";
 
 /**
@@ -12,9 +13,10 @@ export class ObservedQueue<T extends QueuedRequest> implements RequestQueue<T> {
     readonly observer: SubQueryObserver,
   ) {}
 
-  enqueue(item: T): void {
-    this.inner.enqueue(item); // throws when refused: then it was never queued
-    this.observer.queued(item, item.tenant, item.actorPath);
+  enqueue(item: T): QueueRefusal | undefined {
+    const refused = this.inner.enqueue(item);
+    if (!refused) this.observer.queued(item, item.tenant, item.actorPath); // a refused one was never queued
+    return refused;
   }
 
   dequeue(querierId: string, idleActorsOnly?: boolean): T | undefined {

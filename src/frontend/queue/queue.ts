@@ -1,3 +1,5 @@
+import type { QueueRefusal } from "./limits.js";
+
 /** A sub-query waiting for a querier. */
 export interface QueuedRequest {
   /** The tenant (a federated query's tenants joined by "|"). */
@@ -10,8 +12,8 @@ export interface QueuedRequest {
 
 /** The queue between the pipeline and the queriers. Dequeue order is where fairness lives. */
 export interface RequestQueue<T extends QueuedRequest = QueuedRequest> {
-  /** Throws ApiError (429) when a limit is reached. */
-  enqueue(item: T): void;
+  /** Queues `item`, or says why not (a limit reached, a path it cannot queue): then nothing was queued. */
+  enqueue(item: T): QueueRefusal | undefined;
   /**
    * The next request a querier should run, if any. Cancelled requests are dropped, never returned.
    * With `idleActorsOnly`, only a request of an actor with nothing in flight qualifies (see admission.ts).
@@ -31,7 +33,7 @@ export class TenantFifoQueue<T extends QueuedRequest> implements RequestQueue<T>
   readonly #tenants = new Map<string, T[]>();
   #length = 0;
 
-  enqueue(item: T): void {
+  enqueue(item: T): undefined {
     let q = this.#tenants.get(item.tenant);
     if (!q) this.#tenants.set(item.tenant, (q = []));
     q.push(item);
