@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDurationMs } from "./duration.js";
+import { parseQuerierAddress } from "./querier-address.js";
 import { byteSize, rateLimitSchema, routesSchema } from "./routes.js";
 import type { LabelPolicy } from "../policy/policy.js";
 import { parsePolicyTemplate, usesClaimValue } from "../policy/template.js";
@@ -466,7 +467,14 @@ const frontend = z
       .array(
         z
           .object({
-            url: url(),
+            // An http(s) URL, or queriers found by DNS: dns+HOST:PORT, dnssrv+_NAME._tcp.HOST, dnssrvnoa+…
+            url: z.string().superRefine((v, ctx) => {
+              try {
+                parseQuerierAddress(v);
+              } catch (e) {
+                ctx.addIssue({ code: "custom", message: (e as Error).message });
+              }
+            }),
             max_concurrent: z.number().int().min(1).default(4),
             // Extra slots only an actor with nothing in flight may take: its piece starts beside a
             // flood's instead of after one of them (fairness cannot preempt work in flight).
@@ -480,6 +488,26 @@ const frontend = z
     // What the queriers are: loki and mimir queriers answer shards of a query (limits.query_sharding_*);
     // prometheus (the default) never gets sharded queries: it knows no shard parameter or matcher.
     querier_kind: z.enum(["prometheus", "mimir", "loki"]).default("prometheus"),
+    // How entries of queriers written dns+, dnssrv+ or dnssrvnoa+ are looked up (docs/discovery.md).
+    discovery: z
+      .object({
+        refresh_interval: duration().default(30_000),
+        // DNS servers asked, in order (IP, IP:PORT or [IPv6]:PORT); none: the system's (/etc/resolv.conf).
+        resolvers: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:]+)$/,
+                "an IP address, with :PORT if not 53",
+              ),
+          )
+          .default([]),
+        // One lookup, all resolvers tried: past it, the last good set of queriers stays.
+        timeout: duration().default(5_000),
+      })
+      .strict()
+      .prefault({}),
     tail_url: url().optional(),
     health_check: z
       .object({
@@ -613,7 +641,20 @@ const frontend = z
     // at most this many; the others count under actor="other".
     top_actors: z.number().int().min(0).max(1000).default(20),
   })
-  .strict();
+  .strict()
+  .refine((f) => f.tail_url !== undefined || !f.queriers[0] || !isDiscovered(f.queriers[0].url), {
+    message: "required when the first querier is found by DNS (the live tail needs one address)",
+    path: ["tail_url"],
+  });
+
+/** Whether a querier entry is found by DNS (false for a URL, and for an entry its own check refuses). */
+function isDiscovered(entry: string): boolean {
+  try {
+    return parseQuerierAddress(entry).kind === "dns";
+  } catch {
+    return false;
+  }
+}
 
 /**
  * What a runtime file (runtime_config) may hold: the config's per-tenant sections, each by the config's own schema,

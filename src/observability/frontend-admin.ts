@@ -98,13 +98,16 @@ export function statusData(metrics: FrontendMetrics, facts: StatusFacts, now = D
       })),
       rest: recentTenants.rest,
     },
-    queriers: sources.queriers().map(({ url, id, healthy, inflight, maxConcurrent, failures, lastError }) => {
+    queriers: sources.queriers().map((q) => {
+      const { url, id, healthy, inflight, maxConcurrent, idleActorSlots, draining, failures, lastError } = q;
       const use = querierUse.get(id);
       return {
         url,
         healthy,
+        draining: draining ?? false,
         inflight,
         maxConcurrent,
+        idleActorSlots,
         failures,
         lastError: lastError ?? null,
         ...recent(use ?? { querierMs: 0, ran: 0, waitMs: 0, maxWaitMs: 0, lastActive: 0 }),

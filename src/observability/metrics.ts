@@ -53,6 +53,8 @@ export interface QuerierView {
   /** Of `inflight`, in the extra slots. */
   extraInflight: number;
   healthy: boolean;
+  /** No longer found by DNS: finishing what runs there, taking nothing new. */
+  draining?: boolean;
   failures: number;
   lastError?: string;
 }
@@ -155,6 +157,12 @@ export class FrontendMetrics {
       }
     },
   );
+  readonly discoveryFailures = new Counter({
+    name: "fairgate_querier_discovery_failures_total",
+    help: "Lookups of a dns+/dnssrv+ querier entry that failed or found nothing (the last good set was kept).",
+    labelNames: ["entry"],
+    registers: [this.registry],
+  });
   readonly querierTime = new Counter({
     name: "fairgate_querier_time_seconds_total",
     help: "Querier time used, per tenant.",

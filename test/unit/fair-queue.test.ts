@@ -236,6 +236,41 @@ describe("FairQueue: querier-time levelling of nodes that become active", () => 
     // 30 ms of credit is less than one 50 ms sub-query: the two alternate from the start (±1).
     expect(maxGap(served, "flood"), served.join(" ")).toBeLessThanOrEqual(2);
   });
+
+  // Issue 21: a light user asking again at once (no idle time, so no credit) lost the slots freed after its
+  // first piece to the flood: it started level with the flood's charges, estimates of running pieces included.
+  it.each([0, 2_000])(
+    "a light actor asking back to back (credit %d ms) gets the next free slots, whatever its pause",
+    (credit) => {
+      const { q } = clocked(credit);
+      const flood = () => q.enqueue(item("t", ["flood"]));
+      for (let i = 0; i < 40; i++) flood();
+      run(q, 20, 500); // the flood has run for a while: its own credit is long spent
+      const running = Array.from({ length: 4 }, () => q.dequeue("q0")!); // 4 slots, all the flood's
+      for (let round = 0; round < 5; round++) {
+        // The light query: two pieces of 10 ms; each round begins the moment the last one answered.
+        q.enqueue(item("t", ["light"]));
+        q.enqueue(item("t", ["light"]));
+        const order: string[] = [];
+        for (let freed = 0; freed < 2; freed++) {
+          const done = running.shift()!;
+          q.finished(done, label(done) === "flood" ? 500 : 10);
+          const next = q.dequeue("q0")!;
+          order.push(label(next));
+          running.push(next);
+          if (label(next) === "flood") flood();
+        }
+        expect(order, `round ${round}`).toEqual(["light", "light"]);
+        // Its pieces end; the flood keeps every slot until the next round.
+        for (const it of running.filter((r) => label(r) === "light")) {
+          q.finished(it, 10);
+          running.splice(running.indexOf(it), 1);
+          running.push(q.dequeue("q0")!);
+          flood();
+        }
+      }
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -353,13 +388,16 @@ const otherSlots = (depth: number) => (depth === 0 ? TENANTS.length - 1 : depth 
  * earlier one). Active siblings stay within D = cmax + F·(cmax − cmin) of each other (a pick adds at
  * most cmax to the least served; at most F corrections in flight, each at most cmax − cmin), and each
  * pick raises a sibling by at least cmin once corrected, less at most F·(cmax − cmin) of corrections
- * still pending. So each sibling gets at most ⌊(D + F·(cmax − cmin)) / cmin⌋ + 1 picks.
+ * still pending. A slot that becomes active starts level with what its least-served sibling has started, i.e.
+ * below that sibling's querier time by the estimates of its requests in flight (at most F·cmax): so siblings may
+ * also be picked up to F·cmax / cmin more times. Each sibling gets at most ⌊(D + F·(cmax − cmin) + F·cmax) / cmin⌋
+ * + 1 picks.
  */
 function perNodeBound(s: Scenario): (depth: number) => number {
   if (s.policy === "round-robin") return otherSlots;
   const [cmin, cmax] = s.costMs;
   const slack = s.slots * (cmax - cmin);
-  const each = Math.floor((cmax + 2 * slack) / cmin) + 1;
+  const each = Math.floor((cmax + 2 * slack + s.slots * cmax) / cmin) + 1;
   return (depth) => otherSlots(depth) * each;
 }
 

@@ -48,17 +48,21 @@ export class Cluster {
       maxBodyBytes: opts.maxBodyBytes,
       log: opts.log,
     });
-    // Each querier's slots shared out among the live replicas; a shrinking share drains as sub-queries end.
-    const slots = config.queriers.map((q) => ({ maxConcurrent: q.max_concurrent, idleActorSlots: q.idle_actor_slots }));
+    // Each querier's slots shared out among the live replicas, queriers found later included; a shrinking share
+    // drains as sub-queries end.
     let members = "";
     this.membership.onChanged((live) => {
       const seats = live.map((r) => ({ id: r.id, busy: r.busy !== false }));
-      pool.share(shareOf(slots, seats, self, this.membership.mayBorrow));
+      const borrow = this.membership.mayBorrow;
+      pool.shareBy((querier, slots) => shareOf(querier, slots, seats, self, borrow));
       // Logged when replicas come and go, not when shares are lent and taken back.
       const ids = live.map((r) => r.id).join(", ");
       if (ids === members) return;
       members = ids;
-      const total = shareOf(slots, seats, self).reduce((n, s) => n + s.maxConcurrent, 0);
+      const total = pool.queriers.reduce((n, q) => {
+        const s = shareOf(q.id, pool.configured(q), seats, self);
+        return n + s.maxConcurrent + s.idleActorSlots;
+      }, 0);
       opts.log(
         `cluster: ${live.length} live replica(s) (${ids}); this one's share: ` +
           `${total} querier slot(s)${total === 0 ? " — none: raise max_concurrent to at least one per replica" : ""}`,

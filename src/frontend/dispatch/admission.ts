@@ -14,6 +14,8 @@
 export interface Slots {
   id: string;
   healthy: boolean;
+  /** No longer found by discovery: its running sub-queries finish, it takes no new ones. */
+  draining?: boolean;
   maxConcurrent: number;
   idleActorSlots: number;
   /** Sub-queries running, in either kind of slot. */
@@ -38,7 +40,7 @@ const regularRoom = (q: Slots) => q.inflight - q.extraInflight < q.maxConcurrent
 
 /** Room on `q` for a sub-query of an actor that is busy (a regular slot) or idle (either kind). */
 export const hasRoom = (q: Slots, idleActor: boolean): boolean =>
-  q.healthy && (regularRoom(q) || (idleActor && q.extraInflight < q.idleActorSlots));
+  q.healthy && !q.draining && (regularRoom(q) || (idleActor && q.extraInflight < q.idleActorSlots));
 
 /** Counts a sub-query in; `extra` when no regular slot is free. Returns `extra`, for release(). */
 export function occupy(q: Slots): boolean {

@@ -13,10 +13,21 @@ import {
 import type { FrontendMetrics, QuerierView } from "../../observability/metrics.js";
 import { admit, occupy, release } from "./admission.js";
 import { callQuerier, QuerierFailure } from "./querier.js";
+import { QuerierEntries } from "./querier-entries.js";
 import { refusalError } from "./refusal.js";
 
 /** A querier's slots and health, as the pool keeps them (and operators see them). */
-export type QuerierState = QuerierView;
+export type QuerierState = QuerierView & {
+  /** The `queriers` entry it came from: its configured slots and health paths. */
+  entry: number;
+  draining: boolean;
+};
+
+/** A querier's slots as configured, or this replica's share of them (several replicas). */
+export interface SlotCount {
+  maxConcurrent: number;
+  idleActorSlots: number;
+}
 
 export interface Job extends QueuedRequest {
   /** Queriers that already failed this sub-query: another is preferred. */
@@ -43,8 +54,13 @@ const sleep = (ms: number, signal: AbortSignal) =>
  * decides where it runs). Failed sub-queries are retried on another querier, with backoff.
  */
 export class QuerierPool {
-  readonly queriers: QuerierState[];
-  readonly #timer?: ReturnType<typeof setInterval>;
+  /** Every querier known now, draining ones included (in the order they were found). */
+  readonly queriers: QuerierState[] = [];
+  readonly #entries: QuerierEntries;
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  /** This replica's share of a querier's configured slots (all of them when it runs alone). */
+  #share: (querierId: string, slots: SlotCount) => SlotCount = (_, slots) => slots;
+  #started = false;
 
   constructor(
     readonly config: FrontendConfig,
@@ -53,46 +69,122 @@ export class QuerierPool {
     readonly metrics?: FrontendMetrics,
     /** How queriers are reached (demo mode answers its demo querier in this process). */
     readonly fetch: typeof globalThis.fetch = globalThis.fetch,
-    /** Told when a querier turns unhealthy and healthy again. */
+    /** Told when a querier turns unhealthy and healthy again, and what querier discovery finds. */
     readonly log: (line: string) => void = () => {},
   ) {
-    // A querier's ID is its URL: stable across restarts and replicas, which shuffle sharding needs.
-    this.queriers = config.queriers.map((q) => ({
-      id: q.url,
-      url: q.url,
-      maxConcurrent: q.max_concurrent,
-      idleActorSlots: q.idle_actor_slots,
-      inflight: 0,
-      extraInflight: 0,
-      healthy: true,
-      failures: 0,
-    }));
+    // A querier's ID is its URL: stable across restarts and replicas, which shuffle sharding and the budget need.
+    this.#entries = new QuerierEntries(config, (entry, change) => this.#found(entry, change), {
+      log,
+      failed: (entry) => metrics?.discoveryFailures.inc({ entry }),
+    });
+    this.#entries.applyStatic();
+    // Every querier known so far, once (those found later are checked as they come).
     void this.checkHealth();
-    this.#timer = setInterval(() => void this.checkHealth(), config.health_check.interval);
-    this.#timer.unref?.();
+    this.#started = true;
+    this.#every(config.health_check.interval, () => this.checkHealth());
+    if (this.#entries.discovers) {
+      void this.discover();
+      this.#every(config.discovery.refresh_interval, () => this.discover());
+    }
+  }
+
+  #every(ms: number, run: () => Promise<void>): void {
+    const timer = setInterval(() => void run(), ms);
+    timer.unref?.();
+    this.#timers.push(timer);
   }
 
   close(): void {
-    clearInterval(this.#timer);
+    this.#entries.close();
+    for (const t of this.#timers) clearInterval(t);
+  }
+
+  /** A querier's slots as its entry configures them. */
+  configured(q: QuerierState): SlotCount {
+    const c = this.config.queriers[q.entry]!;
+    return { maxConcurrent: c.max_concurrent, idleActorSlots: c.idle_actor_slots };
   }
 
   /**
-   * This replica's share of each querier's slots (in config order), when several replicas share the queriers.
-   * A grown share starts queued work at once; a shrunk one takes no new work until enough running work ends.
+   * This replica's share of each querier's slots, when several replicas share the queriers; kept for queriers
+   * found later. A grown share starts queued work at once; a shrunk one takes no new work until enough running
+   * work ends.
    */
-  share(slots: { maxConcurrent: number; idleActorSlots: number }[]): void {
-    slots.forEach((s, i) => {
-      const q = this.queriers[i]!;
-      q.maxConcurrent = s.maxConcurrent;
-      q.idleActorSlots = s.idleActorSlots;
-    });
+  shareBy(share: (querierId: string, slots: SlotCount) => SlotCount): void {
+    this.#share = share;
+    for (const q of this.queriers) Object.assign(q, share(q.id, this.configured(q)));
     this.#pump();
   }
 
-  /** Undefined when at least one querier is healthy; otherwise why none is. */
+  /** Looks up every dns entry once; a failed lookup keeps that entry's last good set (and says why). */
+  discover(): Promise<void> {
+    return this.#entries.refresh();
+  }
+
+  /**
+   * Entry `entry` changed: new queriers get their slots at once; queriers no longer found drain (their
+   * running sub-queries finish, nothing new starts there) and are forgotten when the last one ends.
+   */
+  #found(entry: number, { added, removed }: { added: string[]; removed: string[] }): void {
+    const fresh: QuerierState[] = [];
+    for (const url of added) {
+      const known = this.queriers.find((q) => q.id === url);
+      if (known) {
+        if (known.draining) Object.assign(known, { draining: false, entry });
+        continue;
+      }
+      const q: QuerierState = {
+        id: url,
+        url,
+        entry,
+        draining: false,
+        maxConcurrent: 0,
+        idleActorSlots: 0,
+        inflight: 0,
+        extraInflight: 0,
+        healthy: true,
+        failures: 0,
+      };
+      Object.assign(q, this.#share(q.id, this.configured(q)));
+      this.queriers.push(q);
+      fresh.push(q);
+    }
+    for (const url of removed) {
+      const q = this.queriers.find((x) => x.id === url && x.entry === entry);
+      if (!q) continue;
+      // Another entry still lists it: it stays, as that entry's.
+      const other = this.#entries.listing(url);
+      if (other >= 0) q.entry = other;
+      else {
+        q.draining = true;
+        this.#forgetIfDrained(q);
+      }
+    }
+    this.queue.queriersChanged?.(this.queriers.filter((q) => !q.draining).map((q) => q.id));
+    if (fresh.length && this.#started) void this.checkHealth(fresh);
+    this.#pump();
+  }
+
+  #forgetIfDrained(q: QuerierState): void {
+    if (!q.draining || q.inflight > 0) return;
+    const i = this.queriers.indexOf(q);
+    if (i >= 0) this.queriers.splice(i, 1);
+  }
+
+  /** Undefined when queries can be served; otherwise why not (readiness). */
   notReady(): string | undefined {
-    if (this.queriers.some((q) => q.healthy)) return undefined;
-    return `no healthy querier: ${this.queriers.map((q) => `${q.url} (${q.lastError ?? "unhealthy"})`).join("; ")}`;
+    const unresolved = this.#entries.unresolved();
+    // A dns entry that never found a querier is a mistake to show at start-up, whatever the other entries do.
+    if (unresolved.length) return `querier discovery found nothing yet: ${unresolved.join("; ")}`;
+    return this.#noQuerier();
+  }
+
+  /** Undefined when at least one querier can take work; otherwise why none can. */
+  #noQuerier(): string | undefined {
+    const active = this.queriers.filter((q) => !q.draining);
+    if (active.some((q) => q.healthy)) return undefined;
+    if (active.length === 0) return "no querier: querier discovery has found none";
+    return `no healthy querier: ${active.map((q) => `${q.url} (${q.lastError ?? "unhealthy"})`).join("; ")}`;
   }
 
   readonly dispatch: Handler = async (req, ctx) => {
@@ -115,7 +207,7 @@ export class QuerierPool {
   };
 
   #once(req: QueryRequest, ctx: QueryContext, avoid: Set<string>): Promise<QueryResponse> {
-    const reason = this.notReady();
+    const reason = this.#noQuerier();
     if (reason) return Promise.reject(new ApiError("unavailable", reason, { "retry-after": "5" }));
     return new Promise<QueryResponse>((resolve, reject) => {
       const onAbort = () => {
@@ -172,6 +264,7 @@ export class QuerierPool {
               this.queue.finished(job, used);
               this.metrics?.querierTime.inc({ user: job.tenant }, used / 1000);
               release(querier, extra);
+              this.#forgetIfDrained(querier);
               this.#pump();
             });
         },
@@ -199,13 +292,14 @@ export class QuerierPool {
     }
   }
 
-  async checkHealth(): Promise<void> {
+  async checkHealth(queriers: QuerierState[] = this.queriers): Promise<void> {
     const timeout = this.config.health_check.timeout;
     const fetch = this.fetch;
     await Promise.all(
-      this.queriers.map(async (q, i) => {
+      queriers.map(async (q) => {
+        if (q.draining) return;
         const errors: string[] = [];
-        for (const path of this.config.queriers[i]!.health_paths) {
+        for (const path of this.config.queriers[q.entry]!.health_paths) {
           try {
             const res = await fetch(new URL(path, q.url.endsWith("/") ? q.url : `${q.url}/`), {
               signal: AbortSignal.timeout(timeout),

@@ -56,6 +56,10 @@ export class FairQueue<T extends QueuedRequest> implements RequestQueue<T> {
     this.tree.finished(item, querierMs);
   }
 
+  queriersChanged(ids: readonly string[]): void {
+    this.limits.queriersChanged(ids);
+  }
+
   /** Queriers a tenant's requests may run on (all, unless max_queriers_per_tenant). */
   shard(tenant: string): Set<string> {
     return this.limits.shard(tenant);

@@ -18,7 +18,7 @@ export interface LimitOptions {
   maxOutstandingPerActor: number;
   /** Queriers a tenant may use (shuffle sharding); 0 = all. */
   maxQueriersPerTenant: number;
-  querierIds: string[];
+  querierIds: readonly string[];
 }
 
 /** Refused unless an actor path is valid, or returned as segments below the tenant. */
@@ -37,8 +37,17 @@ export function actorSegments(path: string[], maxLevels: number): string[] | Que
  */
 export class TenantLimits {
   readonly #shards = new Map<string, Set<string>>();
+  #querierIds: readonly string[];
 
-  constructor(readonly opts: LimitOptions) {}
+  constructor(readonly opts: LimitOptions) {
+    this.#querierIds = opts.querierIds;
+  }
+
+  /** The queriers work may go to now (discovered ones come and go): every tenant's shard is drawn again. */
+  queriersChanged(ids: readonly string[]): void {
+    this.#querierIds = ids;
+    this.#shards.clear();
+  }
 
   /**
    * Why one more request of `tenant` at `segments` may not wait now, given how many already wait at
@@ -57,7 +66,7 @@ export class TenantLimits {
   shard(tenant: string): Set<string> {
     let s = this.#shards.get(tenant);
     if (!s) {
-      s = new Set(shardFor(tenant, this.opts.querierIds, this.opts.maxQueriersPerTenant));
+      s = new Set(shardFor(tenant, this.#querierIds, this.opts.maxQueriersPerTenant));
       if (this.#shards.size > 10_000) this.#shards.clear();
       this.#shards.set(tenant, s);
     }

@@ -12,13 +12,20 @@ export class QueueNode<T> {
   /** Querier time charged to this subtree (ms, divided by weight); the local queue has its own. */
   used = 0;
   localUsed = 0;
+  /** Of `used`, the estimates charged for sub-queries still in flight (divided by weight). */
+  pending = 0;
   /**
-   * Querier time of the last child (or local queue) picked here, after its charge: where a node that becomes active
-   * starts.
+   * Querier time of the last child (or local queue) picked here when it was picked (its start, before the
+   * charge): where a node that becomes active starts.
    */
   vtime = 0;
   /** Recent cost of this node's sub-queries, for the charge at dispatch. */
   costMs: number;
+  /**
+   * The querier time of children pruned while this node stayed (oldest first, bounded): one that comes back
+   * starts no lower than it left, so churning siblings cannot overtake a waiting one by being forgotten.
+   */
+  readonly departed = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -35,6 +42,9 @@ export class QueueNode<T> {
     return p;
   }
 }
+
+/** What a node has used, less the estimates of its pieces still running: where its running work started. */
+export const started = <T>(n: QueueNode<T>) => n.used - n.pending;
 
 /** Whether some actor at or below `node` has a request queued and nothing in flight. */
 export function hasIdleActor<T>(node: QueueNode<T>): boolean {

@@ -35,6 +35,10 @@ export class ObservedQueue<T extends QueuedRequest> implements RequestQueue<T> {
     this.observer.finished(item, querierMs);
   }
 
+  queriersChanged(ids: readonly string[]): void {
+    this.inner.queriersChanged?.(ids);
+  }
+
   get length(): number {
     return this.inner.length;
   }

@@ -23,6 +23,8 @@ export interface RequestQueue<T extends QueuedRequest = QueuedRequest> {
   remove(item: T): void;
   /** A dispatched request is done after `querierMs` of querier time (fair queues charge it). */
   finished(item: T, querierMs: number): void;
+  /** The queriers work may go to now (discovered ones come and go): shuffle sharding ranks these. */
+  queriersChanged?(ids: readonly string[]): void;
   readonly length: number;
 }
 

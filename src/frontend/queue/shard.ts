@@ -11,7 +11,7 @@ function fnv1a64(s: string): bigint {
   return h;
 }
 
-export function shardFor(tenant: string, querierIds: string[], n: number): string[] {
+export function shardFor(tenant: string, querierIds: readonly string[], n: number): string[] {
   if (n <= 0 || n >= querierIds.length) return [...querierIds];
   return [...querierIds]
     .map((id) => ({ id, rank: fnv1a64(`${tenant}\0${id}`) }))

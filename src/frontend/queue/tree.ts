@@ -1,5 +1,5 @@
 import type { QueueNodeView } from "../../observability/metrics.js";
-import { hasIdleActor, QueueNode } from "./node.js";
+import { hasIdleActor, QueueNode, started } from "./node.js";
 import { nextTurn, type Policy } from "./turns.js";
 
 export interface TreeOptions {
@@ -60,7 +60,7 @@ export class QueueTree<T> {
     for (const name of names) node = this.#child(node, name);
     if (node.local.size === 0) {
       // The local queue is one more sibling: it too starts level (less its credit) with the least-served active one.
-      const active = [...node.children.values()].filter((c) => c.queued > 0).map((c) => c.used);
+      const active = [...node.children.values()].filter((c) => c.queued > 0).map(started);
       node.localUsed = Math.max(
         node.localUsed,
         Math.max(node.vtime, ...(active.length ? [Math.min(...active)] : [])) -
@@ -100,6 +100,7 @@ export class QueueTree<T> {
     const delta = querierMs - estimate;
     for (const n of nodes) {
       n.used += delta / n.weight;
+      n.pending -= estimate / n.weight;
       n.inflight--;
     }
     local.localUsed += delta / local.weight;
@@ -138,12 +139,19 @@ export class QueueTree<T> {
       // A node becoming active (even with a request still running) starts level with its least-served
       // active sibling, the parent's local queue included, and no lower than the parent's virtual time,
       // less the credit its idle time earned: idle time never buys the right to starve the others for long.
-      const active = [...parent.children.values()].filter((s) => s !== c && s.queued > 0).map((s) => s.used);
+      // Level with what the sibling has started, not with the estimates of its pieces still running (as start-time
+      // fair queueing starts a new flow at the start tag of the work in service): otherwise an actor that asks
+      // again at once, with no idle time to earn credit, would start behind every flood piece already running,
+      // and the slot freed after its first piece would go to the flood. A child pruned a moment ago starts no
+      // lower than it left.
+      const active = [...parent.children.values()].filter((s) => s !== c && s.queued > 0).map(started);
       if (parent.local.size > 0) active.push(parent.localUsed);
       const level =
         Math.max(parent.vtime, ...(active.length ? [Math.min(...active)] : [])) -
         this.#credit(c.path.join("\0")) / c.weight;
-      c.used = isNew ? level : Math.max(c.used, level);
+      const before = isNew ? parent.departed.get(name) : undefined;
+      parent.departed.delete(name);
+      c.used = Math.max(level, before ?? (isNew ? Number.NEGATIVE_INFINITY : c.used));
     }
     return c;
   }
@@ -177,12 +185,14 @@ export class QueueTree<T> {
       n.queued--;
       n.inflight++;
       n.used += estimate / n.weight;
+      n.pending += estimate / n.weight;
       nodes.push(n);
     }
     this.root.queued--;
-    leaf.localUsed += estimate / leaf.weight;
+    // The virtual time is where the piece picked started (its start tag), not where its estimate ends.
     leaf.vtime = Math.max(leaf.vtime, leaf.localUsed);
-    for (const n of nodes) n.parent!.vtime = Math.max(n.parent!.vtime, n.used);
+    leaf.localUsed += estimate / leaf.weight;
+    for (const n of nodes) n.parent!.vtime = Math.max(n.parent!.vtime, started(n));
     this.#where.set(item, { node: leaf, charged: { nodes, local: leaf, estimate } });
   }
 
@@ -209,6 +219,8 @@ export class QueueTree<T> {
       this.#idle(n.path.join("\0"));
       const p = n.parent;
       p.children.delete(n.name);
+      p.departed.set(n.name, n.used);
+      if (p.departed.size > 1000) p.departed.delete(p.departed.keys().next().value as string);
       const i = p.order.indexOf(n.name);
       p.order.splice(i, 1);
       // Keep the rotation pointing at the same next slot.
