@@ -1,37 +1,18 @@
 import { Hono } from "hono";
-import type { IncomingMessage } from "node:http";
-import type { Duplex } from "node:stream";
+import type pino from "pino";
 import { WebSocketServer } from "ws";
+import { ConfigError } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { demoIssuer } from "../demo/issuer.js";
 import { demoQuerier } from "../demo/querier.js";
-import { createEdgeApp } from "../edge/app.js";
-import { createFrontend } from "../frontend/app.js";
-import { querierHeaders } from "../frontend/dispatch/headers.js";
-import { identityOf } from "../frontend/identity.js";
-import { ApiError } from "../http/errors.js";
-import { upstreamUrl } from "../http/forward.js";
-import { identityVerifier } from "../identity/identity.js";
-import { ConfigError } from "../config/load.js";
-import { listen, remoteAddress, type Listener } from "./server.js";
-import { readTls } from "./tls.js";
 import { RequestLog } from "../observability/requests.js";
-import { statusPage } from "../observability/status-page.js";
-import { packageVersion, statusAssets } from "../observability/status-assets.js";
-import { StatusHistory } from "../observability/status-history.js";
-import cluster from "node:cluster";
-import { createHash } from "node:crypto";
-import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from "prom-client";
-import type pino from "pino";
-import { upstreamFetch } from "./upstream-fetch.js";
+import { adminApp } from "./admin-listener.js";
+import { type Mode, wireAll, wireEdge, wireFrontend } from "./modes.js";
 import { RuntimeConfig } from "./runtime-config.js";
-import { ActorDirectory } from "../observability/actor-directory.js";
-import { edgeServer, type EdgeServer } from "./edge-server.js";
-import { proxyWebSocket, rejectWithError, upgradeRequest } from "./websocket-proxy.js";
+import { listen, type Listener } from "./server.js";
+import { readTls } from "./tls.js";
 
-export type Mode = "all" | "edge" | "frontend";
-
-const TAIL = "/loki/api/v1/tail";
+export type { Mode } from "./modes.js";
 
 export interface Running extends Listener {
   mode: Mode;
@@ -63,7 +44,7 @@ export function requireFor(mode: Mode, config: Config): void {
   if (problems.length) throw new ConfigError(problems);
 }
 
-/** Starts fairgate on Node: one listener, the edge and/or the frontend behind it. */
+/** Starts fairgate on Node: one listener, the edge and/or the frontend behind it (modes.ts wires each mode). */
 export async function run(
   config: Config,
   mode: Mode,
@@ -81,7 +62,6 @@ export async function run(
   const top = new Hono();
   top.use("*", requests.middleware());
   const wss = new WebSocketServer({ noServer: true });
-  let onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>) | undefined;
 
   const tls = config.server.tls;
   const tlsOptions = tls ? readTls(tls) : undefined; // before anything starts: a bad file is a start-up error
@@ -90,153 +70,27 @@ export async function run(
     top.route("/demo/oidc", await demoIssuer(`${base}/demo/oidc`));
     top.route("/demo/querier", demoQuerier());
   }
-
-  const verifyIdentity = mode === "frontend" && config.identity ? await identityVerifier(config.identity) : undefined;
-  const names = config.status.actor_directory;
-  const frontend =
-    config.frontend && mode !== "edge"
-      ? createFrontend(config.frontend, {
-          verifyIdentity,
-          routes: config.routes,
-          observe: requests.observe,
-          log: (line) => requests.logger.warn(line),
-          recentMs: config.status.recent,
-          // The demo querier is answered in this process: a draining listener takes no new connections,
-          // and the queries in flight must still reach it.
-          querierFetch: config.demo.enabled ? inProcess(`${base}/demo/querier`, top.fetch) : undefined,
-          live: runtime && (() => runtime.current.frontend!),
-          logQueryStats: (line) => requests.logger.info(line, "query stats"),
-          directory: names.enabled ? new ActorDirectory(names.max_actors) : undefined,
-        })
-      : undefined;
-  const frontendTail = config.frontend?.tail_url ?? config.frontend?.queriers[0]?.url;
-  // The edge alone is served by node:http and undici directly (src/node/edge-server.ts); co-deployed with the
-  // frontend, or with the demo's routes, by the Hono app. Both shells take their decisions from the same Edge.
-  let edgeShell: EdgeServer | undefined;
-
-  if (mode === "frontend") {
-    top.route("/", frontend!.app);
-    onUpgrade = async (req, socket, head) => {
-      const path = req.url ?? "/";
-      try {
-        const request = upgradeRequest(req);
-        const identity = await identityOf(request, undefined, verifyIdentity);
-        if (new URL(request.url).pathname !== TAIL)
-          throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
-        proxyWebSocket(
-          wss,
-          req,
-          socket,
-          head,
-          upstreamUrl(frontendTail!, TAIL, new URL(request.url).search),
-          querierHeaders(request, identity),
-        );
-      } catch (e) {
-        await rejectWithError(socket, e, path);
-      }
-    };
-  } else {
-    // The replicas' internal route, ahead of the edge (whose route policy knows no such route).
-    if (frontend?.cluster) top.route("/", frontend.cluster.routes);
-    const { app, edge } = createEdgeApp(
-      config.edge!,
-      {
-        clientIp: (_req, env) => remoteAddress(env),
-        bodiesDecoded: false, // upstreamFetch hands bodies on as the upstream encoded them
-        fetch: upstreamFetch,
-        observe: requests.observe,
-        tokenDigest: (text) => createHash("sha256").update(text).digest("hex"),
-        inProcessRead: frontend ? (req, identity) => Promise.resolve(frontend.app.fetch(req, { identity })) : undefined,
-        // Co-deployed, the edge is ready only while the frontend can reach a querier (queries get 503 otherwise).
-        notReady: frontend ? () => frontend.pool.notReady() : undefined,
-        live: runtime && (() => runtime.current.edge!),
-        actorDirectory: names.enabled ? { claim: names.claim } : undefined,
-      },
-      mode === "edge" ? config.identity : undefined,
-      config.routes,
-    );
-    top.route("/", app);
-    if (mode === "edge" && !config.demo.enabled)
-      edgeShell = edgeServer({ edge, config: config.edge!, requests, scheme: tls ? "https" : "http" });
-    onUpgrade = async (req, socket, head) => {
-      const path = req.url ?? "/";
-      try {
-        const admitted = await edge.admit(upgradeRequest(req), req.socket.remoteAddress);
-        // Co-deployed, the tail goes straight to the frontend's tail URL with the headers the edge set.
-        const target = admitted.target ?? (frontendTail ? upstreamUrl(frontendTail, TAIL, admitted.search) : undefined);
-        if (admitted.kind !== "tail" || !target)
-          throw new ApiError("not_found", "only /loki/api/v1/tail takes a WebSocket");
-        proxyWebSocket(wss, req, socket, head, target, admitted.headers);
-      } catch (e) {
-        await rejectWithError(socket, e, path);
-      }
-    };
-  }
+  const shell = { top, wss, requests, runtime, base };
+  const { onUpgrade, frontend, edgeShell } =
+    mode === "frontend"
+      ? await wireFrontend(config, shell)
+      : mode === "edge"
+        ? wireEdge(config, shell)
+        : wireAll(config, shell);
 
   const listener = await listen(edgeShell ? { node: edgeShell.listener } : top.fetch, config.server.listen, onUpgrade, {
     tls: tlsOptions,
     maxHeaderBytes: config.routes.max_header_bytes,
   });
   let draining = false;
-  // The admin listener: operators' routes, and every metric of this process.
-  const adminApp = new Hono();
-  const processMetrics = new Registry();
-  collectDefaultMetrics({ register: processMetrics }); // memory, CPU, event-loop lag, handles, GC
-  const registries = [
-    processMetrics,
-    requests.registry,
-    ...(frontend ? [frontend.metrics.registry] : []),
-    ...(runtime ? [runtime.registry] : []),
-  ];
-  // A cluster worker's metrics are read by the primary, which serves them all on its admin listener.
-  // (prom-client answers the primary's requests once an AggregatorRegistry exists in the worker.)
-  if (cluster.isWorker) {
-    const workers = new Gauge({
-      name: "fairgate_workers",
-      help: "Worker processes serving the listener (server.workers); the primary's /metrics adds them up.",
-      registers: [processMetrics],
-    });
-    workers.set(1);
-    AggregatorRegistry.setRegistries(registries);
-    new AggregatorRegistry();
-  }
-  adminApp.get("/metrics", async (c) => {
-    const all = Registry.merge(registries);
-    return c.body(await all.metrics(), 200, { "content-type": all.contentType });
-  });
   // The same answers as on the main listener (asked in-process); not ready while draining.
   const probe = async (path: "/healthz" | "/ready") =>
     path === "/ready" && draining
       ? new Response("not ready: shutting down\n", { status: 503 })
       : top.fetch(new Request(`${base}${path}`));
-  adminApp.get("/healthz", () => probe("/healthz"));
-  adminApp.get("/ready", () => probe("/ready"));
-  // The status page polls the frontend's /debug/status and everyone's /debug/history; without a frontend it says so.
-  const history = new StatusHistory(
-    { windowMs: config.status.charts, intervalMs: config.status.sample_every },
-    requests,
-    frontend?.metrics,
-  );
-  const status = statusPage({ mode, frontend: frontend !== undefined, version: packageVersion(), startedAt });
-  adminApp.get("/status", (c) => c.body(status.html, 200, status.headers));
-  adminApp.get("/status/assets/:file", (c) => {
-    const a = statusAssets()[c.req.param("file")];
-    return a ? c.body(a.body, 200, a.headers) : c.text("no such asset\n", 404);
-  });
-  // The status page polls this in every mode: the runtime file's state travels with it.
-  adminApp.get("/debug/history", (c) => {
-    const after = Number(c.req.query("after") ?? -1);
-    const read = history.read(Number.isInteger(after) ? after : -1, c.req.query("tenant"));
-    return c.json({ ...read, runtimeConfig: runtime?.status() ?? null }, 200, { "cache-control": "no-store" });
-  });
-  adminApp.get("/debug/runtime-config", (c) =>
-    runtime
-      ? c.json(runtime.status(), 200, { "cache-control": "no-store" })
-      : c.text("no runtime_config in this process's config\n", 404),
-  );
-  if (frontend) adminApp.route("/", frontend.admin);
+  const adminRoutes = adminApp(config.status, { mode, startedAt, requests, frontend, runtime, probe });
   const admin = config.server.admin_listen
-    ? await listen(adminApp.fetch, config.server.admin_listen).catch(async (e: unknown) => {
+    ? await listen(adminRoutes.app.fetch, config.server.admin_listen).catch(async (e: unknown) => {
         await listener.close(0);
         throw e;
       })
@@ -264,20 +118,12 @@ export async function run(
       // Tenants move to the other replicas first; the sub-queries already here are still answered.
       await frontend?.drain();
       for (const client of wss.clients) client.terminate();
-      history.close();
+      adminRoutes.close();
       runtime?.close();
       await listener.close(graceMs);
       await edgeShell?.close();
       await frontend?.close();
       await admin?.close(1000);
     },
-  };
-}
-
-/** A fetch that answers URLs under `prefix` with `handler` in this process, and fetches the others. */
-function inProcess(prefix: string, handler: (req: Request) => Response | Promise<Response>): typeof fetch {
-  return async (input, init) => {
-    const req = new Request(input, init);
-    return req.url.startsWith(prefix) ? handler(req) : fetch(req);
   };
 }
