@@ -13,7 +13,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { parseConfig } from "../src/config/load.js";
 import { createFrontend, type Frontend } from "../src/frontend/app.js";
-import type { Job } from "../src/frontend/dispatch/pool.js";
+import type { SubQuery } from "../src/frontend/dispatch/pool.js";
 import { FairQueue, type Policy } from "../src/frontend/queue/fair-queue.js";
 import { TenantFifoQueue } from "../src/frontend/queue/queue.js";
 import type { QueueNodeView } from "../src/observability/metrics.js";
@@ -49,7 +49,7 @@ function frontendFor(querier: DelayQuerier, queue: "fifo" | Policy): Frontend {
       cache: { results: { enabled: false }, metadata: { enabled: false }, empty_logs: { enabled: false } },
     },
   }).frontend!;
-  return createFrontend(config, queue === "fifo" ? { queue: new TenantFifoQueue<Job>() } : {});
+  return createFrontend(config, queue === "fifo" ? { queue: new TenantFifoQueue<SubQuery>() } : {});
 }
 
 interface Result {
@@ -296,7 +296,7 @@ function settle(): NodeJS.MemoryUsage {
 }
 
 function memoryCase(n = 10_000, actors = 100): MemoryFigures {
-  const queue = new FairQueue<Job>({
+  const queue = new FairQueue<SubQuery>({
     policy: "querier-time",
     maxLevels: 3,
     maxOutstandingPerTenant: n,
@@ -306,8 +306,8 @@ function memoryCase(n = 10_000, actors = 100): MemoryFigures {
     weight: () => 1,
   });
   const base = settle();
-  // What the pool queues for a sub-query: a Job whose start() closes over the request and its context.
-  const jobs: Job[] = [];
+  // What the pool queues for a sub-query: a SubQuery whose start() closes over the request and its context.
+  const jobs: SubQuery[] = [];
   for (let i = 0; i < n; i++) {
     const controller = new AbortController();
     const req = {

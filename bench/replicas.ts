@@ -10,8 +10,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ownerOf } from "../src/frontend/cluster/owner.js";
-import { type Identity, identitySigner } from "../src/identity/identity.js";
+import { ownerOf } from "../src/frontend/replicas/owner.js";
+import { type Identity, identitySigner } from "../src/identity/signed-identity.js";
 import { startNats } from "../test/support/nats.js";
 import { allSee, type Replica, startReplica } from "../test/support/replica.js";
 import { startDelayQuerier } from "./lib/delay-querier.js";

@@ -9,7 +9,7 @@ import { packageVersion as version } from "./observability/status-assets.js";
 import { stopOnSignals } from "./node/signals.js";
 import { closest } from "./node/suggest.js";
 import cluster from "node:cluster";
-import { runPrimary, runWorker, WorkerStartError } from "./node/cluster.js";
+import { runPrimary, runWorker, WorkerStartError } from "./node/process-workers.js";
 import { checkRuntimeFile } from "./node/runtime-config.js";
 
 const HELP = `fairgate — fair queueing and tenant enforcement in front of Loki and Mimir

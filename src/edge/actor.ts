@@ -1,5 +1,5 @@
 import type { ActorConfig } from "../config/schema.js";
-import { hmacKey } from "../identity/identity.js";
+import { hmacKey } from "../identity/signed-identity.js";
 import type { VerifiedUser } from "./auth/verifier.js";
 
 /**

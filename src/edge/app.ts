@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError, errorResponse } from "../http/errors.js";
-import type { Identity } from "../identity/identity.js";
+import type { Identity } from "../identity/signed-identity.js";
 import { Edge } from "./edge.js";
 import type { Admitted } from "./request.js";
 import { forward } from "../http/forward.js";

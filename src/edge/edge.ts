@@ -1,7 +1,7 @@
 import { routesSchema, type RoutesConfig } from "../config/routes.js";
 import type { EdgeConfig, SignedIdentityConfig } from "../config/schema.js";
 import { ApiError } from "../http/errors.js";
-import { type ActorName, IDENTITY_HEADER, identitySigner, type Identity } from "../identity/identity.js";
+import { type ActorName, IDENTITY_HEADER, identitySigner, type Identity } from "../identity/signed-identity.js";
 import { LOKI_QUERY_LIMITS_HEADER, lokiQueryLimits } from "../http/loki-query-limits.js";
 import { ActorPaths } from "./actor.js";
 import { bearerToken } from "./auth/bearer.js";

@@ -1,6 +1,6 @@
 import type { HeaderMap, HeaderReader } from "../http/header-map.js";
 import type { Route, RouteTarget } from "../http/route-policy.js";
-import type { Identity } from "../identity/identity.js";
+import type { Identity } from "../identity/signed-identity.js";
 
 // What the edge's admission (edge.ts) reads of a request, and what it makes of one it lets through: the
 // types its shells (app.ts on Workers and Node, node/edge-server.ts) and its helpers (label-scope.ts) share.

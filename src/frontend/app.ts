@@ -13,10 +13,10 @@ import { buildCache } from "./cache/build.js";
 import type { Cache } from "./cache/cache.js";
 import { cacheReports } from "./cache/reports.js";
 import { StoredValues } from "./cache/stored.js";
-import { Cluster } from "./cluster/cluster.js";
-import { type Job, QuerierPool } from "./dispatch/pool.js";
+import { ReplicaSet } from "./replicas/replica-set.js";
+import { type SubQuery, QuerierPool } from "./dispatch/pool.js";
 import { routesSchema } from "../config/routes.js";
-import { type FrontendEnv, type IdentityVerifier, requireIdentity } from "./identity.js";
+import { type FrontendEnv, type IdentityVerifier, requireIdentity } from "./require-identity.js";
 import { limitsFor } from "./limits.js";
 import { answerCached } from "./pipeline/answer-cache.js";
 import { answerCache, queryPipeline } from "./pipeline/pipeline.js";
@@ -36,7 +36,7 @@ export interface FrontendDeps {
   verifyIdentity?: IdentityVerifier;
   /** The route policy (the config's top-level routes section); defaults when omitted. */
   routes?: RoutesConfig;
-  queue?: RequestQueue<Job>;
+  queue?: RequestQueue<SubQuery>;
   /** Replaces the configured cache backend (tests). */
   cache?: Cache;
   /** Hash for results cache keys (tests force collisions with it). */
@@ -62,10 +62,10 @@ export interface Frontend {
   jobs: AsyncJobs;
   pool: QuerierPool;
   cache: Cache;
-  queue: RequestQueue<Job>;
+  queue: RequestQueue<SubQuery>;
   metrics: FrontendMetrics;
   /** This replica among several (frontend.membership); undefined when it runs alone. */
-  cluster?: Cluster;
+  replicas?: ReplicaSet;
   /** Routes for operators (metrics, queue snapshot, the status page's data), served on the admin listener. */
   admin: Hono;
   /** Draining begins: with several replicas, this one leaves the membership and takes no new sub-queries. */
@@ -90,14 +90,14 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   const store = new StoredValues(cache, maxItemBytes(config));
   const routes = deps.routes ?? routesSchema.parse(undefined);
   // A sub-query's parameters come from a client's body: twice the read limit leaves room for the rest of a call.
-  const cluster = config.membership
-    ? new Cluster({ ...config, membership: config.membership }, pool, {
+  const replicas = config.membership
+    ? new ReplicaSet({ ...config, membership: config.membership }, pool, {
         log,
         maxBodyBytes: 2 * routes.read.max_body_bytes + 65_536,
         live,
       })
     : undefined;
-  const pipeline = queryPipeline(config, store, cluster?.dispatch ?? pool.dispatch, {
+  const pipeline = queryPipeline(config, store, replicas?.dispatch ?? pool.dispatch, {
     ...deps,
     heldPieces: (delta) => void (metrics.heldPieces += delta),
     shards: (n, reason) => metrics.countShards(n, reason),
@@ -119,7 +119,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     },
     deps.now,
   );
-  metrics.sources = { ...sources(inner, pool, jobs), cluster: cluster && (() => cluster.view()) };
+  metrics.sources = { ...sources(inner, pool, jobs), cluster: replicas && (() => replicas.view()) };
 
   const app = new Hono<FrontendEnv>();
   app.get("/healthz", (c) => c.text("ok\n"));
@@ -129,7 +129,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
   });
   // Replicas' calls to each other: outside the route policy (no client route leads here), and authenticated by
   // their own signature instead of an identity.
-  if (cluster) app.route("/", cluster.routes);
+  if (replicas) app.route("/", replicas.routes);
   app.use("*", routeGuard(deps.routes));
   app.use("*", requireIdentity(deps.verifyIdentity));
   asyncRoutes(app, jobs);
@@ -165,7 +165,7 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
         p.catch((e: unknown) => log(`frontend: closing: ${String(e)}`)),
         new Promise((r) => setTimeout(r, CLOSE_MS).unref?.()),
       ]);
-    await Promise.all([bounded(jobs.close()), bounded(cache.close()), bounded(cluster?.close() ?? Promise.resolve())]);
+    await Promise.all([bounded(jobs.close()), bounded(cache.close()), bounded(replicas?.close() ?? Promise.resolve())]);
   };
   return {
     app,
@@ -174,15 +174,15 @@ export function createFrontend(config: FrontendConfig, deps: FrontendDeps = {}):
     cache,
     queue,
     metrics,
-    cluster,
-    drain: async () => cluster?.drain(),
+    replicas,
+    drain: async () => replicas?.drain(),
     admin: frontendAdmin(metrics, { maxQueryParallelism: limitsFor(config, []).max_query_parallelism }, deps.directory),
     close,
   };
 }
 
 /** What the metrics and the operators' routes read at scrape time. */
-function sources(queue: RequestQueue<Job>, pool: QuerierPool, jobs: AsyncJobs): FrontendSources {
+function sources(queue: RequestQueue<SubQuery>, pool: QuerierPool, jobs: AsyncJobs): FrontendSources {
   return {
     queuedByTenant: () =>
       queue instanceof FairQueue ? queue.queuedByTenant() : [{ tenant: "", queued: queue.length }],

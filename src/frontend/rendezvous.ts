@@ -1,4 +1,4 @@
-// Rendezvous (highest random weight) hashing, for the cache ring and for tenant owners (cluster/owner.ts):
+// Rendezvous (highest random weight) hashing, for the cache ring and for tenant owners (replicas/owner.ts):
 // every key scores every node with a hash of (key, node) and goes to the node with the highest score. Adding or removing one of N nodes moves only the keys
 // that node wins or held, about 1/N of them, and every process with the same node IDs agrees on
 // every key's owner without talking to the others (the order of the list does not matter).

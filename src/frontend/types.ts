@@ -1,5 +1,5 @@
 import type { Limits } from "../config/schema.js";
-import type { Identity } from "../identity/identity.js";
+import type { Identity } from "../identity/signed-identity.js";
 
 export type Api = "loki" | "prometheus";
 

@@ -1,6 +1,6 @@
 import { ApiError } from "./errors.js";
 import { HeaderMap, type HeaderReader } from "./header-map.js";
-import { IDENTITY_HEADER } from "../identity/identity.js";
+import { IDENTITY_HEADER } from "../identity/signed-identity.js";
 
 /** A replica's signed call to another (frontend.membership); never a client's to send on. */
 export const REPLICA_AUTH_HEADER = "x-fairgate-replica-auth";

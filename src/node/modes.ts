@@ -7,10 +7,10 @@ import type { Config } from "../config/schema.js";
 import { createEdgeApp, type EdgeApp } from "../edge/app.js";
 import { createFrontend, type Frontend } from "../frontend/app.js";
 import { querierHeaders } from "../frontend/dispatch/headers.js";
-import { identityOf } from "../frontend/identity.js";
+import { identityOf } from "../frontend/require-identity.js";
 import { ApiError } from "../http/errors.js";
 import { upstreamUrl } from "../http/forward.js";
-import { identityVerifier } from "../identity/identity.js";
+import { identityVerifier } from "../identity/signed-identity.js";
 import { ActorDirectory } from "../observability/actor-directory.js";
 import type { RequestLog } from "../observability/requests.js";
 import { edgeServer, type EdgeServer } from "./edge-server.js";
@@ -81,7 +81,7 @@ export function wireEdge(config: EdgeSlice & Pick<Config, "identity" | "demo">, 
 export function wireAll(config: EdgeSlice & FrontendSlice, shell: Shell): Wired {
   const frontend = startFrontend(config, shell);
   // The replicas' internal route, ahead of the edge (whose route policy knows no such route).
-  if (frontend.cluster) shell.top.route("/", frontend.cluster.routes);
+  if (frontend.replicas) shell.top.route("/", frontend.replicas.routes);
   const { app, edge } = edgeApp(config, shell, frontend);
   shell.top.route("/", app);
   return { onUpgrade: edgeUpgrade(edge, shell, tailUrl(config)), frontend };

@@ -1,4 +1,4 @@
-import type { ActorName, Identity } from "../identity/identity.js";
+import type { ActorName, Identity } from "../identity/signed-identity.js";
 
 /** One actor path and who it stands for, as /debug/actors lists it. */
 export interface ActorEntry extends ActorName {

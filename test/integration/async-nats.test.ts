@@ -7,7 +7,7 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Identity, identitySigner } from "../../src/identity/identity.js";
+import { type Identity, identitySigner } from "../../src/identity/signed-identity.js";
 import { startNats, type TestNats } from "../support/nats.js";
 import { freePort, type Supervised, startSupervised } from "../support/supervised.js";
 import { startTestQuerier, type TestQuerier } from "../support/test-querier.js";

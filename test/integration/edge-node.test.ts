@@ -1,7 +1,7 @@
 import { decodeProtectedHeader, importJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
-import { identityVerifier } from "../../src/identity/identity.js";
+import { identityVerifier } from "../../src/identity/signed-identity.js";
 import { run, type Running } from "../../src/node/run.js";
 import { buildAttacks, expectAllRefused, type Attack } from "../support/attacks.js";
 import { refusedUpgradeStatus, tailRoundTrip } from "../support/tail.js";

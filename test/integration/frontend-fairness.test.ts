@@ -4,9 +4,9 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { createFrontend, type Frontend } from "../../src/frontend/app.js";
-import type { Job } from "../../src/frontend/dispatch/pool.js";
+import type { SubQuery } from "../../src/frontend/dispatch/pool.js";
 import { TenantFifoQueue } from "../../src/frontend/queue/queue.js";
-import type { Identity } from "../../src/identity/identity.js";
+import type { Identity } from "../../src/identity/signed-identity.js";
 import { answerAfter } from "../support/test-querier.js";
 
 // The frontend in front of a real HTTP querier whose latency the test sets, with one querier slot
@@ -73,7 +73,7 @@ function frontendFor(querier: Querier, queue: Record<string, unknown> = {}, fifo
       queue,
     },
   }).frontend!;
-  return createFrontend(config, fifo ? { queue: new TenantFifoQueue<Job>() } : {});
+  return createFrontend(config, fifo ? { queue: new TenantFifoQueue<SubQuery>() } : {});
 }
 
 const identity = (actorPath: string): Identity => ({ subject: actorPath, tenants: [TENANT], actorPath, scopes: [] });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { createFrontend, type Frontend } from "../../src/frontend/app.js";
-import type { Identity } from "../../src/identity/identity.js";
+import type { Identity } from "../../src/identity/signed-identity.js";
 import { loadFixture, startFixtureQuerier, type FixtureQuerier } from "../support/fixture-querier.js";
 
 const identity = (tenant = "team-a", actor = "users|0123456789abcdef0123456789abcdef"): Identity => ({

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
-import { identitySigner, IDENTITY_HEADER, type Identity } from "../../src/identity/identity.js";
+import { identitySigner, IDENTITY_HEADER, type Identity } from "../../src/identity/signed-identity.js";
 import { run, type Running } from "../../src/node/run.js";
 import { edgeConfig, IDENTITY_SECRET } from "../support/edge-config.js";
 

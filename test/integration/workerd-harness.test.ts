@@ -100,7 +100,7 @@ describe("workerd harness (fixture worker)", () => {
 });
 
 describe("workerd harness (real edge entry)", () => {
-  it("bundles src/edge/worker.ts, runs it in workerd, and answers 500 on a broken config", async () => {
+  it("bundles src/edge/cloudflare-worker.ts, runs it in workerd, and answers 500 on a broken config", async () => {
     const worker = await startWorker({ vars: { FAIRGATE_CONFIG: "edge:\n  issuers: not-a-list\n" } });
     try {
       const res = await fetch(`${worker.url}/loki/api/v1/labels`);

@@ -33,7 +33,10 @@ export interface WorkerdHandle {
 export interface StartWorkerOptions {
   /** Vars for the Worker; they override the config's [vars]. */
   vars: Record<string, string>;
-  /** Entry module, relative to the repository root or absolute (default: the config's main, src/edge/worker.ts). */
+  /**
+   * Entry module, relative to the repository root or absolute
+   * (default: the config's main, src/edge/cloudflare-worker.ts).
+   */
   script?: string;
   /** Wrangler config, relative to the repository root or absolute (default: wrangler.toml). */
   config?: string;

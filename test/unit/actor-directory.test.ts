@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { Edge } from "../../src/edge/edge.js";
-import { IDENTITY_HEADER, type Identity, identityVerifier } from "../../src/identity/identity.js";
+import { IDENTITY_HEADER, type Identity, identityVerifier } from "../../src/identity/signed-identity.js";
 import { ActorDirectory } from "../../src/observability/actor-directory.js";
 import { IDENTITY_SECRET, jwksEdgeConfig } from "../support/edge-config.js";
 import { type JwksServer, startJwksServer } from "../support/jwks-server.js";

@@ -3,12 +3,12 @@ import { admit, occupy, release, type Slots } from "../../src/frontend/dispatch/
 import { FairQueue } from "../../src/frontend/queue/fair-queue.js";
 import type { QueuedRequest } from "../../src/frontend/queue/queue.js";
 
-interface Job extends QueuedRequest {
+interface SubQuery extends QueuedRequest {
   name: string;
   avoid: Set<string>;
 }
 
-const job = (actor: string, name = actor): Job => ({
+const job = (actor: string, name = actor): SubQuery => ({
   name,
   tenant: "t",
   actorPath: ["users", actor],
@@ -27,7 +27,7 @@ function setup(queriers: Partial<Slots>[] = [{}]) {
     extraInflight: 0,
     ...q,
   }));
-  const queue = new FairQueue<Job>({
+  const queue = new FairQueue<SubQuery>({
     policy: "querier-time",
     maxLevels: 3,
     maxOutstandingPerTenant: 10_000,
@@ -35,7 +35,7 @@ function setup(queriers: Partial<Slots>[] = [{}]) {
     maxQueriersPerTenant: 0,
     querierIds: slots.map((q) => q.id),
   });
-  const running: { job: Job; on: Slots; extra: boolean }[] = [];
+  const running: { job: SubQuery; on: Slots; extra: boolean }[] = [];
   const pump = () => admit(slots, queue, (j, q) => running.push({ job: j, on: q, extra: occupy(q) }));
   const finish = (name: string, querierMs = 100) => {
     const i = running.findIndex((r) => r.job.name === name);

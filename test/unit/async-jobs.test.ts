@@ -3,7 +3,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { AsyncJobs } from "../../src/frontend/async/jobs.js";
 import { MemoryJobStore } from "../../src/frontend/async/memory-store.js";
 import { decodeJobMessage, type JobRecord, type JobSpec, recordKey } from "../../src/frontend/async/record.js";
-import type { RunJob } from "../../src/frontend/async/worker.js";
+import type { RunJob } from "../../src/frontend/async/job-workers.js";
 
 const opts = parseConfig({
   frontend: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { shareOf } from "../../src/frontend/cluster/budget.js";
+import { shareOf } from "../../src/frontend/replicas/budget.js";
 
 const q = (maxConcurrent: number, idleActorSlots = 0) => ({ maxConcurrent, idleActorSlots });
 const replicas = (n: number) => Array.from({ length: n }, (_, i) => `r${i}`);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { clusterDispatcher } from "../../src/frontend/cluster/dispatcher.js";
-import { decodeCall, encodeAnswer } from "../../src/frontend/cluster/envelope.js";
-import type { Member } from "../../src/frontend/cluster/membership.js";
-import { ownerOf } from "../../src/frontend/cluster/owner.js";
-import { DRAINING_HEADER } from "../../src/frontend/cluster/subquery-route.js";
+import { ownerDispatcher } from "../../src/frontend/replicas/dispatcher.js";
+import { decodeCall, encodeAnswer } from "../../src/frontend/replicas/envelope.js";
+import type { Member } from "../../src/frontend/replicas/membership.js";
+import { ownerOf } from "../../src/frontend/replicas/owner.js";
+import { DRAINING_HEADER } from "../../src/frontend/replicas/subquery-route.js";
 import { emptyCacheStats, type QueryContext, type QueryRequest } from "../../src/frontend/types.js";
 
 const request: QueryRequest = {
@@ -65,7 +65,7 @@ const context = (tenant: string): QueryContext => ({
 function setup(fetcher: typeof fetch) {
   const membership = fakeMembership(["me", "other"]);
   const local: string[] = [];
-  const dispatch = clusterDispatcher({
+  const dispatch = ownerDispatcher({
     membership,
     local: async (_req, ctx) => {
       local.push(ctx.identity.tenants[0]!);
@@ -78,7 +78,7 @@ function setup(fetcher: typeof fetch) {
   return { membership, local, dispatch };
 }
 
-describe("the cluster dispatcher", () => {
+describe("the owner dispatcher (several replicas)", () => {
   it("runs its own tenants here; the others go to their owner, signed, and bring back their costs", async () => {
     const calls: { url: string; auth: string | null; tenant: string }[] = [];
     const { local, dispatch } = setup(async (input, init) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ownerOf } from "../../src/frontend/cluster/owner.js";
+import { ownerOf } from "../../src/frontend/replicas/owner.js";
 
 const tenants = Array.from({ length: 3000 }, (_, i) => `tenant-${i}`);
 const replicas = ["r-a", "r-b", "r-c", "r-d", "r-e"];

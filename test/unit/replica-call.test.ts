@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { configSchema } from "../../src/config/schema.js";
-import { decodeAnswer, decodeCall, encodeAnswer, encodeCall } from "../../src/frontend/cluster/envelope.js";
-import { REPLICA_AUTH_HEADER, replicaSigner, replicaVerifier } from "../../src/frontend/cluster/replica-auth.js";
-import { DRAINING_HEADER, SUBQUERY_PATH, subqueryRoute } from "../../src/frontend/cluster/subquery-route.js";
+import { decodeAnswer, decodeCall, encodeAnswer, encodeCall } from "../../src/frontend/replicas/envelope.js";
+import { REPLICA_AUTH_HEADER, replicaSigner, replicaVerifier } from "../../src/frontend/replicas/replica-auth.js";
+import { DRAINING_HEADER, SUBQUERY_PATH, subqueryRoute } from "../../src/frontend/replicas/subquery-route.js";
 import { emptyCacheStats, type QueryRequest, type QueryResponse, type QueryStats } from "../../src/frontend/types.js";
 import { ApiError } from "../../src/http/errors.js";
 

@@ -7,7 +7,7 @@ import { limitsFor } from "../../src/frontend/limits.js";
 import { lokiQueryLimits } from "../../src/http/loki-query-limits.js";
 import { humanBytes, queryGuard, selectorsOf } from "../../src/frontend/pipeline/query-guard.js";
 import { emptyCacheStats, type QueryContext, type QueryRequest, type QueryResponse } from "../../src/frontend/types.js";
-import { identityVerifier, identitySigner } from "../../src/identity/identity.js";
+import { identityVerifier, identitySigner } from "../../src/identity/signed-identity.js";
 import { ApiError } from "../../src/http/errors.js";
 
 /** The ApiError a promise rejects with. */

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { FrontendConfig } from "../../config/schema.js";
 import { ApiError } from "../../http/errors.js";
-import type { Identity } from "../../identity/identity.js";
+import type { Identity } from "../../identity/signed-identity.js";
 import {
   type Answer,
   encodeJobMessage,
@@ -15,7 +15,7 @@ import {
 } from "./record.js";
 import { freeSlot, takeSlot } from "./slots.js";
 import { type JobStore, modify } from "./store.js";
-import { JobWorkers, type RunJob } from "./worker.js";
+import { JobWorkers, type RunJob } from "./job-workers.js";
 import { fallbackLog } from "../../observability/log.js";
 
 export type { Answer, JobRecord, JobState } from "./record.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Identity } from "../../identity/identity.js";
+import type { Identity } from "../../identity/signed-identity.js";
 
 export type JobState = "queued" | "running" | "done" | "failed" | "cancelled";
 

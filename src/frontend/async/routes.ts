@@ -3,7 +3,7 @@ import type { FrontendConfig } from "../../config/schema.js";
 import { ApiError } from "../../http/errors.js";
 import { one, parsed } from "../api/params.js";
 import { parseStepMs } from "../api/time.js";
-import type { FrontendEnv } from "../identity.js";
+import type { FrontendEnv } from "../require-identity.js";
 import type { Params } from "../types.js";
 import type { Answer, AsyncJobs, JobRecord } from "./jobs.js";
 import type { JobSpec } from "./record.js";

@@ -62,7 +62,7 @@ export function release(q: Slots, extra: boolean): void {
 export function admit<J extends Admissible>(
   queriers: Slots[],
   queue: AdmissionQueue<J>,
-  start: (job: J, querier: Slots) => void,
+  start: (subQuery: J, querier: Slots) => void,
 ): number {
   let started = 0;
   for (const idleActor of [false, true])
@@ -71,11 +71,13 @@ export function admit<J extends Admissible>(
       let round = 0;
       for (const q of free) {
         if (!hasRoom(q, idleActor)) continue;
-        const job = queue.dequeue(q.id, idleActor);
-        if (!job) continue;
+        const subQuery = queue.dequeue(q.id, idleActor);
+        if (!subQuery) continue;
         // A retry goes to a querier it has not failed on, when one has room.
-        const target = job.avoid.has(q.id) ? (free.find((o) => !job.avoid.has(o.id) && hasRoom(o, idleActor)) ?? q) : q;
-        start(job, target);
+        const target = subQuery.avoid.has(q.id)
+          ? (free.find((o) => !subQuery.avoid.has(o.id) && hasRoom(o, idleActor)) ?? q)
+          : q;
+        start(subQuery, target);
         round++;
       }
       if (round === 0) break;

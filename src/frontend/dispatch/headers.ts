@@ -1,5 +1,5 @@
 import { cleanRequestHeaders } from "../../http/forward.js";
-import type { Identity } from "../../identity/identity.js";
+import type { Identity } from "../../identity/signed-identity.js";
 
 /** Headers the queriers get: the identity's tenant and actor path, nothing a client wrote. */
 export function querierHeaders(req: Request, identity: Identity): Headers {

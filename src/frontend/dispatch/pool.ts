@@ -29,7 +29,8 @@ export interface SlotCount {
   idleActorSlots: number;
 }
 
-export interface Job extends QueuedRequest {
+/** A piece of a query waiting in the fair queue for a querier slot (the async query is async/jobs.ts). */
+export interface SubQuery extends QueuedRequest {
   /** Queriers that already failed this sub-query: another is preferred. */
   avoid: Set<string>;
   start(querier: QuerierState): void;
@@ -49,8 +50,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 /**
- * The queriers and their free slots. Whenever a slot frees or a job arrives, the queue is asked
- * for the next job for a querier with a free slot (the queue decides whose turn it is; the pool
+ * The queriers and their free slots. Whenever a slot frees or a sub-query arrives, the queue is asked
+ * for the next sub-query for a querier with a free slot (the queue decides whose turn it is; the pool
  * decides where it runs). Failed sub-queries are retried on another querier, with backoff.
  */
 export class QuerierPool {
@@ -64,7 +65,7 @@ export class QuerierPool {
 
   constructor(
     readonly config: FrontendConfig,
-    readonly queue: RequestQueue<Job>,
+    readonly queue: RequestQueue<SubQuery>,
     readonly codecs: Record<Api, Codec>,
     readonly metrics?: FrontendMetrics,
     /** How queriers are reached (demo mode answers its demo querier in this process). */
@@ -211,9 +212,9 @@ export class QuerierPool {
     if (reason) return Promise.reject(new ApiError("unavailable", reason, { "retry-after": "5" }));
     return new Promise<QueryResponse>((resolve, reject) => {
       const onAbort = () => {
-        this.queue.remove(job);
+        this.queue.remove(subQuery);
         this.metrics?.discarded.inc({
-          user: job.tenant,
+          user: subQuery.tenant,
           reason:
             ctx.signal.reason instanceof DOMException && ctx.signal.reason.name === "TimeoutError"
               ? "timeout"
@@ -221,7 +222,7 @@ export class QuerierPool {
         });
         reject(ctx.signal.reason);
       };
-      const job: Job = {
+      const subQuery: SubQuery = {
         tenant: ctx.identity.tenants.join("|"),
         actorPath: ctx.identity.actorPath.split("|"),
         enqueuedAt: Date.now(),
@@ -229,11 +230,11 @@ export class QuerierPool {
         avoid,
         start: (querier) => {
           ctx.signal.removeEventListener("abort", onAbort);
-          const waited = Date.now() - job.enqueuedAt;
+          const waited = Date.now() - subQuery.enqueuedAt;
           ctx.stats.queueWaitMs += waited;
           this.metrics?.queueDuration.observe(waited / 1000);
           const headers = new Headers(ctx.forwardHeaders);
-          headers.set("x-scope-orgid", job.tenant);
+          headers.set("x-scope-orgid", subQuery.tenant);
           headers.set("x-loki-actor-path", ctx.identity.actorPath);
           headers.set("x-query-queue-time", `${waited}ms`);
           const began = Date.now();
@@ -261,17 +262,17 @@ export class QuerierPool {
               const used = answer && codec.querierTimeMs ? codec.querierTimeMs(answer, wall) : wall;
               ctx.stats.querierMs += used;
               if (answer) addProcessed(ctx.stats, codec.processed?.(answer));
-              this.queue.finished(job, used);
-              this.metrics?.querierTime.inc({ user: job.tenant }, used / 1000);
+              this.queue.finished(subQuery, used);
+              this.metrics?.querierTime.inc({ user: subQuery.tenant }, used / 1000);
               release(querier, extra);
               this.#forgetIfDrained(querier);
               this.#pump();
             });
         },
       };
-      const refused = this.queue.enqueue(job);
+      const refused = this.queue.enqueue(subQuery);
       if (refused) {
-        this.metrics?.discarded.inc({ user: job.tenant, reason: refused.reason });
+        this.metrics?.discarded.inc({ user: subQuery.tenant, reason: refused.reason });
         throw refusalError(refused);
       }
       ctx.signal.addEventListener("abort", onAbort, { once: true });
@@ -280,7 +281,7 @@ export class QuerierPool {
   }
 
   #pump(): void {
-    admit(this.queriers, this.queue, (job, querier) => job.start(querier as QuerierState));
+    admit(this.queriers, this.queue, (subQuery, querier) => subQuery.start(querier as QuerierState));
   }
 
   #failed(q: QuerierState, error: string): void {

@@ -1,11 +1,11 @@
 import type { FrontendConfig } from "../../config/schema.js";
-import type { Job } from "../dispatch/pool.js";
+import type { SubQuery } from "../dispatch/pool.js";
 import { FairQueue } from "./fair-queue.js";
 
 /** The fair queue as the frontend's `queue:` section configures it. */
-export function fairQueue(config: FrontendConfig): FairQueue<Job> {
+export function fairQueue(config: FrontendConfig): FairQueue<SubQuery> {
   const q = config.queue;
-  return new FairQueue<Job>({
+  return new FairQueue<SubQuery>({
     policy: q.policy,
     tenantPolicy: q.tenant_policy,
     maxLevels: q.max_queue_hierarchy_levels,

@@ -4,7 +4,7 @@ import type { ClusterView } from "../../observability/metrics.js";
 import type { QuerierPool } from "../dispatch/pool.js";
 import type { Handler } from "../types.js";
 import { shareOf } from "./budget.js";
-import { clusterDispatcher } from "./dispatcher.js";
+import { ownerDispatcher } from "./dispatcher.js";
 import { Membership } from "./membership.js";
 import { replicaSigner, replicaVerifier } from "./replica-auth.js";
 import { subqueryRoute } from "./subquery-route.js";
@@ -13,15 +13,15 @@ import { subqueryRoute } from "./subquery-route.js";
  * This replica among several: the membership, the querier budget it keeps in step with the live set, the
  * dispatcher that sends each sub-query to its tenant's owner, and the route where the others send theirs.
  */
-export class Cluster {
+export class ReplicaSet {
   readonly membership: Membership;
   readonly dispatch: Handler;
   /** The internal sub-query route; mounted before any route policy and identity check. */
   readonly routes: Hono;
-  readonly #dispatcher: ReturnType<typeof clusterDispatcher>;
+  readonly #dispatcher: ReturnType<typeof ownerDispatcher>;
   #draining = false;
 
-  constructor(config: FrontendConfig & { membership: MembershipConfig }, pool: QuerierPool, opts: ClusterOptions) {
+  constructor(config: FrontendConfig & { membership: MembershipConfig }, pool: QuerierPool, opts: ReplicaSetOptions) {
     const m = config.membership;
     this.membership = new Membership(m, opts.log);
     const self = this.membership.self.id;
@@ -33,7 +33,7 @@ export class Cluster {
       return pool.dispatch(req, ctx);
     };
     this.membership.trackWork(() => pool.queue.length > 0 || pool.queriers.some((q) => q.inflight > 0));
-    this.#dispatcher = clusterDispatcher({
+    this.#dispatcher = ownerDispatcher({
       membership: this.membership,
       local: run,
       sign: async (audience, body) => (await signer)(audience, body),
@@ -89,7 +89,7 @@ export class Cluster {
   }
 }
 
-export interface ClusterOptions {
+export interface ReplicaSetOptions {
   log: (line: string) => void;
   /** The largest sub-query call the internal route reads. */
   maxBodyBytes: number;

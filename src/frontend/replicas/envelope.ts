@@ -1,5 +1,5 @@
 import { ApiError, type ErrorKind } from "../../http/errors.js";
-import type { Identity } from "../../identity/identity.js";
+import type { Identity } from "../../identity/signed-identity.js";
 import { addProcessed, type QueryRequest, type QueryResponse, type QueryStats } from "../types.js";
 
 /**

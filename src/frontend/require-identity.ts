@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../http/errors.js";
-import { IDENTITY_HEADER, type Identity } from "../identity/identity.js";
+import { IDENTITY_HEADER, type Identity } from "../identity/signed-identity.js";
 
 /** The frontend's Hono environment: every route after requireIdentity knows who is asking. */
 export type FrontendEnv = { Variables: { identity: Identity } };

@@ -25,7 +25,7 @@ class OwnerAway extends Error {}
  * says it is draining, the sub-query waits until the membership has moved the tenant (or for one membership
  * timeout, when the owner stays listed), then goes to whoever owns it then: a client sees latency, not an error.
  */
-export function clusterDispatcher(deps: DispatcherDeps): Handler & { tenants(): Map<string, string> } {
+export function ownerDispatcher(deps: DispatcherDeps): Handler & { tenants(): Map<string, string> } {
   const fetcher = deps.fetch ?? fetch;
   const { membership } = deps;
   const self = membership.self.id;

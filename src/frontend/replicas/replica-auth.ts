@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 import { ApiError } from "../../http/errors.js";
 import { REPLICA_AUTH_HEADER } from "../../http/forward.js";
-import { hmacKey } from "../../identity/identity.js";
+import { hmacKey } from "../../identity/signed-identity.js";
 
 // The edge strips clients' copies of the header, and only the internal route reads it.
 export { REPLICA_AUTH_HEADER };
