@@ -72,6 +72,16 @@ describe("fairgate CLI", { timeout: 120_000 }, () => {
     expect(r.stderr).toContain("edge.tenants: required");
   });
 
+  it("lists the deprecated keys a config uses, with their new names", () => {
+    const old = join(scratch, "deprecated.yaml");
+    writeFileSync(old, "frontend:\n  queriers: [{ url: http://127.0.0.1:9 }]\n  async: { workers: 2 }\n");
+    const r = cli("check-config", old);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(
+      `${old}: ok, 1 deprecated\n  warning: frontend.async.workers is deprecated: use frontend.async.job_workers\n`,
+    );
+  });
+
   it("checks the config's runtime file too", () => {
     const runtime = join(scratch, "runtime.yaml");
     const config = join(scratch, "with-runtime.yaml");
