@@ -26,7 +26,7 @@ function frontend(querier: string, store: Record<string, unknown>): Frontend {
         queriers: [{ url: querier, max_concurrent: 4 }],
         limits: { split_metric_queries_by_interval: "24h" },
         cache: { results: { enabled: false }, metadata: { enabled: false }, empty_logs: { enabled: false } },
-        async: { max_jobs_per_tenant: 100_000, max_jobs_per_actor: 100_000, workers: 8, ...store },
+        async: { max_jobs_per_tenant: 100_000, max_jobs_per_actor: 100_000, job_workers: 8, ...store },
       },
     }).frontend!,
     { log: () => {} },

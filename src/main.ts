@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError, parseConfigText } from "./config/load.js";
+import { ConfigError, type Loaded, loadConfigText } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { ActorPaths } from "./edge/actor.js";
 import { type Mode, run } from "./node/run.js";
@@ -26,7 +26,8 @@ SIGHUP reads server.tls's certificate and key, and runtime_config's file, again.
 Environment: \${NAME} in the config expands from the environment (\${NAME:-default} for a default).
 `;
 
-function loadConfig(file: string): Config {
+/** The config in `file`, and a warning for each deprecated key in it. */
+function loadConfigFile(file: string): Loaded {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -36,7 +37,14 @@ function loadConfig(file: string): Config {
         `${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
     ]);
   }
-  return parseConfigText(text, process.env);
+  return loadConfigText(text, process.env);
+}
+
+/** The config, with its deprecation warnings logged once (by the primary of server.workers, not each worker). */
+function loadConfig(file: string): Config {
+  const { config, warnings } = loadConfigFile(file);
+  if (!cluster.isWorker) for (const w of warnings) process.stderr.write(`fairgate: warning: ${w}\n`);
+  return config;
 }
 
 function fail(message: string): never {
@@ -88,8 +96,9 @@ function unknownCommand(command: string): string {
 function checkConfig(values: Options, rest: string[]): void {
   const files = [...(values.config ? [values.config] : []), ...rest];
   if (files.length !== 1) fail("check-config needs one FILE (check-config FILE or check-config --config FILE)");
-  const config = loadConfig(files[0]!);
-  process.stdout.write(`${files[0]}: ok\n`);
+  const { config, warnings } = loadConfigFile(files[0]!);
+  process.stdout.write(`${files[0]}: ok${warnings.length ? `, ${warnings.length} deprecated` : ""}\n`);
+  for (const w of warnings) process.stdout.write(`  warning: ${w}\n`);
   if (!config.runtime_config) return;
   const { sections } = checkRuntimeFile(config, process.env);
   process.stdout.write(`${config.runtime_config.file}: ok (${sections.join(", ") || "no sections"})\n`);

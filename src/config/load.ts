@@ -1,6 +1,6 @@
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { z } from "zod";
-import { exposureProblems } from "./exposure.js";
+import { resolveAliases } from "./aliases.js";
 import { configSchema, type Config } from "./schema.js";
 
 /** Every problem in a config, one line each, by path: `edge.issuers[0].audiences: required`. */
@@ -37,6 +37,8 @@ function formatPath(path: readonly PropertyKey[]): string {
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((i) => {
+    // A cross-section rule's message that names its keys itself (rules.ts).
+    if (i.code === "custom" && i.params?.whole) return i.message;
     const path = formatPath(i.path) || "(top level)";
     if (i.code === "invalid_type" && i.input === undefined) return `${path}: required`;
     if (i.code === "unrecognized_keys")
@@ -45,15 +47,21 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   });
 }
 
-export function parseConfig(value: unknown): Config {
+/** A validated config, and a warning for each deprecated key it uses (aliases.ts), for the caller to log. */
+export type Loaded = { config: Config; warnings: string[] };
+
+export function loadConfig(raw: unknown): Loaded {
+  const { value, warnings } = resolveAliases(raw ?? {});
   // reportInput: a missing key ("required") and a value of the wrong type get different messages.
-  const r = configSchema.safeParse(value ?? {}, { reportInput: true });
+  const r = configSchema.safeParse(value, { reportInput: true });
   if (!r.success) throw new ConfigError(formatIssues(r.error.issues));
-  return cross(r.data);
+  return { config: r.data, warnings };
 }
 
-/** YAML text (with ${ENV} expansion) to a validated config. */
-export function parseConfigText(text: string, env: Env): Config {
+export const parseConfig = (value: unknown): Config => loadConfig(value).config;
+
+/** YAML text (with ${ENV} expansion) to a validated config, and its deprecation warnings. */
+export function loadConfigText(text: string, env: Env): Loaded {
   const { text: expanded, problems } = expandEnv(text, env);
   let value: unknown;
   try {
@@ -65,24 +73,13 @@ export function parseConfigText(text: string, env: Env): Config {
   if (problems.length) {
     // Report the schema's problems too, so one run shows everything.
     try {
-      parseConfig(value);
+      loadConfig(value);
     } catch (e) {
       if (e instanceof ConfigError) throw new ConfigError([...problems, ...e.problems]);
     }
     throw new ConfigError(problems);
   }
-  return parseConfig(value);
+  return loadConfig(value);
 }
 
-/** Rules that span sections. */
-function cross(c: Config): Config {
-  const problems: string[] = [];
-  if (!c.edge && !c.frontend) problems.push("(top level): configure edge, frontend, or both");
-  if (c.identity && !c.identity.secret && !c.identity.private_jwk && !c.identity.public_jwk)
-    problems.push("identity: set secret, or private_jwk (edge) / public_jwk (frontend)");
-  if (c.identity?.secret && (c.identity.private_jwk || c.identity.public_jwk))
-    problems.push("identity: use either secret or a key pair, not both");
-  problems.push(...exposureProblems(c.server, c.demo.enabled));
-  if (problems.length) throw new ConfigError(problems);
-  return c;
-}
+export const parseConfigText = (text: string, env: Env): Config => loadConfigText(text, env).config;

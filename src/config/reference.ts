@@ -29,6 +29,9 @@ const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._z
 /** What schema.ts's duration() and routes.ts's byteSize() are marked as: they parse text into milliseconds, bytes. */
 const unitOf = (s: z.ZodType): string | undefined => (globalRegistry.get(s) as { unit?: string } | undefined)?.unit;
 
+/** A deprecated key the schema still reads (marked so in its section's file): listed with the aliases instead. */
+const isDeprecated = (s: z.ZodType): boolean => globalRegistry.get(s)?.deprecated === true;
+
 const isInteger = (d: Def) =>
   (d.checks ?? []).some((c) => c._zod.def.check === "number_format" && /int/.test(c._zod.def.format ?? ""));
 
@@ -87,6 +90,7 @@ export function referenceRows(schema: z.ZodType, prefix = "", seen = new Set<z.Z
   if (!object || seen.has(object)) return rows;
   const within = new Set(seen).add(object);
   for (const [name, field] of Object.entries(defOf(object).shape!)) {
+    if (isDeprecated(field)) continue;
     const key = prefix ? `${prefix}.${name}` : name;
     let s = field;
     let required = true;
@@ -126,7 +130,11 @@ function objectOf(s: z.ZodType): z.ZodType | undefined {
  * docs/configuration.md: one table of every key, type, default and whether it is required. `applied` gives
  * defaults the code applies after parsing (per-tenant limits: DEFAULT_LIMITS), by the key prefix they apply under.
  */
-export function referenceMarkdown(schema: z.ZodType, applied: Record<string, object> = {}): string {
+export function referenceMarkdown(
+  schema: z.ZodType,
+  applied: Record<string, object> = {},
+  deprecated: readonly { key: string; use: string }[] = [],
+): string {
   const rows = referenceRows(schema).map((r) => {
     const [prefix, values] = Object.entries(applied).find(([p]) => r.key.startsWith(`${p}.`)) ?? [];
     if (r.default || !prefix || !values) return r;
@@ -137,12 +145,13 @@ export function referenceMarkdown(schema: z.ZodType, applied: Record<string, obj
   const lines = [
     "# Configuration reference",
     "",
-    "Generated from the schema (`src/config/schema.ts`) by `npm run docs:config`; do not edit by hand:",
+    "Generated from the schema (`src/config/schema.ts` and the sections it imports) by `npm run docs:config`;",
+    "do not edit by hand:",
     "`test/unit/config-reference.test.ts` fails when this file differs from what the schema gives. What each key",
     "means: the annotated examples in [docs/edge.md](edge.md#configuration-reference-edge) and",
     "[docs/frontend.md](frontend.md#configuration-reference-frontend), and the configs in `config/examples/`.",
     "",
-    "Durations are `500ms`, `30s`, `5m`, `1h`, `7d` or seconds as a number; sizes under `routes` are bytes or",
+    "Durations are `500ms`, `30s`, `5m`, `1h`, `7d` or seconds as a number; sizes (every key of type size) are bytes or",
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${NAME} syntax, as text
     "`KiB`/`MiB`/`GiB`, `KB`/`MB`/`GB`. `${NAME}` expands from the environment (`${NAME:-default}`). A key marked",
     "required is required when its section is present.",
@@ -152,6 +161,16 @@ export function referenceMarkdown(schema: z.ZodType, applied: Record<string, obj
       ...rows.map((r) => [cell(r.key), r.type, cell(r.default), r.required ? "yes" : ""]),
     ]),
     "",
+    ...(deprecated.length
+      ? [
+          "## Deprecated keys",
+          "",
+          "Still read, with a warning at start-up and from `fairgate check-config`; move to the new key.",
+          "",
+          ...table([["deprecated key", "use instead"], ...deprecated.map((d) => [cell(d.key), d.use])]),
+          "",
+        ]
+      : []),
   ];
   return lines.join("\n");
 }

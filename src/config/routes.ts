@@ -1,36 +1,5 @@
 import { z } from "zod";
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const BYTE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  kb: 1000,
-  kib: KiB,
-  mb: 1000 ** 2,
-  mib: MiB,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
-
-/** A size in bytes: a number, or "512KiB", "1MiB", "16MB". */
-export const byteSize = () =>
-  z
-    .union([z.number().int().min(0), z.string()])
-    .transform((v, ctx) => {
-      if (typeof v === "number") return v;
-      const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
-      const unit = m && BYTE_UNITS[m[2]!.toLowerCase()];
-      if (!m || !unit) {
-        ctx.addIssue({
-          code: "custom",
-          message: `not a size: ${JSON.stringify(v)} (use e.g. 65536, 512KiB, 1MiB, 16MB)`,
-        });
-        return z.NEVER;
-      }
-      return Number(m[1]) * unit;
-    })
-    .meta({ unit: "size" }); // for the configuration reference (src/config/reference.ts)
+import { byteSize, KiB, MiB, url } from "./common.js";
 
 // RFC 6749 §3.3: a scope is printable ASCII without spaces, double quotes or backslashes.
 const scope = z
@@ -56,7 +25,7 @@ const optional = (what: string) =>
     .object({
       ...access,
       enabled: z.boolean().default(false),
-      url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+      url: url().optional(),
       max_body_bytes: byteSize().default(MiB),
     })
     .strict()
@@ -75,9 +44,7 @@ export const routesSchema = z
     rules: optional("the rules API, e.g. the ruler"),
     admin: optional("Prometheus's admin API"),
     // All request headers together (names, values, ": " and CRLF); larger gets 431.
-    max_header_bytes: byteSize()
-      .default(32 * KiB)
-      .refine((n) => n >= 4 * KiB, "at least 4KiB"),
+    max_header_bytes: byteSize(4 * KiB).default(32 * KiB),
   })
   .strict()
   .prefault({});

@@ -1,7 +1,7 @@
 // Cloudflare Workers entry. The config is YAML in the FAIRGATE_CONFIG var; ${NAME} in it expands
 // from the Worker's vars and secrets (wrangler secret put NAME), so secrets never sit in wrangler.toml.
 import type { Hono } from "hono";
-import { ConfigError, parseConfigText } from "../config/load.js";
+import { ConfigError, loadConfigText } from "../config/load.js";
 import { createEdgeApp } from "./app.js";
 
 type Env = Record<string, unknown> & { FAIRGATE_CONFIG?: string };
@@ -14,6 +14,7 @@ let built: { app?: Hono; error?: string } | undefined;
  */
 const workersLog = (fields: Record<string, unknown>): void => {
   if (fields.error) console.error(fields.error);
+  if (fields.warning) console.warn(fields.warning);
 };
 
 function build(env: Env): { app?: Hono; error?: string } {
@@ -23,7 +24,8 @@ function build(env: Env): { app?: Hono; error?: string } {
     const strings = Object.fromEntries(
       Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"),
     );
-    const config = parseConfigText(env.FAIRGATE_CONFIG, strings);
+    const { config, warnings } = loadConfigText(env.FAIRGATE_CONFIG, strings);
+    for (const warning of warnings) workersLog({ warning: `config: ${warning}` });
     if (!config.edge) throw new ConfigError(["edge: required on Workers"]);
     if (!config.edge.upstream.read_url)
       throw new ConfigError(["edge.upstream.read_url: required on Workers (the frontend's URL)"]);

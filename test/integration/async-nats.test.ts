@@ -74,6 +74,7 @@ describe("asynchronous queries on NATS JetStream, shared by replicas", () => {
       server: { listen: `127.0.0.1:${port}` },
       identity: { secret: SECRET },
       log: { level: "warn" },
+      nats: { servers: [nats.url], prefix, timeout: "2s" },
       frontend: {
         queriers: [{ url: q.url, max_concurrent: 8 }],
         health_check: { interval: "10s" },
@@ -81,11 +82,10 @@ describe("asynchronous queries on NATS JetStream, shared by replicas", () => {
         cache: { results: { enabled: false } },
         async: {
           heartbeat: "1s",
-          workers: 2,
+          job_workers: 2,
           max_jobs_per_actor: 2,
           ...async,
           store: "nats",
-          nats: { servers: [nats.url], prefix, timeout: "2s" },
         },
       },
     };

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,6 +72,16 @@ describe("fairgate CLI", { timeout: 120_000 }, () => {
     expect(r.stderr).toContain("edge.tenants: required");
   });
 
+  it("lists the deprecated keys a config uses, with their new names", () => {
+    const old = join(scratch, "deprecated.yaml");
+    writeFileSync(old, "frontend:\n  queriers: [{ url: http://127.0.0.1:9 }]\n  async: { workers: 2 }\n");
+    const r = cli("check-config", old);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(
+      `${old}: ok, 1 deprecated\n  warning: frontend.async.workers is deprecated: use frontend.async.job_workers\n`,
+    );
+  });
+
   it("checks the config's runtime file too", () => {
     const runtime = join(scratch, "runtime.yaml");
     const config = join(scratch, "with-runtime.yaml");
@@ -104,6 +114,26 @@ describe("fairgate CLI", { timeout: 120_000 }, () => {
       expect(r.stderr).toBe(`fairgate: cannot listen on 127.0.0.1:${port}: the port is already in use\n`);
     } finally {
       blocker.close();
+    }
+  });
+
+  it("logs each deprecated key of its config once at start, and starts", async () => {
+    const port = await freePort();
+    const file = configOn(port);
+    writeFileSync(file, `${readFileSync(file, "utf8")}  async: { workers: 2 }\n`);
+    const child = spawn(process.execPath, [...BIN, "frontend", "--config", file], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let [out, err] = ["", ""];
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    try {
+      await expect.poll(() => out, { timeout: 90_000 }).toContain(`listening on http://127.0.0.1:${port}`);
+      expect(err.split("\n").filter((l) => l.includes("deprecated"))).toEqual([
+        "fairgate: warning: frontend.async.workers is deprecated: use frontend.async.job_workers",
+      ]);
+    } finally {
+      child.kill("SIGKILL");
     }
   });
 

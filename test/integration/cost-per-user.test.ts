@@ -7,6 +7,7 @@ import { run, type Running } from "../../src/node/run.js";
 import { logLines } from "../support/log-lines.js";
 import { generateHistory, lokiOrSkip, pushHistory, startLoki, type TestLoki } from "../support/loki.js";
 import { DEFAULT_ACCOUNTS, startOidcProvider, type TestIdp } from "../support/oidc-provider.js";
+import { until } from "../support/ready-process.js";
 
 const bin = lokiOrSkip("test/integration/cost-per-user.test.ts");
 const HOUR = 3_600_000;
@@ -90,7 +91,12 @@ describe.skipIf(!bin)("cost per user, in front of a real Loki", { timeout: 180_0
     expect(summary.totalLinesProcessed).toBeGreaterThan(100);
     expect(line.processed_lines).toBe(summary.totalLinesProcessed);
     expect(line.processed_bytes).toBe(summary.totalBytesProcessed);
-    expect(loki.logs()).toContain(`query_hash=${line.query_hash}`);
+    // Loki's log comes through a pipe: its line for this query may arrive after the answer.
+    await until(
+      "Loki's log line with the query hash",
+      async () => loki.logs().includes(`query_hash=${line.query_hash}`),
+      10_000,
+    );
   });
 
   it("shows who is behind an actor hash on the admin listener only", async () => {

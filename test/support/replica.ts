@@ -50,10 +50,10 @@ export async function startReplica(o: ReplicaOptions): Promise<Replica> {
     server: { listen: `127.0.0.1:${port}`, admin_listen: `127.0.0.1:${adminPort}` },
     identity: { secret: o.identitySecret },
     log: { level: o.logLevel ?? "warn" },
+    nats: { servers: [o.natsUrl], prefix: o.prefix, timeout: "1s" },
     frontend: {
       ...o.frontend,
       membership: {
-        nats: { servers: [o.natsUrl], prefix: o.prefix, timeout: "1s" },
         replica_id: o.id,
         advertise_url: url,
         heartbeat: `${o.heartbeatMs}ms`,

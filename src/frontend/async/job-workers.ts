@@ -68,7 +68,7 @@ export class JobWorkers {
   }
 
   start(): void {
-    for (let i = 0; i < this.opts.workers; i++) this.#loops.push(this.#loop());
+    for (let i = 0; i < this.opts.job_workers; i++) this.#loops.push(this.#loop());
   }
 
   /** Aborts a job this replica runs; false when it runs elsewhere or not at all. */
