@@ -172,7 +172,7 @@ describe("results cache on a ring of three real memcached servers", () => {
     await askAll(f);
     const frozen = mcs[2]!;
     const live = mcs.slice(0, 2);
-    frozen.pause();
+    await frozen.pause();
     const before = await Promise.all(live.map((m) => m.stats()));
 
     // Nothing is answered on the frozen server's connection: only the deadline ends those operations.

@@ -555,7 +555,7 @@ describe("MemcachedCache against a real memcached", () => {
     withClient(
       async (c, events) => {
         expect(await c.set("k", new Uint8Array([42]), 60)).toBe(true);
-        small.pause(); // one stall, until a single get has missed its deadline
+        await small.pause(); // one stall, until a single get has missed its deadline
         try {
           expect(await c.get("k")).toBeUndefined();
         } finally {

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,8 +19,12 @@ export interface TestMemcached {
   /** Starts it again on the same port, empty, and waits until it accepts connections. */
   start(): Promise<void>;
   close(): Promise<void>;
-  /** Freezes memcached (SIGSTOP): connections stay open, nothing is answered, until resume(). */
-  pause(): void;
+  /**
+   * Freezes memcached (SIGSTOP): connections stay open, nothing is answered, until resume(). Resolves once every
+   * thread is stopped: SIGSTOP takes effect asynchronously, and a thread still running on the other core could
+   * answer one more request (seen on a busy 2-core machine).
+   */
+  pause(): Promise<void>;
   resume(): void;
   /** Whether memcached runs now. */
   running(): boolean;
@@ -80,6 +85,21 @@ function accepts(port: number): Promise<boolean> {
     });
     socket.on("error", () => resolve(false));
   });
+}
+
+/** Waits (at most 2 s) until every thread of `pid` is in the stopped state ("T" in /proc/PID/task/TID/stat). */
+async function allStopped(pid: number): Promise<void> {
+  const stopped = () => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).every((tid) =>
+        /\) T /.test(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")),
+      );
+    } catch {
+      return true; // no /proc (not Linux), or the process is gone: nothing more to wait for
+    }
+  };
+  const deadline = Date.now() + 2000;
+  while (!stopped() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
 }
 
 export async function startMemcached(opts: StartMemcachedOptions = {}): Promise<TestMemcached> {
@@ -151,7 +171,11 @@ export async function startMemcached(opts: StartMemcachedOptions = {}): Promise<
       await start(true);
     },
     close: stop,
-    pause: () => proc && process.kill(-proc.pid, "SIGSTOP"),
+    pause: async () => {
+      if (!proc) return;
+      process.kill(-proc.pid, "SIGSTOP");
+      await allStopped(proc.pid);
+    },
     resume: () => proc && process.kill(-proc.pid, "SIGCONT"),
     running: () => proc !== undefined && exited === undefined,
     flushAll: async () => {
