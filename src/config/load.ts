@@ -60,16 +60,22 @@ export function loadConfig(raw: unknown): Loaded {
 
 export const parseConfig = (value: unknown): Config => loadConfig(value).config;
 
+/**
+ * YAML text with ${ENV} expanded, and the variables that could not be: the config and the runtime file read alike.
+ * Text that is not YAML throws, with those problems too.
+ */
+export function readYaml(text: string, env: Env): { value: unknown; problems: string[] } {
+  const { text: expanded, problems } = expandEnv(text, env);
+  try {
+    return { value: parseYaml(expanded), problems };
+  } catch (e) {
+    throw new ConfigError([...problems, `YAML: ${e instanceof YAMLParseError ? e.message : String(e)}`]);
+  }
+}
+
 /** YAML text (with ${ENV} expansion) to a validated config, and its deprecation warnings. */
 export function loadConfigText(text: string, env: Env): Loaded {
-  const { text: expanded, problems } = expandEnv(text, env);
-  let value: unknown;
-  try {
-    value = parseYaml(expanded);
-  } catch (e) {
-    const msg = e instanceof YAMLParseError ? e.message : String(e);
-    throw new ConfigError([...problems, `YAML: ${msg}`]);
-  }
+  const { value, problems } = readYaml(text, env);
   if (problems.length) {
     // Report the schema's problems too, so one run shows everything.
     try {

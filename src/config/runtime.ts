@@ -1,5 +1,4 @@
-import { parse as parseYaml, YAMLParseError } from "yaml";
-import { ConfigError, expandEnv, formatIssues } from "./load.js";
+import { ConfigError, formatIssues, readYaml } from "./load.js";
 import { type Config, type RuntimeOverrides, runtimeSchema } from "./schema.js";
 
 type Env = Record<string, string | undefined>;
@@ -11,13 +10,7 @@ export const RUNTIME_SECTIONS: string[] = Object.entries(runtimeSchema.shape).fl
 
 /** A runtime file's text (YAML, ${ENV} expanded) to its overrides; an empty file overrides nothing. */
 export function parseRuntimeText(text: string, env: Env): RuntimeOverrides {
-  const { text: expanded, problems } = expandEnv(text, env);
-  let value: unknown;
-  try {
-    value = parseYaml(expanded);
-  } catch (e) {
-    throw new ConfigError([...problems, `YAML: ${e instanceof YAMLParseError ? e.message : String(e)}`]);
-  }
+  const { value, problems } = readYaml(text, env);
   const r = runtimeSchema.safeParse(value ?? {}, { reportInput: true });
   const found = r.success ? [] : formatIssues(r.error.issues).map(explainUnknown);
   if (problems.length || found.length) throw new ConfigError([...problems, ...found]);
