@@ -6,7 +6,7 @@ import { parser } from "@grafana/lezer-logql";
 import { ApiError, printable } from "../http/errors.js";
 import { checkRewrite } from "./check.js";
 import { effectivePolicies, inexpressible, type LabelPolicy, matcherText } from "./policy.js";
-import { type Language, printQuery } from "./print.js";
+import { type Language, printQuery, printTree } from "./print.js";
 import { findAll, parseStrictly, rewriteText, type SyntaxNode } from "./syntax.js";
 
 const LOGQL: Language = { parser, strings: new Set(["String"]), comment: "LineComment" };
@@ -20,20 +20,20 @@ function restrictedSelector(sel: SyntaxNode, src: string, policy: LabelPolicy): 
 
 /** The query as it is forwarded under a label policy, before the policy is added (see print.ts). */
 export const printLogQL = (query: string, what = "query"): string =>
-  printQuery(LOGQL, query, `invalid parameter "${what}"`);
+  printQuery(LOGQL, query, `invalid parameter "${what}"`).text;
 
 /** `query` restricted to what the policies allow; 400 when the grammar cannot parse it. */
 export function restrictLogQL(query: string, policies: readonly LabelPolicy[], what = "query"): string {
   const invalid = `invalid parameter "${what}"`;
-  parseStrictly(parser, query, invalid);
+  const tree = parseStrictly(parser, query, invalid);
   const combined = effectivePolicies(policies);
   if (!combined) return query;
   // Rewritten from the printed tree, never the received text: see print.ts.
-  const printed = printQuery(LOGQL, query, invalid);
-  const out = rewriteText(parser.parse(printed).topNode, printed, (n) => {
+  const printed = printTree(LOGQL, tree, query, invalid);
+  const out = rewriteText(printed.tree.topNode, printed.text, (n) => {
     if (n.name !== "Selector") return undefined;
     if (combined.length > 1) throw inexpressible("a stream selector");
-    return restrictedSelector(n, printed, combined[0]!);
+    return restrictedSelector(n, printed.text, combined[0]!);
   });
   checkRewrite(parser, out, "Selector", matchersOf, combined);
   return out;
@@ -55,10 +55,10 @@ export function restrictLogSelectors(matches: readonly string[], policies: reado
   const out: string[] = [];
   for (const m of matches) {
     const printed = printQuery(LOGQL, m, 'invalid parameter "match[]"');
-    const sel = findAll(parser.parse(printed).topNode, "Selector");
-    if (sel.length !== 1 || printed.slice(sel[0]!.from, sel[0]!.to) !== printed)
+    const sel = findAll(printed.tree.topNode, "Selector");
+    if (sel.length !== 1 || printed.text.slice(sel[0]!.from, sel[0]!.to) !== printed.text)
       throw new ApiError("bad_data", `invalid parameter "match[]": expected a stream selector, got "${printable(m)}"`);
-    for (const p of combined) out.push(restrictedSelector(sel[0]!, printed, p));
+    for (const p of combined) out.push(restrictedSelector(sel[0]!, printed.text, p));
   }
   for (const o of out) checkRewrite(parser, o, "Selector", matchersOf, combined);
   return out;

@@ -7,7 +7,7 @@
 import type { LRParser } from "@lezer/lr";
 import { ApiError, printable } from "../http/errors.js";
 import { quote, unquote } from "./literal.js";
-import { children, parseStrictly, type SyntaxNode } from "./syntax.js";
+import { children, parseStrictly, type SyntaxNode, type Tree } from "./syntax.js";
 
 /** How one language's tree names its tokens. */
 export interface Language {
@@ -113,15 +113,26 @@ function read(root: SyntaxNode, src: string, lang: Language, what: string): Read
 const same = (a: Token[], b: Token[]) =>
   a.length === b.length && a.every((t, i) => t.name === b[i]!.name && t.text === b[i]!.text);
 
+/** A query as printed, and its syntax tree: the rewrite works on both, with no third parse. */
+export interface Printed {
+  text: string;
+  tree: Tree;
+}
+
 /**
- * The query as this project forwards it under a label policy: printed from its syntax tree. 400 when the text
- * holds what the tree does not represent exactly, or characters parsers could read differently.
+ * The query as this project forwards it under a label policy, printed from `tree`, the strict parse of `text`. 400
+ * when the text holds what the tree does not represent exactly, or characters parsers could read differently.
  */
-export function printQuery(lang: Language, text: string, what: string): string {
+export function printTree(lang: Language, tree: Tree, text: string, what: string): Printed {
   checkCharacters(text, what);
-  const first = read(parseStrictly(lang.parser, text, what).topNode, text, lang, what);
-  const again = read(parseStrictly(lang.parser, first.printed, what).topNode, first.printed, lang, what);
+  const first = read(tree.topNode, text, lang, what);
+  const printed = parseStrictly(lang.parser, first.printed, what);
+  const again = read(printed.topNode, first.printed, lang, what);
   if (!same(first.tokens, again.tokens) || again.printed !== first.printed)
     refuse(what, "the query cannot be written back exactly from its syntax tree; simplify its spacing and comments");
-  return first.printed;
+  return { text: first.printed, tree: printed };
 }
+
+/** printTree of a query not parsed yet. */
+export const printQuery = (lang: Language, text: string, what: string): Printed =>
+  printTree(lang, parseStrictly(lang.parser, text, what), text, what);

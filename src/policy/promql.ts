@@ -10,7 +10,7 @@ import { parser } from "@prometheus-io/lezer-promql";
 import { ApiError, printable } from "../http/errors.js";
 import { checkRewrite } from "./check.js";
 import { effectivePolicies, inexpressible, type LabelPolicy, matcherText } from "./policy.js";
-import { type Language, printQuery } from "./print.js";
+import { type Language, printQuery, printTree } from "./print.js";
 import { children, parseStrictly, rewriteText, type SyntaxNode } from "./syntax.js";
 
 const PROMQL: Language = { parser, strings: new Set(["StringLiteral"]), comment: "LineComment" };
@@ -81,17 +81,17 @@ function rewrite(
 
 /** The query as it is forwarded under a label policy, before the policy is added (see print.ts). */
 export const printPromQL = (query: string, what = "query"): string =>
-  printQuery(PROMQL, query, `invalid parameter "${what}"`);
+  printQuery(PROMQL, query, `invalid parameter "${what}"`).text;
 
 /** `query` restricted to what the policies allow; 400 when the grammar cannot parse it. */
 export function restrictPromQL(query: string, policies: readonly LabelPolicy[], what = "query"): string {
   const invalid = `invalid parameter "${what}"`;
-  parseStrictly(parser, query, invalid);
+  const tree = parseStrictly(parser, query, invalid);
   const combined = effectivePolicies(policies);
   if (!combined) return query;
   // Rewritten from the printed tree, never the received text: see print.ts.
-  const printed = printQuery(PROMQL, query, invalid);
-  const out = rewrite(parser.parse(printed).topNode, printed, combined);
+  const printed = printTree(PROMQL, tree, query, invalid);
+  const out = rewrite(printed.tree.topNode, printed.text, combined);
   checkRewrite(parser, out, "VectorSelector", matchersOf, combined);
   return out;
 }
@@ -108,10 +108,10 @@ export function restrictPromSelectors(matches: readonly string[], policies: read
   const out: string[] = [];
   for (const m of matches) {
     const printed = printQuery(PROMQL, m, 'invalid parameter "match[]"');
-    const top = parser.parse(printed).topNode.firstChild;
+    const top = printed.tree.topNode.firstChild;
     if (top?.name !== "VectorSelector" || top.nextSibling)
       throw new ApiError("bad_data", `invalid parameter "match[]": expected a series selector, got "${printable(m)}"`);
-    for (const p of combined) out.push(restrictedSelector(top, printed, p));
+    for (const p of combined) out.push(restrictedSelector(top, printed.text, p));
   }
   for (const o of out) checkRewrite(parser, o, "VectorSelector", matchersOf, combined);
   return out;
