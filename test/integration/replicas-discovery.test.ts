@@ -6,7 +6,7 @@ import { ownerOf } from "../../src/frontend/replicas/owner.js";
 import { type Identity, identitySigner } from "../../src/identity/signed-identity.js";
 import { startDnsServer, type TestDnsServer } from "../support/dns-server.js";
 import { startNats, type TestNats } from "../support/nats.js";
-import { allSee, type Replica, startReplica, until } from "../support/replica.js";
+import { allSee, person, type Replica, startReplica, until } from "../support/replica.js";
 import { type SlotQuerier, startSlotQueriersOnOnePort } from "../support/slot-querier.js";
 
 // Three `fairgate frontend` processes sharing one nats-server, whose queriers are found by DNS: one name that a
@@ -22,13 +22,6 @@ const IDLE_ACTOR_SLOTS = 2;
 const HOUR = 3600;
 const T0 = Math.floor(1_700_000_000 / HOUR) * HOUR;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const person = (tenant: string, user: string): Identity => ({
-  subject: `${user}-hash`,
-  tenants: [tenant],
-  actorPath: `users|${user}`,
-  scopes: [],
-});
 
 describe("several replicas in front of queriers found by DNS", () => {
   let nats: TestNats;

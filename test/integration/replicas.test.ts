@@ -9,7 +9,7 @@ import { type CountingProxy, startCountingProxy } from "../support/counting-prox
 import { startMemcached, type TestMemcached } from "../support/memcached.js";
 import { startNats, type TestNats } from "../support/nats.js";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.js";
-import { allSee, liveOf, type Replica, replicaStatus, startReplica, until } from "../support/replica.js";
+import { allSee, liveOf, person, type Replica, replicaStatus, startReplica, until } from "../support/replica.js";
 import { freePort } from "../support/supervised.js";
 
 // Three (then four) `fairgate frontend` processes sharing one nats-server for membership, in front of a real
@@ -23,13 +23,6 @@ const IDLE_ACTOR_SLOTS = 2;
 const HEARTBEAT_MS = 250;
 const TIMEOUT_MS = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const person = (tenant: string, user: string): Identity => ({
-  subject: `${user}-hash`,
-  tenants: [tenant],
-  actorPath: `users|${user}`,
-  scopes: [],
-});
 
 describe("several frontend replicas: one fair queue per tenant, one querier budget", () => {
   let nats: TestNats;

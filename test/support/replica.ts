@@ -1,11 +1,20 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, type Supervised, startSupervised } from "./supervised.js";
+import type { Identity } from "../../src/identity/signed-identity.js";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A `fairgate frontend` process among replicas (frontend.membership), with its admin listener. */
+/** A user of `tenant` as the edge would sign it, for calls straight to a replica. */
+export const person = (tenant: string, user: string): Identity => ({
+  subject: `${user}-hash`,
+  tenants: [tenant],
+  actorPath: `users|${user}`,
+  scopes: [],
+});
+
 export interface Replica {
   id: string;
   url: string;

@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { queryParams } from "./test-querier.js";
 
 /**
  * A Prometheus-style range querier that counts what runs on it at once. Each answer waits `answerMs(actor)`
@@ -31,9 +32,7 @@ export async function startSlotQuerier(
   const server = createServer(async (req, res) => {
     const url = new URL(req.url!, "http://q");
     if (url.pathname.endsWith("ready")) return void res.end("ready");
-    let form = "";
-    for await (const chunk of req) form += chunk;
-    const params = req.method === "POST" ? new URLSearchParams(form) : url.searchParams;
+    const params = await queryParams(req, url);
     const actor = String(req.headers["x-loki-actor-path"]);
     const start = Number(params.get("start"));
     q.seen.push({ actor, start, at: performance.now() });

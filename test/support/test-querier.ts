@@ -1,4 +1,4 @@
-import { createServer, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { listenOnLoopback } from "./loopback.js";
 
 /** A Prometheus/Loki range querier with a latency the test sets; it answers `series` series, a point per step. */
@@ -21,6 +21,14 @@ export interface TestQuerier {
  * Answers `body` as JSON after `delayMs` (never when negative); when the client goes away first, the
  * answer is dropped and `aborted` is told.
  */
+/** A querier call's parameters: the form body of a POST, else the URL's. */
+export async function queryParams(req: IncomingMessage, url: URL): Promise<URLSearchParams> {
+  if (req.method !== "POST") return url.searchParams;
+  let form = "";
+  for await (const chunk of req) form += chunk;
+  return new URLSearchParams(form);
+}
+
 export function answerAfter(res: ServerResponse, body: string, delayMs: number, aborted: () => void): void {
   const timer =
     delayMs >= 0
@@ -38,9 +46,7 @@ export async function startTestQuerier(delayMs: TestQuerier["delayMs"]): Promise
   const server = createServer(async (req, res) => {
     const url = new URL(req.url!, "http://q");
     if (url.pathname.endsWith("ready")) return void res.end("ready");
-    let form = "";
-    for await (const chunk of req) form += chunk;
-    const params = req.method === "POST" ? new URLSearchParams(form) : url.searchParams;
+    const params = await queryParams(req, url);
     q.seen.push({ path: url.pathname, actor: String(req.headers["x-loki-actor-path"]) });
     const seconds = (v: string | null) => (Number(v) > 1e12 ? Number(v) / 1e9 : Number(v)); // Loki sends ns
     const [start, end, step] = [
