@@ -1,6 +1,7 @@
 import { parser } from "@grafana/lezer-logql";
 import type { BlockedQuery, BlockedRequest } from "../config/schema.js";
 import type { Api, Params } from "./types.js";
+import { queryHash } from "./query-stats.js";
 
 /** LogQL's query types, as Loki names them in its query log and its blocked_queries: every PromQL query is metric. */
 export type QueryType = "metric" | "filter" | "limited";
@@ -22,13 +23,6 @@ export function queryType(api: Api, query: string): QueryType {
     },
   });
   return type;
-}
-
-/** Loki's query_hash: 32-bit FNV-1 of the query's UTF-8 bytes (what its query log prints). */
-export function queryHash(query: string): number {
-  let h = 0x811c9dc5;
-  for (const b of new TextEncoder().encode(query)) h = (Math.imul(h, 0x01000193) ^ b) >>> 0;
-  return h;
 }
 
 /** The `source` of an X-Query-Tags header ("Source=grafana,Feature=beta"), lower-cased. */

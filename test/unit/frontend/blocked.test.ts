@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/load.js";
 import type { BlockedQuery } from "../../../src/config/schema.js";
-import {
-  blockedRequest,
-  firstMatch,
-  matches,
-  queryHash,
-  querySource,
-  queryType,
-} from "../../../src/frontend/blocked.js";
+import { blockedRequest, firstMatch, matches, querySource, queryType } from "../../../src/frontend/blocked.js";
+import { queryHash } from "../../../src/frontend/query-stats.js";
 
 const rule = (r: Partial<BlockedQuery>): BlockedQuery => ({ regex: false, ...r });
 const loki = (query: string, tags: string | null = null) => ({ api: "loki" as const, query, tags });
