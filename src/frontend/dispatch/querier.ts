@@ -1,4 +1,5 @@
 import { upstreamUrl } from "../../http/forward.js";
+import { FORM } from "../../http/media-type.js";
 import type { QuerierCall } from "../api/codec.js";
 import type { QueryResponse } from "../types.js";
 
@@ -34,7 +35,7 @@ export async function callQuerier(
   let body: string | undefined;
   if (call.method === "POST") {
     body = call.params.toString();
-    h.set("content-type", "application/x-www-form-urlencoded");
+    h.set("content-type", FORM);
   }
 
   let res: Response;
